@@ -1,0 +1,54 @@
+# Everything a newcomer or CI needs: `make demo`, `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
+
+.PHONY: install demo test unit integration infra-test lint typecheck synth bench bench-small clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[local,infra,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/ongage-export demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy lambdas/ongage_export ongage_simulator embedded_runtime ongage_cli infra app.py
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -q
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration -q
+
+synth: $(STAMP) node_modules/.installed
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH npx cdk synth --quiet > /dev/null
+
+infra-test: $(STAMP) synth
+	$(PY) -m pytest tests/infra -q
+
+# The whole suite that can run here (e2e tests skip themselves without AWS credentials).
+test: $(STAMP) node_modules/.installed lint typecheck synth
+	$(PY) -m pytest tests -q
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+bench-small: $(STAMP)
+	$(PY) -m benchmarks.run --small
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""AWS and Ongage objects the handlers need, built from Settings and cached per process."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
+
+from ongage_export.landing import S3Landing
+from ongage_export.ongage_client import OngageClient, OngageCredentials
+from ongage_export.settings import Settings
+
+SECRET_CACHE_SECONDS = 300
+# Standard retry mode backs off on S3 throttling (503 SlowDown) and transient errors.
+S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
+
+
+@cache
+def s3_client() -> Any:
+    return boto3.client("s3", config=S3_CONFIG)
+
+
+def ongage_client(settings: Settings) -> OngageClient:
+    """A client for the configured Ongage URL with credentials from Secrets Manager (cached)."""
+    secret = parameters.get_secret(
+        settings.ongage_secret_id, transform="json", max_age=SECRET_CACHE_SECONDS
+    )
+    credentials = OngageCredentials.from_secret(secret if isinstance(secret, dict) else {})
+    return OngageClient(settings.ongage_base_url, credentials)
+
+
+def s3_landing(settings: Settings) -> S3Landing:
+    return S3Landing(s3_client(), settings.export_bucket, part_size=settings.part_size_bytes)

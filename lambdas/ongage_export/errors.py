@@ -1,0 +1,52 @@
+"""The errors a run can end with. Their class names are the `ErrorEquals` names in the ASL.
+
+Each message says what happened (with Ongage's own words when there are some) and what to do
+next, because it ends up verbatim in the failure notice a data engineer reads.
+"""
+
+from __future__ import annotations
+
+
+class ExportError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class OngageError(ExportError):
+    """Ongage answered something other than what was asked for."""
+
+    def __init__(self, message: str, *, status: int | None = None, ongage_message: str = ""):
+        self.status = status
+        self.ongage_message = ongage_message
+        super().__init__(message)
+
+
+class OngageAuthError(OngageError):
+    """401/403: wrong credentials or no API access. Retrying cannot help."""
+
+
+class OngageRequestRejected(OngageError):
+    """Ongage refused the create request as invalid (4xx). Retrying cannot help."""
+
+
+class OngageRateLimited(OngageError):
+    """429: too many calls per minute or in parallel. Retried with Ongage's back-off."""
+
+
+class OngageUnavailable(OngageError):
+    """5xx, connection refused or reset, timeouts: transient, retried with back-off."""
+
+
+class OngageUnexpectedResponse(OngageError):
+    """A 200 that is not what the API promises (JSON or HTML instead of a ZIP, an empty body)."""
+
+
+class DownloadInterrupted(ExportError):
+    """The ZIP body stopped before its end; nothing was landed and the retrieve is retried."""
+
+
+class CorruptExport(ExportError):
+    """The downloaded bytes are not a sound ZIP; nothing was landed."""
+
+
+class InvalidPollingPolicy(ExportError):
+    """The run's `polling` overrides are out of bounds."""

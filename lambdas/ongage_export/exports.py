@@ -1,0 +1,156 @@
+"""The two steps of a run, free of Lambda glue: start an export, then poll it until it lands.
+
+A run's progress travels in the workflow state as a small JSON "job" (never the data, never a
+credential). `start_job` builds it; `poll_job` returns it updated: still waiting (with the next
+wait), given up (with why and what to do), or landed (with the success notice).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from ongage_export.errors import InvalidPollingPolicy
+from ongage_export.landing import LandedObject, S3Landing
+from ongage_export.object_keys import export_key, staging_key
+from ongage_export.ongage_client import NotReady, OngageClient
+from ongage_export.polling import PollingPolicy
+from ongage_export.request import ExportRequest, parse_request
+from ongage_export.settings import Settings
+
+Job = dict[str, Any]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_run_input(
+    run_input: Any, default_policy: PollingPolicy
+) -> tuple[ExportRequest, PollingPolicy]:
+    """The execution input `{"request": {...}, "polling": {...}?}`, validated."""
+    if not isinstance(run_input, Mapping):
+        run_input = {}
+    request = parse_request(run_input.get("request"))
+    overrides = run_input.get("polling") or {}
+    try:
+        if not isinstance(overrides, Mapping):
+            raise ValueError("'polling' must be an object of numbers")
+        policy = PollingPolicy.from_mapping(overrides, base=default_policy)
+    except ValueError as error:
+        raise InvalidPollingPolicy(f"{error}. Fix the run's 'polling' settings.") from None
+    return request, policy
+
+
+def start_job(
+    request: ExportRequest,
+    policy: PollingPolicy,
+    export_id: str,
+    *,
+    execution_id: str,
+    started_at: str,
+    rng: random.Random,
+) -> Job:
+    return {
+        "export_id": export_id,
+        "list_id": request.list_id,
+        "request_name": request.name,
+        "request": request.summary(),
+        "execution_id": execution_id,
+        "started_at": started_at,
+        "polling": policy.as_dict(),
+        "polls": 0,
+        "next_wait_seconds": policy.next_wait(0, 0.0, rng),
+        "last_message": None,
+        "landed": None,
+        "give_up": None,
+    }
+
+
+def poll_job(
+    job: Job,
+    *,
+    settings: Settings,
+    client: OngageClient,
+    landing: S3Landing,
+    now: Clock = utc_now,
+    rng: random.Random | None = None,
+) -> Job:
+    """One retrieve: land the export if it is ready, else decide the next wait or give up."""
+    job = dict(job)
+    started = parse_timestamp(job["started_at"])
+    final_key = export_key(
+        settings.export_prefix, job["list_id"], started, job["request_name"], job["export_id"]
+    )
+    landed = landing.find_landed(final_key)  # a previous attempt of this run may have landed it
+    if landed is None:
+        answer = client.retrieve(job["export_id"], job["list_id"])
+        if isinstance(answer, NotReady):
+            return _not_ready(job, answer.message, (now() - started).total_seconds(), rng)
+        with answer:
+            landed = landing.land(
+                answer.chunks(),
+                staging_key=staging_key(settings.staging_prefix, final_key, job["execution_id"]),
+                final_key=final_key,
+                metadata=object_metadata(job),
+            )
+    job["polls"] += 1
+    job["landed"] = success_notice(job, landed, now())
+    return job
+
+
+def _not_ready(job: Job, message: str, elapsed: float, rng: random.Random | None) -> Job:
+    policy = PollingPolicy(**job["polling"])
+    job["polls"] += 1
+    job["last_message"] = message
+    reason = policy.give_up_reason(job["polls"], elapsed)
+    if reason:
+        job["give_up"] = (
+            f"Ongage still answered 412 ('{message}') after {job['polls']} retrieves over "
+            f"{elapsed:.0f} s: {reason}. What to do: check export {job['export_id']} in Ongage "
+            "(it may be stuck or unusually large), then start a new run; for exports that take "
+            "longer, raise polling.deadline_seconds (and max_polls)."
+        )
+    else:
+        job["next_wait_seconds"] = policy.next_wait(job["polls"], elapsed, rng or random.Random())
+    return job
+
+
+def object_metadata(job: Job) -> dict[str, str]:
+    """S3 user metadata (ASCII only: the request name is percent-encoded)."""
+    return {
+        "export-id": str(job["export_id"]),
+        "list-id": str(job["list_id"] if job["list_id"] is not None else "default"),
+        "request-name": quote(job["request_name"], safe=" -_."),
+        "execution-id": job["execution_id"].rsplit(":", 1)[-1],
+    }
+
+
+def success_notice(job: Job, landed: LandedObject, now: datetime) -> dict[str, Any]:
+    started = parse_timestamp(job["started_at"])
+    return {
+        "status": "SUCCEEDED",
+        "bucket": landed.bucket,
+        "key": landed.key,
+        "s3_uri": f"s3://{landed.bucket}/{landed.key}",
+        "bytes": landed.size,
+        "sha256": landed.sha256,
+        "already_landed": landed.already_landed,
+        "export_id": job["export_id"],
+        "list_id": job["list_id"],
+        "request": job["request"],
+        "polls": job["polls"],
+        "execution_arn": job["execution_id"],
+        "started_at": started.isoformat(),
+        "landed_at": now.isoformat(),
+        "duration_seconds": round((now - started).total_seconds(), 3),
+    }
+
+
+def parse_timestamp(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

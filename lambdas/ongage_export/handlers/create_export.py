@@ -1,0 +1,66 @@
+"""Step 1: validate the run's input and create the Ongage export, once per execution."""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ongage_export import adapters
+from ongage_export.exports import parse_run_input, start_job
+from ongage_export.observability import logger, metrics, tracer
+from ongage_export.request import ExportRequest
+from ongage_export.settings import Settings
+
+IDEMPOTENCY_CONFIG = IdempotencyConfig(
+    event_key_jmespath="execution_id", expires_after_seconds=7 * 24 * 3600
+)
+
+
+@cache
+def _create_once(table_name: str) -> Any:
+    """Ongage's create call, remembered per execution id: a retried invocation reuses the id."""
+
+    @idempotent_function(
+        data_keyword_argument="call",
+        config=IDEMPOTENCY_CONFIG,
+        persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
+    )
+    def create(call: dict[str, Any]) -> dict[str, str]:
+        settings = Settings.from_env()
+        export_id = adapters.ongage_client(settings).create_export(ExportRequest(call["body"]))
+        metrics.add_metric(name="ExportsCreated", unit=MetricUnit.Count, value=1)
+        return {"export_id": export_id}
+
+    return create
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env()
+    request, policy = parse_run_input(event.get("input"), settings.default_polling)
+    logger.append_keys(execution_id=event["execution_id"], request_name=request.name)
+    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
+    IDEMPOTENCY_CONFIG.register_lambda_context(context)
+    created = _create_once(settings.idempotency_table)(
+        call={"execution_id": event["execution_id"], "body": dict(request.body)}
+    )
+    logger.info("export created", extra={"export_id": created["export_id"]})
+    return start_job(
+        request,
+        policy,
+        created["export_id"],
+        execution_id=event["execution_id"],
+        started_at=event["started_at"],
+        rng=random.Random(),
+    )

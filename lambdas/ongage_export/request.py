@@ -1,0 +1,264 @@
+"""The Ongage create-export request: its rules, in one place.
+
+Everything that accepts a request (the CLI's `validate`, the workflow's first step, the API's
+JSON Schema) goes through `validate_request` or `request_json_schema`, both built from the
+constants below. Problems are collected, never raised one at a time, so a user fixes them all
+in one go.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DATE_FORMATS = (
+    "mm/dd/yyyy",
+    "mm/dd/yy",
+    "mm-dd-yyyy",
+    "mm-dd-yy",
+    "dd/mm/yyyy",
+    "dd/mm/yy",
+    "dd-mm-yyyy",
+    "dd-mm-yy",
+)
+FILE_FORMATS = ("csv",)
+STATUSES = ("active", "unjoin-member", "clicked", "opened", "inactive", "bounced", "complaint")
+SEGMENT_ONLY_STATUSES = ("bounced", "complaint")
+SYSTEM_FIELDS = ("ocx_contact_id", "ocx_created_date", "ocx_unsubscribe_date")
+
+# Bounds that keep a request small enough for workflow state and safe for an S3 key.
+MAX_NAME_LENGTH = 200
+MAX_IDS = 1000
+MAX_FIELDS = 500
+MAX_FIELD_NAME_LENGTH = 100
+MAX_ID = 2**63 - 1
+FIELD_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$"
+
+KNOWN_KEYS = (
+    "list_id",
+    "name",
+    "segment_id",
+    "mailing_id",
+    "date_format",
+    "file_format",
+    "fields_selected",
+    "status",
+)
+
+
+class InvalidExportRequest(ValueError):
+    """The request breaks one or more rules; `problems` lists each, in words a user can act on."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Invalid export request: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A request that passed `validate_request`; `body` is what is sent to Ongage."""
+
+    body: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.body["name"])
+
+    @property
+    def list_id(self) -> int | None:
+        value = self.body.get("list_id")
+        return int(value) if value is not None else None
+
+    def summary(self) -> dict[str, Any]:
+        """What a notification says about the request (no secrets are ever in a request)."""
+        keys = ("name", "list_id", "segment_id", "mailing_id", "status", "file_format")
+        return {key: self.body[key] for key in keys if key in self.body}
+
+
+def parse_request(data: Any) -> ExportRequest:
+    """Return the validated request or raise `InvalidExportRequest` listing every problem."""
+    problems = validate_request(data)
+    if problems:
+        raise InvalidExportRequest(problems)
+    return ExportRequest(body=dict(data))
+
+
+def validate_request(data: Any) -> list[str]:
+    """Every rule the request breaks, as sentences; an empty list means it is valid."""
+    if not isinstance(data, Mapping):
+        return [f"the request must be a JSON object, not {_kind(data)}"]
+    problems: list[str] = []
+    for key in data:
+        if key not in KNOWN_KEYS:
+            problems.append(f"unknown field '{key}': allowed fields are {', '.join(KNOWN_KEYS)}")
+    problems += _check_name(data)
+    problems += _check_list_id(data)
+    problems += _check_source(data)
+    problems += _check_choice(data, "date_format", DATE_FORMATS)
+    problems += _check_choice(data, "file_format", FILE_FORMATS)
+    problems += _check_status(data)
+    problems += _check_fields_selected(data)
+    return problems
+
+
+def _kind(value: Any) -> str:
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        type(None): "null",
+    }
+    return names.get(type(value), "an object")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_name(data: Mapping[str, Any]) -> list[str]:
+    name = data.get("name")
+    if name is None:
+        return ['\'name\' is required: give the export a name, e.g. "name": "daily-actives"']
+    if not isinstance(name, str) or not name.strip():
+        return [f"'name' must be a non-empty string, not {_kind(name)}"]
+    if len(name) > MAX_NAME_LENGTH:
+        return [f"'name' is {len(name)} characters long; keep it to {MAX_NAME_LENGTH} at most"]
+    if any(ord(ch) < 32 for ch in name):
+        return ["'name' must not contain control characters (newlines, tabs, ...)"]
+    return []
+
+
+def _check_list_id(data: Mapping[str, Any]) -> list[str]:
+    if "list_id" not in data:
+        return []
+    value = data["list_id"]
+    if not _is_int(value) or not 0 < value <= MAX_ID:
+        return [f"'list_id' must be a positive integer (the Ongage list id), not {value!r}"]
+    return []
+
+
+def _check_source(data: Mapping[str, Any]) -> list[str]:
+    given = [key for key in ("segment_id", "mailing_id") if key in data]
+    if not given:
+        return ["give exactly one of 'segment_id' or 'mailing_id', an array of Ongage ids"]
+    if len(given) == 2:
+        return ["give either 'segment_id' or 'mailing_id', not both"]
+    key = given[0]
+    ids = data[key]
+    if not isinstance(ids, list) or not ids:
+        return [f"'{key}' must be a non-empty array of positive integers, e.g. [77197]"]
+    if len(ids) > MAX_IDS:
+        return [f"'{key}' has {len(ids)} ids; at most {MAX_IDS} are accepted"]
+    bad = [item for item in ids if not _is_int(item) or not 0 < item <= MAX_ID]
+    if bad:
+        return [f"'{key}' must hold positive integers only; these are not: {bad[:5]!r}"]
+    return []
+
+
+def _check_choice(data: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> list[str]:
+    if key not in data:
+        return [f"'{key}' is required: one of {', '.join(allowed)}"]
+    if data[key] not in allowed:
+        return [f"'{key}' is {data[key]!r}; it must be one of {', '.join(allowed)}"]
+    return []
+
+
+def _check_status(data: Mapping[str, Any]) -> list[str]:
+    statuses = data.get("status")
+    if statuses is None:
+        return [f"'status' is required: an array of {', '.join(STATUSES)}"]
+    if not isinstance(statuses, list) or not statuses:
+        return [f"'status' must be a non-empty array of {', '.join(STATUSES)}"]
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        return [f"'status' has unknown values {unknown!r}; allowed: {', '.join(STATUSES)}"]
+    segment_only = [s for s in statuses if s in SEGMENT_ONLY_STATUSES]
+    if segment_only and "segment_id" not in data:
+        return [f"'status' {segment_only!r} is only available for segment exports (segment_id)"]
+    if len(set(statuses)) != len(statuses):
+        return ["'status' lists a value twice; list each status once"]
+    return []
+
+
+def _check_fields_selected(data: Mapping[str, Any]) -> list[str]:
+    if "fields_selected" not in data:
+        return []
+    fields = data["fields_selected"]
+    if not isinstance(fields, list) or not fields:
+        return ["'fields_selected' must be a non-empty array of list field names, or be left out"]
+    if len(fields) > MAX_FIELDS:
+        return [f"'fields_selected' has {len(fields)} names; at most {MAX_FIELDS} are accepted"]
+    pattern = re.compile(FIELD_NAME_PATTERN)
+    bad = [
+        f
+        for f in fields
+        if not isinstance(f, str) or len(f) > MAX_FIELD_NAME_LENGTH or not pattern.match(f)
+    ]
+    if bad:
+        return [
+            "'fields_selected' must hold field names (letters, digits, '_' or '-', "
+            f"{MAX_FIELD_NAME_LENGTH} characters at most); these are not: {bad[:5]!r}"
+        ]
+    if len(set(fields)) != len(fields):
+        return ["'fields_selected' lists a field twice; list each field once"]
+    return []
+
+
+def request_json_schema() -> dict[str, Any]:
+    """The same rules as `validate_request`, as JSON Schema draft 4 (what API Gateway accepts).
+
+    A property test keeps the two in agreement; the Python validator is the one that explains.
+    """
+    ids = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_IDS,
+        "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
+    not_segment_only = [s for s in STATUSES if s not in SEGMENT_ONLY_STATUSES]
+    return {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": "OngageExportRequest",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "date_format", "file_format", "status"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "maxLength": MAX_NAME_LENGTH,
+                # at least one visible character, no control characters
+                "pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$",
+            },
+            "list_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            "segment_id": ids,
+            "mailing_id": ids,
+            "date_format": {"type": "string", "enum": list(DATE_FORMATS)},
+            "file_format": {"type": "string", "enum": list(FILE_FORMATS)},
+            "status": {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {"type": "string", "enum": list(STATUSES)},
+            },
+            "fields_selected": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_FIELDS,
+                "uniqueItems": True,
+                "items": {
+                    "type": "string",
+                    "maxLength": MAX_FIELD_NAME_LENGTH,
+                    "pattern": FIELD_NAME_PATTERN,
+                },
+            },
+        },
+        "oneOf": [{"required": ["segment_id"]}, {"required": ["mailing_id"]}],
+        "anyOf": [
+            {"required": ["segment_id"]},
+            {"properties": {"status": {"items": {"enum": not_segment_only}}}},
+        ],
+    }

@@ -1,0 +1,54 @@
+"""The Lambdas' configuration, read from the environment once per call site, validated.
+
+CDK (infra/) and the embedded runtime set the same variables; nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ongage_export.polling import PollingPolicy
+
+
+class ConfigurationError(RuntimeError):
+    """A required environment variable is missing or malformed (a deployment mistake)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    export_bucket: str
+    idempotency_table: str
+    ongage_secret_id: str
+    ongage_base_url: str
+    export_prefix: str
+    staging_prefix: str
+    part_size_bytes: int
+    default_polling: PollingPolicy
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        try:
+            return cls(
+                export_bucket=_required(env, "EXPORT_BUCKET"),
+                idempotency_table=_required(env, "IDEMPOTENCY_TABLE"),
+                ongage_secret_id=_required(env, "ONGAGE_SECRET_ID"),
+                ongage_base_url=_required(env, "ONGAGE_BASE_URL").rstrip("/"),
+                export_prefix=env.get("EXPORT_PREFIX", "exports/"),
+                staging_prefix=env.get("STAGING_PREFIX", "incoming/"),
+                part_size_bytes=int(env.get("PART_SIZE_MIB", "16")) * 1024 * 1024,
+                default_polling=PollingPolicy.from_mapping(
+                    {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}
+                ),
+            )
+        except ValueError as error:
+            raise ConfigurationError(f"bad Lambda configuration: {error}") from error
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
