@@ -1,0 +1,214 @@
+"""The real ASL on moto's interpreter, the real handlers, the simulator: one run per case."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+import pytest
+
+from embedded_runtime.runtime import EmbeddedRuntime, RunResult
+from ongage_simulator import Fault, OngageSimulator
+from tests.conftest import CREDENTIALS, FAST_POLLING, REQUEST
+
+
+def run(runtime: EmbeddedRuntime, request: Any = None, **polling: Any) -> RunResult:
+    run_input = {"request": REQUEST if request is None else request,
+                 "polling": {**FAST_POLLING, **polling}}  # fmt: skip
+    return runtime.run(run_input, timeout=120)
+
+
+def only_export_id(simulator: OngageSimulator) -> str:
+    (export_id,) = simulator.exports
+    return export_id
+
+
+def assert_nothing_left_behind(runtime: EmbeddedRuntime, landed_keys: list[str]) -> None:
+    assert runtime.open_uploads() == []
+    assert runtime.object_keys() == landed_keys  # no staging object, no partial, no duplicate
+
+
+def assert_one_failure_notice(result: RunResult, error: str) -> dict[str, Any]:
+    assert result.status == "FAILED"
+    assert result.error == error
+    assert len(result.notices) == 1
+    notice = result.notices[0]
+    assert notice["subject"] == "Ongage export FAILED"
+    assert notice["attributes"]["status"] == "FAILED"
+    assert notice["message"]["status"] == "FAILED"
+    assert notice["message"]["error"] == error
+    assert notice["message"]["execution_arn"] == result.execution_arn
+    return dict(notice["message"])
+
+
+def test_happy_path_after_several_412_polls(runtime: EmbeddedRuntime,
+                                            simulator: OngageSimulator) -> None:  # fmt: skip
+    result = run(runtime)
+
+    assert result.status == "SUCCEEDED", result.cause
+    export_id = only_export_id(simulator)
+    retrieves = [s.status_code for s in simulator.served]
+    assert retrieves == [412, 412, 412, 200]
+    expected = simulator.expected_body(export_id)
+    stored = runtime.client("s3").get_object(Bucket=runtime.bucket, Key=result.output["key"])
+    data = stored["Body"].read()
+    assert len(data) == expected.size and hashlib.sha256(data).hexdigest() == expected.sha256()
+    assert stored["Metadata"]["sha256"] == expected.sha256()
+    assert stored["Metadata"]["export-id"] == export_id
+    assert stored["Metadata"]["list-id"] == "1111"
+
+    (notice,) = result.notices
+    assert notice["subject"] == "Ongage export landed"
+    assert notice["attributes"] == {"status": "SUCCEEDED", "list_id": "1111"}
+    message = notice["message"]
+    assert message["status"] == "SUCCEEDED"
+    assert message["bucket"] == runtime.bucket
+    assert message["key"] == result.output["key"]
+    assert message["key"].startswith("exports/list=1111/date=")
+    assert message["key"].endswith(f"/Daily-actives-Zoe-{export_id}.zip")
+    assert message["bytes"] == expected.size
+    assert message["sha256"] == expected.sha256()
+    assert message["export_id"] == export_id
+    assert message["list_id"] == 1111
+    assert message["request"]["name"] == REQUEST["name"]
+    assert message["request"]["segment_id"] == [77197]
+    assert message["polls"] == 4
+    assert message["execution_arn"] == result.execution_arn
+    assert 2 <= message["duration_seconds"] < 60
+    assert_nothing_left_behind(runtime, [message["key"]])
+
+
+def test_never_ready_fails_at_the_deadline(runtime: EmbeddedRuntime,
+                                           simulator: OngageSimulator) -> None:  # fmt: skip
+    simulator.inject(Fault.NEVER_READY, times=None)
+    simulator.config.ready_after_retrieves = 0
+    result = run(runtime, deadline_seconds=3)
+
+    message = assert_one_failure_notice(result, "ExportNotReady")
+    assert "deadline of 3 s passed" in message["cause"]
+    assert "What to do" in message["cause"]
+    assert message["export_id"] == only_export_id(simulator)
+    assert message["request_name"] == REQUEST["name"]
+    assert 2 <= simulator.stats.calls_by_endpoint.get("retrieve", 0) <= 5
+    assert_nothing_left_behind(runtime, [])
+
+
+def test_poll_budget_ends_the_run(runtime: EmbeddedRuntime, simulator: OngageSimulator) -> None:
+    simulator.config.ready_after_retrieves = 100
+    result = run(runtime, max_polls=2)
+    message = assert_one_failure_notice(result, "ExportNotReady")
+    assert "poll budget of 2 retrieves is spent" in message["cause"]
+
+
+def test_invalid_request_fails_before_any_call(runtime: EmbeddedRuntime,
+                                               simulator: OngageSimulator) -> None:  # fmt: skip
+    result = run(runtime, request={**REQUEST, "file_format": "xlsx", "segment_id": []})
+
+    message = assert_one_failure_notice(result, "InvalidExportRequest")
+    assert "'file_format' is 'xlsx'" in message["cause"]
+    assert "'segment_id' must be a non-empty array" in message["cause"]
+    assert message["export_id"] is None
+    assert simulator.stats.total_calls == 0
+    assert_nothing_left_behind(runtime, [])
+
+
+def test_bad_credentials_fail_fast_without_retries(runtime: EmbeddedRuntime,
+                                                   simulator: OngageSimulator) -> None:  # fmt: skip
+    simulator.config.credentials = type(CREDENTIALS)("demo", "another-password", "DEMOACCT")
+    result = run(runtime)
+
+    message = assert_one_failure_notice(result, "OngageAuthError")
+    assert "Check the username, password and account code" in message["cause"]
+    assert simulator.stats.total_calls == 1
+    assert_nothing_left_behind(runtime, [])
+
+
+def test_no_api_access_403_fails_fast(runtime: EmbeddedRuntime,
+                                      simulator: OngageSimulator) -> None:  # fmt: skip
+    simulator.inject(Fault.FORBIDDEN, times=None)
+    result = run(runtime)
+    assert_one_failure_notice(result, "OngageAuthError")
+    assert simulator.stats.total_calls == 1
+
+
+def test_create_rejected_by_ongage_is_not_retried(runtime: EmbeddedRuntime,
+                                                  simulator: OngageSimulator) -> None:  # fmt: skip
+    simulator.inject(Fault.CREATE_REJECTED, times=None)
+    result = run(runtime)
+    message = assert_one_failure_notice(result, "OngageRequestRejected")
+    assert "Invalid data" in message["cause"]
+    assert simulator.stats.total_calls == 1
+
+
+@pytest.mark.parametrize("endpoint", ["create", "retrieve"])
+def test_5xx_then_success(runtime: EmbeddedRuntime, simulator: OngageSimulator,
+                          endpoint: str) -> None:  # fmt: skip
+    simulator.inject(Fault.SERVER_ERROR, times=2, status=502, endpoint=endpoint)
+    result = run(runtime)
+    assert result.status == "SUCCEEDED", result.cause
+    assert simulator.stats.status_counts.get(502) == 2
+    assert simulator.stats.creates == 1  # the retried create never made a second export
+    assert len(result.notices) == 1
+    assert_nothing_left_behind(runtime, [result.output["key"]])
+
+
+@pytest.mark.parametrize("endpoint", ["create", "retrieve"])
+def test_429_then_success(runtime: EmbeddedRuntime, simulator: OngageSimulator,
+                          endpoint: str) -> None:  # fmt: skip
+    simulator.inject(Fault.RATE_LIMITED, times=2, endpoint=endpoint)
+    result = run(runtime)
+    assert result.status == "SUCCEEDED", result.cause
+    assert simulator.stats.rate_limited == 2
+    assert simulator.stats.creates == 1
+    assert_nothing_left_behind(runtime, [result.output["key"]])
+
+
+def test_connection_dropped_mid_body_is_retried_and_lands_intact(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    simulator.config.export_bytes = 12 * 1024 * 1024  # three 5 MiB parts: a real multipart
+    simulator.inject(Fault.DROP_CONNECTION, times=1, at=0.6)
+    result = run(runtime)
+
+    assert result.status == "SUCCEEDED", result.cause
+    dropped, full = [s for s in simulator.served if s.status_code == 200]
+    assert not dropped.complete and full.complete
+    expected = simulator.expected_body(only_export_id(simulator))
+    assert result.output["sha256"] == expected.sha256()
+    assert result.output["bytes"] == expected.size
+    assert_nothing_left_behind(runtime, [result.output["key"]])
+
+
+def test_200_with_a_json_error_body_is_not_landed_and_reported(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    simulator.inject(Fault.JSON_ERROR_ON_200, times=None)
+    result = run(runtime)
+
+    message = assert_one_failure_notice(result, "OngageUnexpectedResponse")
+    assert "application/json instead of a ZIP" in message["cause"]
+    assert "Export file is not available" in message["cause"]  # Ongage's own words
+    assert_nothing_left_behind(runtime, [])
+
+
+def test_credentials_never_leave_the_secret(runtime: EmbeddedRuntime, simulator: OngageSimulator,
+                                            lambda_logs: io.StringIO) -> None:  # fmt: skip
+    simulator.inject(Fault.SERVER_ERROR, times=1)
+    landed = run(runtime)
+    simulator.config.credentials = type(CREDENTIALS)("demo", "rotated-password", "DEMOACCT")
+    refused = run(runtime)
+    assert (landed.status, refused.status) == ("SUCCEEDED", "FAILED")
+
+    sfn = runtime.client("stepfunctions")
+    seen = [lambda_logs.getvalue(), json.dumps(runtime.notices())]
+    for result in (landed, refused):
+        seen.append(json.dumps(sfn.describe_execution(executionArn=result.execution_arn),
+                               default=str))  # fmt: skip
+        history = sfn.get_execution_history(executionArn=result.execution_arn, maxResults=1000)
+        seen.append(json.dumps(history["events"], default=str))
+    everything = "\n".join(seen)
+    assert "export created" in everything  # the logs were captured
+    for secret in (CREDENTIALS.password, CREDENTIALS.account_code):
+        assert secret not in everything

@@ -1,0 +1,127 @@
+"""Landing in S3 (moto): streamed in parts, verified, published once, never left half-done."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from ongage_export.errors import CorruptExport, DownloadInterrupted, OngageUnexpectedResponse
+from ongage_export.landing import MIN_PART_SIZE, S3Landing, _parts
+
+BUCKET = "exports"
+META = {"export-id": "42", "list-id": "7"}
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def make_zip(size: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("export.csv", b"email\n" + b"a@example.com\n" * (size // 14))
+    return buffer.getvalue()
+
+
+def chunked(data: bytes, size: int = 1_000_003) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def landing(s3: Any) -> S3Landing:
+    return S3Landing(s3, BUCKET, part_size=MIN_PART_SIZE, upload_concurrency=2)
+
+
+def state(s3: Any) -> tuple[list[str], list[Any]]:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    return keys, s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+
+
+def test_lands_a_multi_part_zip_with_its_metadata(s3: Any) -> None:
+    data = make_zip(12 * 1024 * 1024)  # three parts
+    landed = landing(s3).land(chunked(data), staging_key="incoming/run/x.zip",
+                              final_key="exports/x.zip", metadata=META)  # fmt: skip
+    assert (landed.size, landed.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    stored = s3.get_object(Bucket=BUCKET, Key="exports/x.zip")
+    assert stored["Body"].read() == data
+    assert stored["Metadata"] == {**META, "sha256": landed.sha256}
+    assert state(s3) == (["exports/x.zip"], [])  # staging removed, no upload left open
+
+
+def test_a_broken_stream_leaves_nothing_behind(s3: Any) -> None:
+    def breaks() -> Iterator[bytes]:
+        yield from chunked(make_zip(11 * 1024 * 1024)[: 9 * 1024 * 1024])
+        raise DownloadInterrupted("connection reset")
+
+    with pytest.raises(DownloadInterrupted):
+        landing(s3).land(breaks(), staging_key="incoming/r/x.zip", final_key="exports/x.zip",
+                         metadata=META)  # fmt: skip
+    assert state(s3) == ([], [])
+
+
+@pytest.mark.parametrize("body", [b"", b'{"metadata": {"error": true}}', b"<html>oops</html>"])
+def test_a_body_that_is_not_a_zip_is_refused_before_upload(s3: Any, body: bytes) -> None:
+    with pytest.raises(OngageUnexpectedResponse):
+        landing(s3).land(iter([body]), staging_key="incoming/r/x.zip",
+                         final_key="exports/x.zip", metadata=META)  # fmt: skip
+    assert state(s3) == ([], [])
+
+
+def test_a_corrupt_zip_is_never_published(s3: Any) -> None:
+    data = bytearray(make_zip(100_000))
+    data[5000] ^= 0xFF  # inside the member's data: its CRC-32 no longer matches
+    with pytest.raises(CorruptExport, match="CRC-32"):
+        landing(s3).land(iter([bytes(data)]), staging_key="incoming/r/x.zip",
+                         final_key="exports/x.zip", metadata=META)  # fmt: skip
+    assert state(s3) == ([], [])
+
+
+def test_a_truncated_zip_is_never_published(s3: Any) -> None:
+    data = make_zip(100_000)[:-30]
+    with pytest.raises(CorruptExport, match="not a readable ZIP"):
+        landing(s3).land(iter([data]), staging_key="incoming/r/x.zip",
+                         final_key="exports/x.zip", metadata=META)  # fmt: skip
+    assert state(s3) == ([], [])
+
+
+def test_an_existing_object_is_reported_not_overwritten(s3: Any) -> None:
+    first = make_zip(1000)
+    s3.put_object(Bucket=BUCKET, Key="exports/x.zip", Body=first, Metadata={"sha256": "abc"})
+    landed = landing(s3).land(iter([make_zip(2000)]), staging_key="incoming/r/x.zip",
+                              final_key="exports/x.zip", metadata=META)  # fmt: skip
+    assert landed.already_landed and landed.sha256 == "abc"
+    assert s3.get_object(Bucket=BUCKET, Key="exports/x.zip")["Body"].read() == first
+    assert state(s3) == (["exports/x.zip"], [])
+    assert landing(s3).find_landed("exports/x.zip") == landed
+    assert landing(s3).find_landed("exports/none.zip") is None
+
+
+def test_part_size_below_the_s3_minimum_is_refused(s3: Any) -> None:
+    with pytest.raises(ValueError, match="at least"):
+        S3Landing(s3, BUCKET, part_size=1024)
+
+
+@given(sizes=st.lists(st.integers(0, 50), max_size=20), part=st.integers(1, 17))
+def test_parts_regroup_any_chunking_exactly(sizes: list[int], part: int) -> None:
+    data = bytes(range(256)) * 4
+    chunks, start = [], 0
+    for size in sizes:
+        chunks.append(data[start : start + size])
+        start += size
+    parts = list(_parts(iter(chunks), part))
+    assert b"".join(parts) == b"".join(chunks)
+    assert all(len(p) == part for p in parts[:-1]) and all(parts)
