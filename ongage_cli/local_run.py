@@ -82,7 +82,8 @@ class LocalRun:
 
     def describe(self, summary: dict[str, Any]) -> None:
         if summary["status"] == "SUCCEEDED":
-            print(f"Export {summary['export_id']} landed: s3://(embedded)/{summary['key']}")
+            print(f"Export {summary['export_id']} landed in the embedded S3:")
+            print(f"  s3://{summary['bucket']}/{summary['key']}")
             print(f"  {summary['bytes']} bytes, sha256 {summary['sha256']}")
             if summary.get("local_path"):
                 print(f"  copied to {summary['local_path']}")

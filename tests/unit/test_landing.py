@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
-
 from ongage_export.errors import CorruptExport, DownloadInterrupted, OngageUnexpectedResponse
 from ongage_export.landing import MIN_PART_SIZE, S3Landing, _parts
 

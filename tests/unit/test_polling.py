@@ -7,7 +7,6 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from ongage_export.polling import PollingPolicy
 
 

@@ -9,7 +9,6 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ongage_export.request import (
     DATE_FORMATS,
     SEGMENT_ONLY_STATUSES,
