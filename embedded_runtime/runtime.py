@@ -146,7 +146,7 @@ class EmbeddedRuntime:
             os.environ[name] = value
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION)
+        return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
     def _create_resources(self) -> None:
         self.client("s3").create_bucket(Bucket=self.bucket)

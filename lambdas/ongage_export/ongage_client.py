@@ -152,7 +152,7 @@ class OngageClient:
             return self._session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout:
             raise OngageUnavailable(
-                f"Ongage did not answer within {self.timeout[1]:.0f} s ({method} {_path(url)})"
+                f"Ongage did not answer within {self.timeout[1]:g} s ({method} {_path(url)})"
             ) from None
         except requests.RequestException as error:
             raise OngageUnavailable(

@@ -1,0 +1,94 @@
+"""The handlers called directly, as Lambda would, inside a fresh embedded AWS account."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from embedded_runtime.lambda_dispatch import LambdaContext
+from embedded_runtime.runtime import EmbeddedRuntime
+from ongage_export.errors import InvalidPollingPolicy
+from ongage_export.handlers import create_export, retrieve_export
+from ongage_export.request import InvalidExportRequest
+from ongage_simulator import OngageSimulator
+from tests.conftest import FAST_POLLING, REQUEST
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:ongage-export:run-1"
+
+
+def context(name: str = "fn") -> LambdaContext:
+    return LambdaContext(name, 256, 900, "req-1", f"arn:aws:lambda:us-east-1:1:function:{name}")
+
+
+def create_event(execution: str = EXECUTION, **overrides: Any) -> dict[str, Any]:
+    run_input = {"request": REQUEST, "polling": FAST_POLLING, **overrides}
+    return {"input": run_input, "execution_id": execution, "started_at": "2026-11-26T10:00:00Z"}
+
+
+def test_a_retried_create_never_makes_a_second_export(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    first = create_export.handler(create_event(), context())
+    again = create_export.handler(create_event(), context())
+    other = create_export.handler(create_event(execution=EXECUTION + "-other"), context())
+
+    assert first["export_id"] == again["export_id"] != other["export_id"]
+    assert simulator.stats.creates == 2
+    assert first["polls"] == 0 and first["landed"] is None and first["give_up"] is None
+    assert first["next_wait_seconds"] == 1
+    assert first["request"]["name"] == REQUEST["name"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"request": {**REQUEST, "status": ["nope"]}}, InvalidExportRequest),
+        ({"request": None}, InvalidExportRequest),
+        ({"polling": {"initial_seconds": 0}}, InvalidPollingPolicy),
+        ({"polling": [1]}, InvalidPollingPolicy),
+    ],
+)
+def test_bad_input_is_refused_before_calling_ongage(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, overrides: dict[str, Any], error: type
+) -> None:
+    with pytest.raises(error):
+        create_export.handler(create_event(**overrides), context())
+    assert simulator.stats.total_calls == 0
+
+
+def test_retrieve_waits_then_lands_then_reports_the_landed_object(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    job = create_export.handler(create_event(), context())
+    for poll in range(1, 4):
+        job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+        assert (job["polls"], job["landed"], job["next_wait_seconds"]) == (poll, None, 1)
+        assert "not finished" in job["last_message"].lower()
+    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    landed = job["landed"]
+    assert landed["status"] == "SUCCEEDED" and not landed["already_landed"]
+    assert landed["key"] == (
+        f"exports/list=1111/date=2026-11-26/Daily-actives-Zoe-{job['export_id']}.zip"
+    )
+
+    # A retried invocation after landing reports the same object and calls Ongage no more.
+    calls = simulator.stats.total_calls
+    again = retrieve_export.handler({"job": {**job, "landed": None}, "execution_id": EXECUTION},
+                                    context())  # fmt: skip
+    assert again["landed"]["already_landed"] and again["landed"]["sha256"] == landed["sha256"]
+    assert simulator.stats.total_calls == calls
+    assert json.loads(json.dumps(again)) == again  # the job stays plain JSON for the state
+
+
+def test_metrics_are_emitted_in_lambda(
+    runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    create_export.handler(create_event(), context())
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    names = {
+        m["Name"] for e in emitted for d in e["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]
+    }
+    assert {"RunsStarted", "ExportsCreated"} <= names
