@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-
-from embedded_runtime.lambda_dispatch import LambdaContext
-from embedded_runtime.runtime import EmbeddedRuntime
 from ongage_export.errors import InvalidPollingPolicy
 from ongage_export.handlers import create_export, retrieve_export
 from ongage_export.request import InvalidExportRequest
+
+from embedded_runtime.lambda_dispatch import LambdaContext
+from embedded_runtime.runtime import EmbeddedRuntime
 from ongage_simulator import OngageSimulator
 from tests.conftest import FAST_POLLING, REQUEST
 

@@ -6,7 +6,6 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-
 from ongage_export.errors import (
     DownloadInterrupted,
     OngageAuthError,
@@ -24,6 +23,7 @@ from ongage_export.ongage_client import (
     check_zip_start,
 )
 from ongage_export.request import parse_request
+
 from ongage_simulator import Fault, OngageSimulator, SimulatorConfig
 from tests.conftest import CREDENTIALS, REQUEST
 
@@ -144,7 +144,7 @@ def test_unreachable_and_silent_servers_are_unavailable() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        with pytest.raises(OngageUnavailable, match="did not answer within 0.5 s"):
+        with pytest.raises(OngageUnavailable, match=r"did not answer within 0\.5 s"):
             OngageClient(url, GOOD, read_timeout=0.5).create_export(parse_request(REQUEST))
 
 
