@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import threading
 import time
 import traceback
@@ -81,12 +82,13 @@ class LambdaDispatcher:
 
         self._patch = mock.patch.object(LambdaSimpleBackend, "invoke", invoke)
         self._patch.start()
-        _route_powertools_output(self.log_stream)
+        self._previous_log_stream = _route_powertools_output(self.log_stream)
 
     def uninstall(self) -> None:
         if self._patch is not None:
             self._patch.stop()
             self._patch = None
+            _route_powertools_output(self._previous_log_stream)
 
     def invoke(self, function: Any, body: Any, response_headers: dict[str, str]) -> bytes:
         name = function.function_name
@@ -133,10 +135,13 @@ def _load_handler(handler: str) -> Callable[[Any, Any], Any]:
     return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
 
 
-def _route_powertools_output(stream: IO[str]) -> None:
-    """Send the handlers' log lines where the runtime's user wants them, not to stdout."""
+def _route_powertools_output(stream: Any) -> Any:
+    """Send the handlers' log lines where the runtime's user wants them; returns the old stream."""
     from ongage_export.observability import logger
 
     handler = logger.registered_handler
-    if hasattr(handler, "setStream"):
-        handler.setStream(stream)
+    # Swapped without setStream(): that flushes the old stream, which may be closed by now.
+    previous = getattr(handler, "stream", None)
+    if isinstance(handler, logging.StreamHandler):
+        handler.stream = stream
+    return previous

@@ -123,8 +123,10 @@ def _check_name(data: Mapping[str, Any]) -> list[str]:
     name = data.get("name")
     if name is None:
         return ['\'name\' is required: give the export a name, e.g. "name": "daily-actives"']
-    if not isinstance(name, str) or not name.strip():
-        return [f"'name' must be a non-empty string, not {_kind(name)}"]
+    if not isinstance(name, str):
+        return [f"'name' must be a string, not {_kind(name)}"]
+    if not name.strip():
+        return ["'name' must not be empty or blank: give the export a name"]
     if len(name) > MAX_NAME_LENGTH:
         return [f"'name' is {len(name)} characters long; keep it to {MAX_NAME_LENGTH} at most"]
     if any(ord(ch) < 32 for ch in name):

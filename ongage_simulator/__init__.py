@@ -1,0 +1,27 @@
+"""A local Ongage API simulator for tests and the demo: real HTTP on loopback, injectable faults.
+
+For example::
+
+    with OngageSimulator(SimulatorConfig(export_bytes=1024)) as sim:
+        requests.post(f"{sim.url}/api/export", json=..., headers=Credentials.demo().headers())
+"""
+
+from ongage_simulator.config import Credentials, SimulatorConfig
+from ongage_simulator.export_body import ExportBody
+from ongage_simulator.faults import ActiveFault, Fault, FaultSpec
+from ongage_simulator.limits import SimulatorStats
+from ongage_simulator.records import ExportRecord, ServedRecord
+from ongage_simulator.simulator import OngageSimulator
+
+__all__ = [
+    "ActiveFault",
+    "Credentials",
+    "ExportBody",
+    "ExportRecord",
+    "Fault",
+    "FaultSpec",
+    "OngageSimulator",
+    "ServedRecord",
+    "SimulatorConfig",
+    "SimulatorStats",
+]

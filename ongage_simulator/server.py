@@ -1,0 +1,410 @@
+"""HTTP handling: routes, authentication, limits, faults and the streamed export download."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import socket
+import socketserver
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from ongage_export.request import validate_request
+
+from ongage_simulator.config import Credentials
+from ongage_simulator.export_body import ExportBody
+from ongage_simulator.faults import Endpoint, Fault, FaultSpec
+from ongage_simulator.limits import RATE_MESSAGE
+from ongage_simulator.records import ServedRecord
+
+if TYPE_CHECKING:
+    from ongage_simulator.simulator import OngageSimulator
+
+log = logging.getLogger("ongage_simulator")
+
+MAX_REQUEST_BYTES = 1024 * 1024
+NOT_FOUND = "Export not found"
+NOT_FINISHED = "Export is not finished yet"
+INVALID_DATA = "Invalid data"
+FILE_NOT_AVAILABLE = "Export file is not available"
+_AUTH_HEADERS = ("X_USERNAME", "X_PASSWORD", "X_ACCOUNT_CODE")
+_ROUTE = re.compile(r"^/(?:(?P<list>\d+)/)?api/export(?:/(?P<export>[^/]+)/retrieve)?/?$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_HTML_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def envelope_error(code: int, message: str, errors: Iterable[str] = ()) -> dict[str, Any]:
+    return {
+        "metadata": {"error": True},
+        "payload": {"code": code, "errors": list(errors), "message": message},
+    }
+
+
+def envelope_ok(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"error": False}, "payload": payload}
+
+
+@dataclass(frozen=True)
+class Route:
+    endpoint: Endpoint
+    list_prefix: int | None
+    query_list_id: str | None
+    export_id: str | None
+
+    @property
+    def method(self) -> str:
+        return "POST" if self.endpoint == "create" else "GET"
+
+
+def parse_route(path: str) -> Route | None:
+    parts = urlsplit(path)
+    match = _ROUTE.match(parts.path)
+    if match is None:
+        return None
+    query = parse_qs(parts.query).get("list_id")
+    export_id = match.group("export")
+    return Route(
+        endpoint="retrieve" if export_id else "create",
+        list_prefix=int(match.group("list")) if match.group("list") else None,
+        query_list_id=query[-1] if query else None,
+        export_id=export_id,
+    )
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The half-open byte range a single-range `Range` header asks for, or None for all.
+
+    Raises ValueError when the range starts beyond the body (HTTP 416).
+    """
+    match = _RANGE.match(header.strip()) if header else None
+    if match is None or match.groups() == ("", ""):
+        return None  # absent, multi-range or malformed: serve the full body
+    first, last = match.groups()
+    if not first:  # "bytes=-N": the last N bytes
+        return (max(size - int(last), 0), size) if int(last) else None
+    start = int(first)
+    end = min(int(last) + 1, size) if last else size
+    if start >= size:
+        raise ValueError("range not satisfiable")
+    return (start, end) if start < end else None
+
+
+class SimulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # bursts of parallel calls must not wait for SYN retries
+
+    def __init__(self, address: tuple[str, int], simulator: OngageSimulator):
+        self.simulator = simulator
+        super().__init__(address, SimulatorHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks the host name up (socket.getfqdn): slow and unneeded.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+
+class SimulatorHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "OngageSimulator/1.0"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: SimulatorHTTPServer
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Only the request line and status: headers (and so the password) are never logged.
+        log.debug("%s %s", self.address_string(), format % args)
+
+    # --- one request --------------------------------------------------------------------
+
+    def _handle(self, method: str) -> None:
+        self.sim = self.server.simulator
+        self.route = parse_route(self.path)
+        self.status = self.sent = self.expected = 0
+        self.byte_range: tuple[int, int] | None = None
+        self.fault: Fault | None = None
+        self.account: str | None = None  # set while the call holds a parallel-call slot
+        self.served: ServedRecord | None = None
+        self.finished = False
+        self.sim._stats.begin(self.route.endpoint if self.route else "other")
+        try:
+            self._dispatch(method, self.route)
+        except ConnectionError:  # the client went away (or a fault aborted the stream)
+            self.close_connection = True
+            if self.served is not None:  # the final write, counted in advance, failed
+                self.served.bytes_sent, self.served.complete = self.sent, False
+        finally:
+            self._finish_call()
+
+    def _finish_call(self, pending: int = 0) -> None:
+        """Release the call's slot and record it, once; `pending` bytes are about to be sent.
+
+        Runs before the last byte goes out: a client that starts its next call the moment
+        this one completes must find the slot free and the records up to date.
+        """
+        if self.finished:
+            return
+        self.finished = True
+        if self.account is not None:
+            self.sim.limits.leave(self.account)
+        self.sim._stats.end(self.status)
+        if self.route and self.route.export_id is not None:
+            sent = self.sent + pending
+            self.served = ServedRecord(
+                self.route.export_id, self.status, sent, sent == self.expected,
+                self.byte_range, self.fault,
+            )  # fmt: skip
+            self.sim._record_served(self.served)
+
+    def _dispatch(self, method: str, route: Route | None) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        if route is None:
+            return self._send_error(404, "Not found")
+        if method != route.method:
+            return self._send_error(405, f"Method {method} is not allowed here")
+        account = self._authenticate()
+        if account is None:
+            return
+        config = self.sim.config
+        refusal = self.sim.limits.enter(
+            account.account_code,
+            config.rate_limit_per_minute,
+            config.rate_window_seconds,
+            config.max_parallel,
+        )
+        if refusal:
+            return self._send_error(429, refusal)
+        self.account = account.account_code
+        if self._injected_error(route):
+            return
+        if route.endpoint == "create":
+            self._create(route, body)
+        else:
+            self._retrieve(route)
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after refusing it (the connection is then closed)."""
+        declared = self.headers.get("Content-Length") or "0"
+        length = int(declared) if declared.isdigit() else -1
+        if not 0 <= length <= MAX_REQUEST_BYTES:
+            self.close_connection = True  # an unread body would poison the connection
+            self._send_error(413 if length > 0 else 400, "Bad or too large request body")
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _authenticate(self) -> Credentials | None:
+        given = [self.headers.get(name) for name in _AUTH_HEADERS]
+        if not all(given):
+            missing = [name for name, value in zip(_AUTH_HEADERS, given, strict=True) if not value]
+            self._send_error(401, "Missing authentication headers: " + ", ".join(missing))
+            return None
+        config = self.sim.config
+        for account in (config.credentials, *config.no_api_access):
+            if all(map(_same, given, (account.username, account.password, account.account_code))):
+                if account is config.credentials:
+                    return account
+                self._send_error(403, "This account has no API access")
+                return None
+        self._send_error(401, "Invalid credentials")
+        return None
+
+    def _injected_error(self, route: Route) -> bool:
+        """Answer with an injected forbidden / rate-limited / server error fault, if due."""
+        faults = self.sim.faults
+        if faults.take(Fault.FORBIDDEN, route.endpoint, route.export_id):
+            self.fault = Fault.FORBIDDEN
+            self._send_error(403, "This account has no API access")
+        elif faults.take(Fault.RATE_LIMITED, route.endpoint, route.export_id):
+            self.fault = Fault.RATE_LIMITED
+            self._send_error(429, RATE_MESSAGE)
+        elif spec := faults.take(Fault.SERVER_ERROR, route.endpoint, route.export_id):
+            self.fault = Fault.SERVER_ERROR
+            self._send_server_error(spec)
+        else:
+            return False
+        return True
+
+    # --- create -------------------------------------------------------------------------
+
+    def _create(self, route: Route, body: bytes) -> None:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return self._send_error(400, "Invalid JSON", ["the request body is not valid JSON"])
+        if self._take(Fault.CREATE_REJECTED, route):
+            return self._send_error(412, INVALID_DATA, ["the export was rejected (simulated)"])
+        if self._replaced_200(route):
+            return
+        problems = validate_request(data)
+        if problems:
+            return self._send_error(412, INVALID_DATA, problems)
+        list_id, problems = self._resolve_list(route, data.get("list_id"))
+        if list_id is None:
+            return self._send_error(412, INVALID_DATA, problems)
+        record = self.sim._create_export(data, list_id)
+        payload = {**data, "id": record.id, "list_id": list_id, "created": int(record.created)}
+        self._send_json(200, envelope_ok(payload))
+
+    def _resolve_list(self, route: Route, body_list_id: int | None) -> tuple[int | None, list[str]]:
+        """The list a call works on: body, then query, then route prefix, then the default."""
+        query = route.query_list_id
+        if body_list_id is None and query is not None:
+            if not query.isdigit() or int(query) < 1:
+                return None, [
+                    f"the 'list_id' query parameter must be a positive integer: {query!r}"
+                ]
+            body_list_id = int(query)
+        config = self.sim.config
+        list_id = next(
+            value
+            for value in (body_list_id, route.list_prefix, config.default_list_id)
+            if value is not None
+        )
+        if config.known_list_ids is not None and list_id not in config.known_list_ids:
+            return None, [f"list {list_id} does not exist in this account"]
+        return list_id, []
+
+    # --- retrieve -----------------------------------------------------------------------
+
+    def _retrieve(self, route: Route) -> None:
+        assert route.export_id is not None
+        _, problems = self._resolve_list(route, None)
+        if problems:
+            return self._send_error(412, INVALID_DATA, problems)
+        record = self.sim.exports.get(route.export_id)
+        if record is None:
+            return self._send_error(412, NOT_FOUND, [f"no export with id {route.export_id}"])
+        if not self.sim._note_retrieve(record) or self._take(Fault.NEVER_READY, route):
+            return self._send_error(412, NOT_FINISHED)
+        if self._replaced_200(route):
+            return
+        self._send_export(route, self.sim.expected_body(record.id))
+
+    def _send_export(self, route: Route, body: ExportBody) -> None:
+        status, start, end = 200, 0, body.size
+        if self.sim.config.honour_range:
+            try:
+                wanted = parse_range(self.headers.get("Range"), body.size)
+            except ValueError:
+                return self._send_error(416, "Range not satisfiable", [f"size is {body.size}"])
+            if wanted:
+                status, (start, end) = 206, wanted
+                self.byte_range = wanted
+        corrupt = self._take(Fault.CORRUPT_ZIP, route) is not None
+        headers = {
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{body.download_name}"',
+        }
+        if self.sim.config.honour_range:
+            headers["Accept-Ranges"] = "bytes"
+        if status == 206:
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{body.size}"
+        self._start_response(status, end - start, headers)
+        self._stream(body.iter_range(start, end, corrupt=corrupt), route)
+
+    def _stream(self, chunks: Iterator[bytes], route: Route) -> None:
+        """Send the body, slowed, dropped or truncated as the faults in force say."""
+        trickle = self._take(Fault.SLOW_TRICKLE, route)
+        drop = self._take(Fault.DROP_CONNECTION, route)
+        cut_spec = drop or self._take(Fault.TRUNCATE, route)
+        cut = cut_spec.cut_point(self.expected) if cut_spec else None
+        rate = trickle.bytes_per_second if trickle else None
+        for chunk in chunks:
+            if cut is not None and self.sent + len(chunk) >= cut:
+                self._write(chunk[: cut - self.sent], rate)
+                break
+            self._write(chunk, rate)
+        if cut is None:
+            return
+        self.close_connection = True
+        if drop:
+            self._finish_call()  # before the reset, which the client sees at once
+            self._abort_connection()
+
+    def _write(self, data: bytes, rate: int | None) -> None:
+        """Send `data`, at `rate` bytes/s if given; the call finishes before its last byte."""
+        view = memoryview(data)
+        step = max(1, len(view) if rate is None else rate // 20)
+        for offset in range(0, len(view), step):
+            piece = view[offset : offset + step]
+            if self.sent + len(piece) >= self.expected:
+                self._finish_call(pending=len(piece))
+            self.wfile.write(piece)
+            self.sent += len(piece)
+            if rate is not None and self.sim._stopping.wait(len(piece) / rate):
+                raise ConnectionAbortedError("the simulator is stopping")
+
+    def _abort_connection(self) -> None:
+        """Reset the TCP connection (RST, not FIN): what a crashed peer or proxy looks like."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.rfile.close()  # the socket really closes (and resets) with its last file object
+
+    # --- faults and responses -----------------------------------------------------------
+
+    def _take(self, fault: Fault, route: Route) -> FaultSpec | None:
+        spec = self.sim.faults.take(fault, route.endpoint, route.export_id)
+        if spec is not None:
+            self.fault = fault
+        return spec
+
+    def _replaced_200(self, route: Route) -> bool:
+        """Answer 200 with something other than the expected body, if such a fault is due."""
+        if self._take(Fault.JSON_ERROR_ON_200, route):
+            self._send_json(200, envelope_error(500, FILE_NOT_AVAILABLE))
+        elif self._take(Fault.HTML_ON_200, route):
+            self._send_bytes(200, _HTML_PAGE.format("Maintenance").encode(), "text/html")
+        elif self._take(Fault.EMPTY_200, route):
+            ctype = "application/zip" if route.endpoint == "retrieve" else "application/json"
+            self._send_bytes(200, b"", ctype)
+        else:
+            return False
+        return True
+
+    def _send_server_error(self, spec: FaultSpec) -> None:
+        reason = _REASONS.get(spec.status, "Server Error")
+        if spec.html:
+            page = _HTML_PAGE.format(f"{spec.status} {reason}").encode()
+            self._send_bytes(spec.status, page, "text/html")
+        else:
+            self._send_error(spec.status, reason)
+
+    def _send_error(self, code: int, message: str, errors: Iterable[str] = ()) -> None:
+        self._send_json(code, envelope_error(code, message, errors))
+
+    def _send_json(self, status: int, document: dict[str, Any]) -> None:
+        self._send_bytes(status, json.dumps(document).encode(), "application/json")
+
+    def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
+        self._start_response(status, len(data), {"Content-Type": content_type})
+        self._write(data, None)
+
+    def _start_response(self, status: int, length: int, headers: dict[str, str]) -> None:
+        self.status, self.expected = status, length
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(length))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        if length == 0:
+            self._finish_call()  # the headers complete the response
+        self.end_headers()
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return hmac.compare_digest((given or "").encode(), expected.encode())

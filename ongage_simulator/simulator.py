@@ -1,0 +1,173 @@
+"""The simulator object: its state (exports, faults, limits, statistics) and its lifecycle."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import threading
+import time
+from collections import OrderedDict
+from types import TracebackType
+from typing import Any
+
+from ongage_simulator.config import SimulatorConfig
+from ongage_simulator.export_body import DEFAULT_DATE_FORMAT, DEFAULT_FIELDS, ExportBody
+from ongage_simulator.faults import ActiveFault, Fault, FaultBook, FaultSpec
+from ongage_simulator.limits import AccountLimits, SimulatorStats, StatsRecorder
+from ongage_simulator.records import ExportRecord, ServedRecord
+from ongage_simulator.server import SimulatorHTTPServer
+
+_FIRST_EXPORT_ID = 7_000_001
+_CACHED_BODIES = 32  # bodies keep their CRC checkpoints, which make resumed ranges cheap
+
+
+class OngageSimulator:
+    """An Ongage API look-alike on loopback; a context manager that starts and stops it."""
+
+    def __init__(
+        self, config: SimulatorConfig | None = None, port: int = 0, host: str = "127.0.0.1"
+    ):
+        _require_loopback(host)
+        self.config = config or SimulatorConfig()
+        self.host = "127.0.0.1" if host == "localhost" else host
+        self.exports: dict[str, ExportRecord] = {}
+        self.served: list[ServedRecord] = []
+        self.faults = FaultBook(self.config.faults)
+        self.limits = AccountLimits()
+        self._requested_port = port
+        self._stats = StatsRecorder()
+        self._lock = threading.Lock()
+        self._bodies: OrderedDict[str, ExportBody] = OrderedDict()
+        self._ids = itertools.count(_FIRST_EXPORT_ID)
+        self._stopping = threading.Event()
+        self._server: SimulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> OngageSimulator:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = SimulatorHTTPServer((self.host, self._requested_port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"ongage-simulator-{self.port}", daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # trickling responses give up instead of holding the shutdown
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> OngageSimulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the simulator is not running")
+        return self._server.server_port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # --- what tests use -----------------------------------------------------------------
+
+    @property
+    def stats(self) -> SimulatorStats:
+        return self._stats.snapshot()
+
+    def inject(self, fault: Fault | str, *, times: int | None = 1, **params: Any) -> ActiveFault:
+        """Apply `fault` to the next `times` matching calls (None: forever); see FaultSpec."""
+        return self.faults.add(FaultSpec(Fault(fault), times=times, **params))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def reset(self) -> None:
+        """Forget served records, statistics, limit windows and faults (exports are kept)."""
+        with self._lock:
+            self.served.clear()
+        self._stats.reset()
+        self.limits.reset()
+        self.faults.clear()
+
+    def expected_body(self, export_id: str) -> ExportBody:
+        """The full body the export serves: `.size`, `.sha256()`, `.read()`, `.iter_range()`."""
+        with self._lock:
+            body = self._bodies.get(export_id)
+            if body is None:
+                body = _build_body(self.exports[export_id])
+                self._bodies[export_id] = body
+                if len(self._bodies) > _CACHED_BODIES:
+                    self._bodies.popitem(last=False)
+            self._bodies.move_to_end(export_id)
+            return body
+
+    # --- used by the request handler ----------------------------------------------------
+
+    def _create_export(self, request: dict[str, Any], list_id: int) -> ExportRecord:
+        with self._lock:
+            record = ExportRecord(
+                id=str(next(self._ids)),
+                name=str(request["name"]),
+                list_id=list_id,
+                request=request,
+                export_bytes=self.config.export_bytes,
+                force_zip64=self.config.force_zip64,
+            )
+            self.exports[record.id] = record
+        self._stats.created()
+        return record
+
+    def _note_retrieve(self, record: ExportRecord) -> bool:
+        """Count a retrieve of `record`; True when the export is ready to be served."""
+        with self._lock:
+            earlier = record.retrieves
+            record.retrieves += 1
+        old_enough = time.monotonic() - record.created_at >= self.config.ready_after_seconds
+        return earlier >= self.config.ready_after_retrieves and old_enough
+
+    def _record_served(self, record: ServedRecord) -> None:
+        with self._lock:
+            self.served.append(record)
+
+
+def _build_body(record: ExportRecord) -> ExportBody:
+    return ExportBody(
+        record.id,
+        record.name,
+        fields=record.request.get("fields_selected") or DEFAULT_FIELDS,
+        date_format=record.request.get("date_format", DEFAULT_DATE_FORMAT),
+        target_bytes=record.export_bytes,
+        force_zip64=record.force_zip64,
+    )
+
+
+def _require_loopback(host: str) -> None:
+    """Refuse to listen anywhere but IPv4 loopback: the simulator has fixed demo secrets."""
+    if host == "localhost":
+        return
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"the simulator only listens on loopback, not {host!r}") from None
+    if address.version != 4 or not address.is_loopback:
+        raise ValueError(f"the simulator only listens on IPv4 loopback (127.x.x.x), not {host!r}")
