@@ -21,9 +21,9 @@ from typing import IO, Any
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
-from ongage_export.polling import PollingPolicy
 
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
+from ongage_export.polling import PollingPolicy
 
 REGION = "us-east-1"
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "export.asl.json"

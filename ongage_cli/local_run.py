@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ongage_export.polling import PollingPolicy
-
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
+from ongage_export.polling import PollingPolicy
 
 DEMO_REQUEST = {
     "name": "Demo — active contacts",

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from ongage_export.request import validate_request
-
 from ongage_simulator.config import Credentials
 from ongage_simulator.export_body import ExportBody
 from ongage_simulator.faults import Endpoint, Fault, FaultSpec

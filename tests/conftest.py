@@ -12,8 +12,13 @@ from ongage_simulator import Credentials, OngageSimulator, SimulatorConfig
 
 CREDENTIALS = Credentials.demo()
 # Fast, deterministic polling: one-second waits, a short deadline.
-FAST_POLLING = {"initial_seconds": 1, "growth": 1.0, "max_seconds": 1, "jitter": 0.0,
-                "deadline_seconds": 30}  # fmt: skip
+FAST_POLLING = {
+    "initial_seconds": 1,
+    "growth": 1.0,
+    "max_seconds": 1,
+    "jitter": 0.0,
+    "deadline_seconds": 30,
+}
 REQUEST = {
     "name": "Daily actives / Zoë",
     "list_id": 1111,
@@ -39,9 +44,11 @@ def lambda_logs() -> io.StringIO:
 
 @pytest.fixture
 def runtime(simulator: OngageSimulator, lambda_logs: io.StringIO) -> Iterator[EmbeddedRuntime]:
-    account = OngageAccount(simulator.url, CREDENTIALS.username, CREDENTIALS.password,
-                            CREDENTIALS.account_code)  # fmt: skip
+    account = OngageAccount(
+        simulator.url, CREDENTIALS.username, CREDENTIALS.password, CREDENTIALS.account_code
+    )
     # Retry intervals scaled down (Ongage's 429 guidance is minutes): the flow is unchanged.
-    with EmbeddedRuntime(account, retry_time_scale=0.02, log_stream=lambda_logs,
-                         part_size_mib=5) as embedded:  # fmt: skip
+    with EmbeddedRuntime(
+        account, retry_time_scale=0.02, log_stream=lambda_logs, part_size_mib=5
+    ) as embedded:
         yield embedded

@@ -15,8 +15,10 @@ from tests.conftest import CREDENTIALS, FAST_POLLING, REQUEST
 
 
 def run(runtime: EmbeddedRuntime, request: Any = None, **polling: Any) -> RunResult:
-    run_input = {"request": REQUEST if request is None else request,
-                 "polling": {**FAST_POLLING, **polling}}  # fmt: skip
+    run_input = {
+        "request": REQUEST if request is None else request,
+        "polling": {**FAST_POLLING, **polling},
+    }
     return runtime.run(run_input, timeout=120)
 
 
@@ -43,8 +45,9 @@ def assert_one_failure_notice(result: RunResult, error: str) -> dict[str, Any]:
     return dict(notice["message"])
 
 
-def test_happy_path_after_several_412_polls(runtime: EmbeddedRuntime,
-                                            simulator: OngageSimulator) -> None:  # fmt: skip
+def test_happy_path_after_several_412_polls(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
     result = run(runtime)
 
     assert result.status == "SUCCEEDED", result.cause
@@ -80,8 +83,9 @@ def test_happy_path_after_several_412_polls(runtime: EmbeddedRuntime,
     assert_nothing_left_behind(runtime, [message["key"]])
 
 
-def test_never_ready_fails_at_the_deadline(runtime: EmbeddedRuntime,
-                                           simulator: OngageSimulator) -> None:  # fmt: skip
+def test_never_ready_fails_at_the_deadline(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
     simulator.inject(Fault.NEVER_READY, times=None)
     simulator.config.ready_after_retrieves = 0
     result = run(runtime, deadline_seconds=3)
@@ -102,8 +106,9 @@ def test_poll_budget_ends_the_run(runtime: EmbeddedRuntime, simulator: OngageSim
     assert "poll budget of 2 retrieves is spent" in message["cause"]
 
 
-def test_invalid_request_fails_before_any_call(runtime: EmbeddedRuntime,
-                                               simulator: OngageSimulator) -> None:  # fmt: skip
+def test_invalid_request_fails_before_any_call(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
     result = run(runtime, request={**REQUEST, "file_format": "xlsx", "segment_id": []})
 
     message = assert_one_failure_notice(result, "InvalidExportRequest")
@@ -114,8 +119,9 @@ def test_invalid_request_fails_before_any_call(runtime: EmbeddedRuntime,
     assert_nothing_left_behind(runtime, [])
 
 
-def test_bad_credentials_fail_fast_without_retries(runtime: EmbeddedRuntime,
-                                                   simulator: OngageSimulator) -> None:  # fmt: skip
+def test_bad_credentials_fail_fast_without_retries(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
     simulator.config.credentials = type(CREDENTIALS)("demo", "another-password", "DEMOACCT")
     result = run(runtime)
 
@@ -125,16 +131,16 @@ def test_bad_credentials_fail_fast_without_retries(runtime: EmbeddedRuntime,
     assert_nothing_left_behind(runtime, [])
 
 
-def test_no_api_access_403_fails_fast(runtime: EmbeddedRuntime,
-                                      simulator: OngageSimulator) -> None:  # fmt: skip
+def test_no_api_access_403_fails_fast(runtime: EmbeddedRuntime, simulator: OngageSimulator) -> None:
     simulator.inject(Fault.FORBIDDEN, times=None)
     result = run(runtime)
     assert_one_failure_notice(result, "OngageAuthError")
     assert simulator.stats.total_calls == 1
 
 
-def test_create_rejected_by_ongage_is_not_retried(runtime: EmbeddedRuntime,
-                                                  simulator: OngageSimulator) -> None:  # fmt: skip
+def test_create_rejected_by_ongage_is_not_retried(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
     simulator.inject(Fault.CREATE_REJECTED, times=None)
     result = run(runtime)
     message = assert_one_failure_notice(result, "OngageRequestRejected")
@@ -143,8 +149,9 @@ def test_create_rejected_by_ongage_is_not_retried(runtime: EmbeddedRuntime,
 
 
 @pytest.mark.parametrize("endpoint", ["create", "retrieve"])
-def test_5xx_then_success(runtime: EmbeddedRuntime, simulator: OngageSimulator,
-                          endpoint: str) -> None:  # fmt: skip
+def test_5xx_then_success(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, endpoint: str
+) -> None:
     simulator.inject(Fault.SERVER_ERROR, times=2, status=502, endpoint=endpoint)
     result = run(runtime)
     assert result.status == "SUCCEEDED", result.cause
@@ -155,8 +162,9 @@ def test_5xx_then_success(runtime: EmbeddedRuntime, simulator: OngageSimulator,
 
 
 @pytest.mark.parametrize("endpoint", ["create", "retrieve"])
-def test_429_then_success(runtime: EmbeddedRuntime, simulator: OngageSimulator,
-                          endpoint: str) -> None:  # fmt: skip
+def test_429_then_success(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, endpoint: str
+) -> None:
     simulator.inject(Fault.RATE_LIMITED, times=2, endpoint=endpoint)
     result = run(runtime)
     assert result.status == "SUCCEEDED", result.cause
@@ -193,8 +201,9 @@ def test_200_with_a_json_error_body_is_not_landed_and_reported(
     assert_nothing_left_behind(runtime, [])
 
 
-def test_credentials_never_leave_the_secret(runtime: EmbeddedRuntime, simulator: OngageSimulator,
-                                            lambda_logs: io.StringIO) -> None:  # fmt: skip
+def test_credentials_never_leave_the_secret(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, lambda_logs: io.StringIO
+) -> None:
     simulator.inject(Fault.SERVER_ERROR, times=1)
     landed = run(runtime)
     simulator.config.credentials = type(CREDENTIALS)("demo", "rotated-password", "DEMOACCT")
@@ -204,8 +213,9 @@ def test_credentials_never_leave_the_secret(runtime: EmbeddedRuntime, simulator:
     sfn = runtime.client("stepfunctions")
     seen = [lambda_logs.getvalue(), json.dumps(runtime.notices())]
     for result in (landed, refused):
-        seen.append(json.dumps(sfn.describe_execution(executionArn=result.execution_arn),
-                               default=str))  # fmt: skip
+        seen.append(
+            json.dumps(sfn.describe_execution(executionArn=result.execution_arn), default=str)
+        )
         history = sfn.get_execution_history(executionArn=result.execution_arn, maxResults=1000)
         seen.append(json.dumps(history["events"], default=str))
     everything = "\n".join(seen)

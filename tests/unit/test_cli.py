@@ -45,8 +45,12 @@ def test_validate_lists_every_problem(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["validate", str(EXAMPLES / "invalid-request.json")]) == 2
     err = capsys.readouterr().err
     assert "4 problem(s)" in err
-    for words in ("'name' must not be empty", "'date_format' is 'yyyy-mm-dd'",
-                  "'file_format' is 'xlsx'", "only available for segment exports"):  # fmt: skip
+    for words in (
+        "'name' must not be empty",
+        "'date_format' is 'yyyy-mm-dd'",
+        "'file_format' is 'xlsx'",
+        "only available for segment exports",
+    ):
         assert words in err
 
 
@@ -59,12 +63,29 @@ def test_validate_a_file_that_is_not_json(tmp_path: Path) -> None:
         main(["validate", str(tmp_path / "missing.json")])
 
 
-def test_run_json_lands_and_writes_out(simulator: OngageSimulator, request_file: Path,
-                                       tmp_path: Path, ongage_env: None,
-                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_run_json_lands_and_writes_out(
+    simulator: OngageSimulator,
+    request_file: Path,
+    tmp_path: Path,
+    ongage_env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     out = tmp_path / "out"
-    status = main(["run", str(request_file), "--ongage-url", simulator.url, "--out", str(out),
-                   "--json", "--poll-initial", "1", "--poll-max", "1"])  # fmt: skip
+    status = main(
+        [
+            "run",
+            str(request_file),
+            "--ongage-url",
+            simulator.url,
+            "--out",
+            str(out),
+            "--json",
+            "--poll-initial",
+            "1",
+            "--poll-max",
+            "1",
+        ]
+    )
     stdout = capsys.readouterr().out
     summary = json.loads(stdout)  # exactly one JSON object, nothing else
     assert status == 0 and summary["status"] == "SUCCEEDED"
@@ -78,9 +99,13 @@ def test_run_json_lands_and_writes_out(simulator: OngageSimulator, request_file:
     assert [n["message"]["status"] for n in notices] == ["SUCCEEDED"]
 
 
-def test_run_reports_failure_with_error_and_cause(simulator: OngageSimulator, request_file: Path,
-                                                  ongage_env: None, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_run_reports_failure_with_error_and_cause(
+    simulator: OngageSimulator,
+    request_file: Path,
+    ongage_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("ONGAGE_PASSWORD", "wrong")
     status = main(["run", str(request_file), "--ongage-url", simulator.url, "--json"])
     summary = json.loads(capsys.readouterr().out)
@@ -90,9 +115,11 @@ def test_run_reports_failure_with_error_and_cause(simulator: OngageSimulator, re
 
 
 def test_run_refuses_an_invalid_request_and_missing_credentials(
-    request_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    request_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**REQUEST, "status": []}))
     assert main(["run", str(bad), "--ongage-url", "http://127.0.0.1:1", "--json"]) == 2
@@ -104,12 +131,29 @@ def test_run_refuses_an_invalid_request_and_missing_credentials(
     assert "set ONGAGE_USERNAME, ONGAGE_PASSWORD, ONGAGE_ACCOUNT_CODE" in capsys.readouterr().err
 
 
-def test_console_script_prints_one_json_object(simulator: OngageSimulator,
-                                               request_file: Path) -> None:  # fmt: skip
-    env = {**os.environ, "ONGAGE_USERNAME": CREDENTIALS.username,
-           "ONGAGE_PASSWORD": CREDENTIALS.password, "ONGAGE_ACCOUNT_CODE": CREDENTIALS.account_code}  # fmt: skip
-    command = [sys.executable, "-m", "ongage_cli.main", "run", str(request_file), "--ongage-url",
-               simulator.url, "--json", "--poll-initial", "1", "--poll-max", "1"]  # fmt: skip
+def test_console_script_prints_one_json_object(
+    simulator: OngageSimulator, request_file: Path
+) -> None:
+    env = {
+        **os.environ,
+        "ONGAGE_USERNAME": CREDENTIALS.username,
+        "ONGAGE_PASSWORD": CREDENTIALS.password,
+        "ONGAGE_ACCOUNT_CODE": CREDENTIALS.account_code,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "ongage_cli.main",
+        "run",
+        str(request_file),
+        "--ongage-url",
+        simulator.url,
+        "--json",
+        "--poll-initial",
+        "1",
+        "--poll-max",
+        "1",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["status"] == "SUCCEEDED"

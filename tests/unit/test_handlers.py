@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
-from ongage_export.errors import InvalidPollingPolicy
-from ongage_export.handlers import create_export, retrieve_export
-from ongage_export.request import InvalidExportRequest
 
 from embedded_runtime.lambda_dispatch import LambdaContext
 from embedded_runtime.runtime import EmbeddedRuntime
+from ongage_export.errors import InvalidPollingPolicy
+from ongage_export.handlers import create_export, retrieve_export
+from ongage_export.request import InvalidExportRequest
 from ongage_simulator import OngageSimulator
 from tests.conftest import FAST_POLLING, REQUEST
 
@@ -75,8 +75,9 @@ def test_retrieve_waits_then_lands_then_reports_the_landed_object(
 
     # A retried invocation after landing reports the same object and calls Ongage no more.
     calls = simulator.stats.total_calls
-    again = retrieve_export.handler({"job": {**job, "landed": None}, "execution_id": EXECUTION},
-                                    context())  # fmt: skip
+    again = retrieve_export.handler(
+        {"job": {**job, "landed": None}, "execution_id": EXECUTION}, context()
+    )
     assert again["landed"]["already_landed"] and again["landed"]["sha256"] == landed["sha256"]
     assert simulator.stats.total_calls == calls
     assert json.loads(json.dumps(again)) == again  # the job stays plain JSON for the state

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
+
 from ongage_export.errors import CorruptExport, DownloadInterrupted, OngageUnexpectedResponse
 from ongage_export.landing import MIN_PART_SIZE, S3Landing, _parts
 
@@ -52,8 +53,9 @@ def state(s3: Any) -> tuple[list[str], list[Any]]:
 
 def test_lands_a_multi_part_zip_with_its_metadata(s3: Any) -> None:
     data = make_zip(12 * 1024 * 1024)  # three parts
-    landed = landing(s3).land(chunked(data), staging_key="incoming/run/x.zip",
-                              final_key="exports/x.zip", metadata=META)  # fmt: skip
+    landed = landing(s3).land(
+        chunked(data), staging_key="incoming/run/x.zip", final_key="exports/x.zip", metadata=META
+    )
     assert (landed.size, landed.sha256) == (len(data), hashlib.sha256(data).hexdigest())
     stored = s3.get_object(Bucket=BUCKET, Key="exports/x.zip")
     assert stored["Body"].read() == data
@@ -67,16 +69,18 @@ def test_a_broken_stream_leaves_nothing_behind(s3: Any) -> None:
         raise DownloadInterrupted("connection reset")
 
     with pytest.raises(DownloadInterrupted):
-        landing(s3).land(breaks(), staging_key="incoming/r/x.zip", final_key="exports/x.zip",
-                         metadata=META)  # fmt: skip
+        landing(s3).land(
+            breaks(), staging_key="incoming/r/x.zip", final_key="exports/x.zip", metadata=META
+        )
     assert state(s3) == ([], [])
 
 
 @pytest.mark.parametrize("body", [b"", b'{"metadata": {"error": true}}', b"<html>oops</html>"])
 def test_a_body_that_is_not_a_zip_is_refused_before_upload(s3: Any, body: bytes) -> None:
     with pytest.raises(OngageUnexpectedResponse):
-        landing(s3).land(iter([body]), staging_key="incoming/r/x.zip",
-                         final_key="exports/x.zip", metadata=META)  # fmt: skip
+        landing(s3).land(
+            iter([body]), staging_key="incoming/r/x.zip", final_key="exports/x.zip", metadata=META
+        )
     assert state(s3) == ([], [])
 
 
@@ -84,24 +88,33 @@ def test_a_corrupt_zip_is_never_published(s3: Any) -> None:
     data = bytearray(make_zip(100_000))
     data[5000] ^= 0xFF  # inside the member's data: its CRC-32 no longer matches
     with pytest.raises(CorruptExport, match="CRC-32"):
-        landing(s3).land(iter([bytes(data)]), staging_key="incoming/r/x.zip",
-                         final_key="exports/x.zip", metadata=META)  # fmt: skip
+        landing(s3).land(
+            iter([bytes(data)]),
+            staging_key="incoming/r/x.zip",
+            final_key="exports/x.zip",
+            metadata=META,
+        )
     assert state(s3) == ([], [])
 
 
 def test_a_truncated_zip_is_never_published(s3: Any) -> None:
     data = make_zip(100_000)[:-30]
     with pytest.raises(CorruptExport, match="not a readable ZIP"):
-        landing(s3).land(iter([data]), staging_key="incoming/r/x.zip",
-                         final_key="exports/x.zip", metadata=META)  # fmt: skip
+        landing(s3).land(
+            iter([data]), staging_key="incoming/r/x.zip", final_key="exports/x.zip", metadata=META
+        )
     assert state(s3) == ([], [])
 
 
 def test_an_existing_object_is_reported_not_overwritten(s3: Any) -> None:
     first = make_zip(1000)
     s3.put_object(Bucket=BUCKET, Key="exports/x.zip", Body=first, Metadata={"sha256": "abc"})
-    landed = landing(s3).land(iter([make_zip(2000)]), staging_key="incoming/r/x.zip",
-                              final_key="exports/x.zip", metadata=META)  # fmt: skip
+    landed = landing(s3).land(
+        iter([make_zip(2000)]),
+        staging_key="incoming/r/x.zip",
+        final_key="exports/x.zip",
+        metadata=META,
+    )
     assert landed.already_landed and landed.sha256 == "abc"
     assert s3.get_object(Bucket=BUCKET, Key="exports/x.zip")["Body"].read() == first
     assert state(s3) == (["exports/x.zip"], [])

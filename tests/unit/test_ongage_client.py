@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+
 from ongage_export.errors import (
     DownloadInterrupted,
     OngageAuthError,
@@ -23,7 +24,6 @@ from ongage_export.ongage_client import (
     check_zip_start,
 )
 from ongage_export.request import parse_request
-
 from ongage_simulator import Fault, OngageSimulator, SimulatorConfig
 from tests.conftest import CREDENTIALS, REQUEST
 

@@ -7,6 +7,7 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from ongage_export.polling import PollingPolicy
 
 
@@ -18,8 +19,9 @@ def test_waits_grow_then_stay_at_the_cap_without_jitter() -> None:
 
 @given(polls=st.integers(0, 999), elapsed=st.floats(0, 40000), seed=st.integers())
 def test_jittered_wait_is_bounded(polls: int, elapsed: float, seed: int) -> None:
-    policy = PollingPolicy(initial_seconds=30, growth=1.5, max_seconds=600, jitter=0.2,
-                           deadline_seconds=43200)  # fmt: skip
+    policy = PollingPolicy(
+        initial_seconds=30, growth=1.5, max_seconds=600, jitter=0.2, deadline_seconds=43200
+    )
     wait = policy.next_wait(polls, elapsed, random.Random(seed))
     full = min(600, 30 * 1.5**polls)
     remaining = 43200 - elapsed

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ongage_export.request import (
     DATE_FORMATS,
     SEGMENT_ONLY_STATUSES,
@@ -40,9 +41,13 @@ def test_every_problem_is_listed_at_once() -> None:
     problems = validate_request({"mailing_id": [0], "status": ["bounced"], "file_format": "xls"})
     text = " | ".join(problems)
     assert len(problems) == 5
-    for expected in ("'name' is required", "'mailing_id' must hold positive integers",
-                     "'date_format' is required", "'file_format' is 'xls'",
-                     "only available for segment exports"):  # fmt: skip
+    for expected in (
+        "'name' is required",
+        "'mailing_id' must hold positive integers",
+        "'date_format' is required",
+        "'file_format' is 'xls'",
+        "only available for segment exports",
+    ):
         assert expected in text
 
 
@@ -97,13 +102,16 @@ def valid_requests(draw: st.DrawFn) -> dict[str, Any]:
         STATUSES if by_segment else tuple(s for s in STATUSES if s not in SEGMENT_ONLY_STATUSES)
     )
     request: dict[str, Any] = {
-        "name": draw(st.text(min_size=1, max_size=200).filter(
-            lambda s: s.strip() and all(ord(c) >= 32 for c in s))),
+        "name": draw(
+            st.text(min_size=1, max_size=200).filter(
+                lambda s: s.strip() and all(ord(c) >= 32 for c in s)
+            )
+        ),
         "date_format": draw(st.sampled_from(DATE_FORMATS)),
         "file_format": "csv",
         "status": draw(st.lists(st.sampled_from(allowed), min_size=1, unique=True)),
         ("segment_id" if by_segment else "mailing_id"): draw(ids),
-    }  # fmt: skip
+    }
     if draw(st.booleans()):
         request["list_id"] = draw(st.integers(min_value=1, max_value=2**63 - 1))
     if draw(st.booleans()):

@@ -24,8 +24,8 @@ import pytest
 import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ongage_export.request import validate_request
 
+from ongage_export.request import validate_request
 from ongage_simulator import (
     Credentials,
     ExportBody,
