@@ -98,6 +98,8 @@ class EmbeddedRuntime:
         reserved_concurrency: dict[str, int] | None = None,
         log_stream: IO[str] | None = None,
         part_size_mib: int = 8,
+        function_timeout_seconds: int = 900,
+        stop_margin_seconds: float = 180,
     ):
         self.ongage = ongage
         self.polling = polling or PollingPolicy()
@@ -105,6 +107,8 @@ class EmbeddedRuntime:
         self.reserved_concurrency = reserved_concurrency or {}
         self.log_stream = log_stream or sys.stderr
         self.part_size_mib = part_size_mib
+        self.function_timeout_seconds = function_timeout_seconds
+        self.stop_margin_seconds = stop_margin_seconds
         self.suffix = uuid.uuid4().hex[:8]
         self.bucket = f"ongage-exports-{self.suffix}"
         self._mock = mock_aws(
@@ -188,6 +192,7 @@ class EmbeddedRuntime:
             "EXPORT_PREFIX": "exports/",
             "STAGING_PREFIX": "incoming/",
             "PART_SIZE_MIB": str(self.part_size_mib),
+            "STREAM_STOP_MARGIN_SECONDS": str(self.stop_margin_seconds),
             "POWERTOOLS_SERVICE_NAME": "ongage-export",
             "POWERTOOLS_METRICS_NAMESPACE": "OngageExport",
         }
@@ -235,7 +240,7 @@ class EmbeddedRuntime:
             Role=self.role_arn,
             Handler=handler,
             Code={"ZipFile": b"the real handler runs in-process"},
-            Timeout=900,
+            Timeout=self.function_timeout_seconds,
             MemorySize=256,
             Environment={"Variables": environment},
         )["FunctionArn"]

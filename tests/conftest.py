@@ -42,11 +42,15 @@ def lambda_logs() -> io.StringIO:
     return io.StringIO()
 
 
-@pytest.fixture
-def runtime(simulator: OngageSimulator, lambda_logs: io.StringIO) -> Iterator[EmbeddedRuntime]:
-    account = OngageAccount(
+def runtime_account(simulator: OngageSimulator) -> OngageAccount:
+    return OngageAccount(
         simulator.url, CREDENTIALS.username, CREDENTIALS.password, CREDENTIALS.account_code
     )
+
+
+@pytest.fixture
+def runtime(simulator: OngageSimulator, lambda_logs: io.StringIO) -> Iterator[EmbeddedRuntime]:
+    account = runtime_account(simulator)
     # Retry intervals scaled down (Ongage's 429 guidance is minutes): the flow is unchanged.
     with EmbeddedRuntime(
         account, retry_time_scale=0.02, log_stream=lambda_logs, part_size_mib=5

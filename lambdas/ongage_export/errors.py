@@ -44,6 +44,14 @@ class DownloadInterrupted(ExportError):
     """The ZIP body stopped before its end; nothing was landed and the retrieve is retried."""
 
 
+class DownloadNotResumable(ExportError):
+    """The export is too large to stream within one invocation and Ongage ignored HTTP Range."""
+
+
+class StorageAccessDenied(ExportError):
+    """S3 refused the function's writes: a permissions or bucket-policy problem, not transient."""
+
+
 class CorruptExport(ExportError):
     """The downloaded bytes are not a sound ZIP; nothing was landed."""
 

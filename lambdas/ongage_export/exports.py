@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from ongage_export.errors import InvalidPollingPolicy
-from ongage_export.landing import LandedObject, S3Landing
+from ongage_export.errors import DownloadNotResumable, InvalidPollingPolicy
+from ongage_export.landing import LandedObject, S3Landing, UploadProgress
 from ongage_export.object_keys import export_key, staging_key
 from ongage_export.ongage_client import NotReady, OngageClient
 from ongage_export.polling import PollingPolicy
@@ -66,6 +67,7 @@ def start_job(
         "polls": 0,
         "next_wait_seconds": policy.next_wait(0, 0.0, rng),
         "last_message": None,
+        "download": None,
         "landed": None,
         "give_up": None,
     }
@@ -77,10 +79,15 @@ def poll_job(
     settings: Settings,
     client: OngageClient,
     landing: S3Landing,
+    time_left: Callable[[], float] = lambda: float("inf"),
     now: Clock = utc_now,
     rng: random.Random | None = None,
 ) -> Job:
-    """One retrieve: land the export if it is ready, else decide the next wait or give up."""
+    """One retrieve: land the export if it is ready, else decide the next wait or give up.
+
+    A download that would outlast this invocation (`time_left`, in seconds) stops at a part
+    boundary and leaves its progress in the job; the next invocation resumes with HTTP Range.
+    """
     job = dict(job)
     started = parse_timestamp(job["started_at"])
     final_key = export_key(
@@ -88,19 +95,55 @@ def poll_job(
     )
     landed = landing.find_landed(final_key)  # a previous attempt of this run may have landed it
     if landed is None:
-        answer = client.retrieve(job["export_id"], job["list_id"])
-        if isinstance(answer, NotReady):
-            return _not_ready(job, answer.message, (now() - started).total_seconds(), rng)
-        with answer:
-            landed = landing.land(
-                answer.chunks(),
-                staging_key=staging_key(settings.staging_prefix, final_key, job["execution_id"]),
-                final_key=final_key,
-                metadata=object_metadata(job),
-            )
+        resume = UploadProgress(**job["download"]) if job.get("download") else None
+        outcome = _download(job, settings, client, landing, final_key, resume, time_left)
+        if outcome is None:
+            return _not_ready(job, job["last_message"], (now() - started).total_seconds(), rng)
+        if isinstance(outcome, UploadProgress):
+            job["download"] = outcome.as_dict()
+            job["next_wait_seconds"] = 0
+            return job
+        landed = outcome
+    job["download"] = None
     job["polls"] += 1
     job["landed"] = success_notice(job, landed, now())
     return job
+
+
+def _download(
+    job: Job,
+    settings: Settings,
+    client: OngageClient,
+    landing: S3Landing,
+    final_key: str,
+    resume: UploadProgress | None,
+    time_left: Callable[[], float],
+) -> LandedObject | UploadProgress | None:
+    """Retrieve and land; None when Ongage says the export is not ready yet."""
+    land = partial(
+        landing.land,
+        staging_key=staging_key(settings.staging_prefix, final_key, job["execution_id"]),
+        final_key=final_key,
+        metadata=object_metadata(job),
+        resume=resume,
+        should_stop=lambda: time_left() < settings.stop_margin_seconds,
+    )
+    if resume is not None and resume.total is not None and resume.size >= resume.total:
+        return land(iter(()))  # every byte is uploaded already: only completion remains
+    answer = client.retrieve(job["export_id"], job["list_id"], start=resume.size if resume else 0)
+    if isinstance(answer, NotReady):
+        job["last_message"] = answer.message
+        return None
+    with answer:
+        if resume is not None and answer.start != resume.size:
+            landing.abort_uploads(resume.key)
+            raise DownloadNotResumable(
+                f"export {job['export_id']} could not be downloaded within one Lambda "
+                f"invocation (15 minutes at most) and Ongage ignored the HTTP Range request to "
+                f"resume at byte {resume.size}; the run cannot finish. Export fewer contacts "
+                "per run (split segments) or ask Ongage about range support."
+            )
+        return land(answer.chunks(), total=answer.total if resume is None else resume.total)
 
 
 def _not_ready(job: Job, message: str, elapsed: float, rng: random.Random | None) -> Job:

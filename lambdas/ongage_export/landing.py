@@ -15,9 +15,9 @@ import base64
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from threading import BoundedSemaphore
 from typing import Any
 
@@ -36,6 +36,28 @@ class StagedObject:
     key: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    """A staging upload cut short to stay within one invocation; the next one resumes it."""
+
+    key: str
+    upload_id: str
+    parts: int
+    size: int  # bytes in those parts: where the next HTTP Range starts
+    total: int | None = None  # the whole body's size, as Ongage declared it
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Sent:
+    parts: int = 0
+    size: int = 0
+    sha256: str = ""
+    stopped: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,61 +101,129 @@ class S3Landing:
         staging_key: str,
         final_key: str,
         metadata: dict[str, str],
-    ) -> LandedObject:
-        staged = self.stream_to_staging(chunks, staging_key)
+        resume: UploadProgress | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        total: int | None = None,
+    ) -> LandedObject | UploadProgress:
+        """Stream, verify and publish; or, if `should_stop` says time is short, hand back the
+        progress so the next invocation resumes the same upload with an HTTP Range."""
+        staged = self.stream_to_staging(
+            chunks, staging_key, resume=resume, should_stop=should_stop, total=total
+        )
+        if isinstance(staged, UploadProgress):
+            return staged
         try:
             verify_zip(S3ObjectReader(self.s3, self.bucket, staged.key, staged.size))
             return self.publish(staged, final_key, {**metadata, "sha256": staged.sha256})
         finally:
             self.s3.delete_object(Bucket=self.bucket, Key=staged.key)
 
-    def stream_to_staging(self, chunks: Iterable[bytes], key: str) -> StagedObject:
+    def stream_to_staging(
+        self,
+        chunks: Iterable[bytes],
+        key: str,
+        *,
+        resume: UploadProgress | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        total: int | None = None,
+    ) -> StagedObject | UploadProgress:
         """Upload the stream as a multipart object; abort it on any failure."""
-        upload_id = self.s3.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
-        )["UploadId"]
+        if resume is None:
+            self.abort_uploads(key)  # an earlier invocation that died may have left one
+            upload_id = self.s3.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
+            )["UploadId"]
+            done = UploadProgress(key, upload_id, parts=0, size=0, total=total)
+        else:
+            done = resume
         try:
-            size, digest, parts = self._upload_parts(chunks, key, upload_id)
+            sent = self._upload_parts(chunks, done, should_stop)
+            if sent.stopped:
+                parts, size = done.parts + sent.parts, done.size + sent.size
+                return UploadProgress(key, done.upload_id, parts, size, done.total)
             self.s3.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=done.upload_id,
+                MultipartUpload={"Parts": self._listed_parts(key, done.upload_id)},
             )
         except BaseException:
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=done.upload_id)
             raise
+        size = done.size + sent.size
+        # A resumed upload was hashed by pieces in several processes: hash the whole once more.
+        digest = sent.sha256 if resume is None else self._sha256_of(key, size)
         return StagedObject(key=key, size=size, sha256=digest)
 
+    def abort_uploads(self, key: str) -> None:
+        listed = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        for upload in listed.get("Uploads", []):
+            if upload["Key"] == key:
+                self.s3.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload["UploadId"]
+                )
+
     def _upload_parts(
-        self, chunks: Iterable[bytes], key: str, upload_id: str
-    ) -> tuple[int, str, list[dict[str, Any]]]:
+        self, chunks: Iterable[bytes], done: UploadProgress, should_stop: Callable[[], bool]
+    ) -> _Sent:
         whole = hashlib.sha256()
-        size = 0
+        sent = _Sent()
+        parts = _parts(chunks, self.part_size)
         # At most `upload_concurrency` parts in flight plus the one filling: memory stays flat.
         slots = BoundedSemaphore(self.upload_concurrency)
-        futures: list[Future[dict[str, Any]]] = []
+        futures: list[Future[None]] = []
         with ThreadPoolExecutor(max_workers=self.upload_concurrency) as pool:
             try:
-                for number, part in enumerate(_parts(chunks, self.part_size), start=1):
-                    if number == 1:
+                while not should_stop():
+                    part = next(parts, None)
+                    if part is None:
+                        break
+                    if done.parts + sent.parts == 0:
                         check_zip_start(part[:4])
                     whole.update(part)
-                    size += len(part)
+                    sent.parts += 1
+                    sent.size += len(part)
                     slots.acquire()
-                    future = pool.submit(self._upload_part, key, upload_id, number, part)
+                    number = done.parts + sent.parts
+                    future = pool.submit(self._upload_part, done.key, done.upload_id, number, part)
                     future.add_done_callback(lambda _: slots.release())
                     futures.append(future)
                     _raise_first_failure(futures)
-                if not futures:
+                else:
+                    sent.stopped = True
+                if done.parts + sent.parts == 0:
                     check_zip_start(b"")
-                parts = [future.result() for future in futures]
+                for future in futures:
+                    future.result()
             except BaseException:
                 for future in futures:
                     future.cancel()
                 raise
-        return size, whole.hexdigest(), parts
+        sent.sha256 = whole.hexdigest()
+        return sent
 
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+    def _listed_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        """Every uploaded part, from S3 itself (a resumed upload's parts span invocations)."""
+        parts: list[dict[str, Any]] = []
+        paginator = self.s3.get_paginator("list_parts")
+        for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+            for part in page.get("Parts", []):
+                entry = {"PartNumber": part["PartNumber"], "ETag": part["ETag"]}
+                if "ChecksumSHA256" in part:
+                    entry["ChecksumSHA256"] = part["ChecksumSHA256"]
+                parts.append(entry)
+        return parts
+
+    def _sha256_of(self, key: str, size: int) -> str:
+        digest = hashlib.sha256()
+        reader = io.BufferedReader(S3ObjectReader(self.s3, self.bucket, key, size), READ_BUFFER)
+        while block := reader.read(READ_BUFFER):
+            digest.update(block)
+        return digest.hexdigest()
+
+    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> None:
         checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        response = self.s3.upload_part(
+        self.s3.upload_part(
             Bucket=self.bucket,
             Key=key,
             UploadId=upload_id,
@@ -142,7 +232,6 @@ class S3Landing:
             ChecksumAlgorithm="SHA256",
             ChecksumSHA256=checksum,
         )
-        return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
 
     def publish(self, staged: StagedObject, key: str, metadata: dict[str, str]) -> LandedObject:
         """Server-side copy to the final key, refusing to overwrite an existing object."""

@@ -29,6 +29,7 @@ from ongage_export.request import ExportRequest
 EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
 MAX_ERROR_BODY = 64 * 1024
+CONTENT_RANGE = re.compile(r"^bytes (?P<start>\d+)-\d+/(?P<total>\d+|\*)$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ class ExportDownload:
         length = response.headers.get("Content-Length")
         self.declared_size: int | None = int(length) if length and length.isdigit() else None
         self.bytes_read = 0
+        # Where this body starts in the export, and the export's whole size: a 206 says so in
+        # Content-Range ("bytes 100-199/1000"); a 200 is the whole export.
+        self.start, self.total = 0, self.declared_size
+        content_range = CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if response.status_code == 206 and content_range:
+            self.start = int(content_range["start"])
+            self.total = int(content_range["total"]) if content_range["total"] != "*" else None
 
     def chunks(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         """The body, chunk by chunk; raises DownloadInterrupted if it breaks or falls short."""

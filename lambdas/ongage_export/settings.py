@@ -25,6 +25,7 @@ class Settings:
     export_prefix: str
     staging_prefix: str
     part_size_bytes: int
+    stop_margin_seconds: float
     default_polling: PollingPolicy
 
     @classmethod
@@ -39,6 +40,9 @@ class Settings:
                 export_prefix=env.get("EXPORT_PREFIX", "exports/"),
                 staging_prefix=env.get("STAGING_PREFIX", "incoming/"),
                 part_size_bytes=int(env.get("PART_SIZE_MIB", "16")) * 1024 * 1024,
+                # Stop streaming this long before the Lambda times out: enough to finish the
+                # parts in flight, verify and publish (resumed in the next invocation if not).
+                stop_margin_seconds=float(env.get("STREAM_STOP_MARGIN_SECONDS", "180")),
                 default_polling=PollingPolicy.from_mapping(
                     {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}
                 ),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from embedded_runtime.runtime import EmbeddedRuntime, RunResult
 from ongage_simulator import Fault, OngageSimulator
-from tests.conftest import CREDENTIALS, FAST_POLLING, REQUEST
+from tests.conftest import CREDENTIALS, FAST_POLLING, REQUEST, runtime_account
 
 
 def run(runtime: EmbeddedRuntime, request: Any = None, **polling: Any) -> RunResult:
@@ -222,3 +223,50 @@ def test_credentials_never_leave_the_secret(
     assert "export created" in everything  # the logs were captured
     for secret in (CREDENTIALS.password, CREDENTIALS.account_code):
         assert secret not in everything
+
+
+@pytest.fixture
+def short_lived_runtime(
+    simulator: OngageSimulator, lambda_logs: io.StringIO
+) -> Iterator[EmbeddedRuntime]:
+    """Lambdas that time out after 4 s and stop streaming 3 s before: about 1 s of download."""
+    account = runtime_account(simulator)
+    with EmbeddedRuntime(
+        account,
+        retry_time_scale=0.02,
+        log_stream=lambda_logs,
+        part_size_mib=5,
+        function_timeout_seconds=4,
+        stop_margin_seconds=3,
+    ) as embedded:
+        yield embedded
+
+
+def test_a_download_longer_than_one_invocation_resumes_with_range(
+    short_lived_runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    simulator.config.export_bytes = 24 * 1024 * 1024
+    simulator.inject(Fault.SLOW_TRICKLE, times=None, bytes_per_second=8 * 1024 * 1024)
+    result = run(short_lived_runtime)
+
+    assert result.status == "SUCCEEDED", result.cause
+    downloads = [s for s in simulator.served if s.status_code in (200, 206)]
+    assert len(downloads) >= 2 and downloads[0].status_code == 200
+    resumed = [s.range[0] for s in downloads[1:] if s.range]
+    assert resumed and all(start % (5 * 1024 * 1024) == 0 for start in resumed)
+    expected = simulator.expected_body(only_export_id(simulator))
+    assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
+    assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])
+
+
+def test_a_long_download_without_range_support_fails_clearly(
+    short_lived_runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    simulator.config.export_bytes = 24 * 1024 * 1024
+    simulator.config.honour_range = False
+    simulator.inject(Fault.SLOW_TRICKLE, times=None, bytes_per_second=8 * 1024 * 1024)
+    result = run(short_lived_runtime)
+
+    message = assert_one_failure_notice(result, "DownloadNotResumable")
+    assert "15 minutes" in message["cause"] and "ignored the HTTP Range" in message["cause"]
+    assert_nothing_left_behind(short_lived_runtime, [])

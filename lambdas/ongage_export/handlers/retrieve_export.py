@@ -25,12 +25,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         settings=settings,
         client=adapters.ongage_client(settings),
         landing=adapters.s3_landing(settings),
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     if job["landed"]:
         landed = job["landed"]
         metrics.add_metric(name="ExportsLanded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="BytesLanded", unit=MetricUnit.Bytes, value=landed["bytes"])
         logger.info("export landed", extra={"key": landed["key"], "bytes": landed["bytes"]})
+    elif job["download"]:
+        logger.info("download continues in the next invocation", extra=job["download"])
     elif job["give_up"]:
         logger.warning("export never became ready", extra={"reason": job["give_up"]})
     else:
