@@ -253,11 +253,21 @@ class EmbeddedRuntime:
     # -- running ------------------------------------------------------------------------------
 
     def start(self, run_input: dict[str, Any], name: str | None = None) -> str:
-        return self.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn,
-            name=name or str(uuid.uuid4()),
-            input=json.dumps(run_input),
-        )["executionArn"]
+        """Start a run; starting the same name with the same input again returns that run
+        (as Step Functions does while it runs, and as the API does for a double submit)."""
+        sfn = self.client("stepfunctions")
+        name = name or str(uuid.uuid4())
+        try:
+            return str(
+                sfn.start_execution(
+                    stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(run_input)
+                )["executionArn"]
+            )
+        except sfn.exceptions.ExecutionAlreadyExists:
+            arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+            if json.loads(sfn.describe_execution(executionArn=arn)["input"]) != run_input:
+                raise
+            return arn
 
     def wait(self, execution_arn: str, timeout: float = 300.0) -> RunResult:
         sfn = self.client("stepfunctions")

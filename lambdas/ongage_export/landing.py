@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ongage_export.errors import CorruptExport
+from ongage_export.errors import CorruptExport, StorageAccessDenied
 from ongage_export.ongage_client import check_zip_start
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -85,7 +85,7 @@ class S3Landing:
         except ClientError as error:
             if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise
+            raise storage_error(error, self.bucket) from None
         return LandedObject(
             bucket=self.bucket,
             key=key,
@@ -107,16 +107,19 @@ class S3Landing:
     ) -> LandedObject | UploadProgress:
         """Stream, verify and publish; or, if `should_stop` says time is short, hand back the
         progress so the next invocation resumes the same upload with an HTTP Range."""
-        staged = self.stream_to_staging(
-            chunks, staging_key, resume=resume, should_stop=should_stop, total=total
-        )
-        if isinstance(staged, UploadProgress):
-            return staged
         try:
-            verify_zip(S3ObjectReader(self.s3, self.bucket, staged.key, staged.size))
-            return self.publish(staged, final_key, {**metadata, "sha256": staged.sha256})
-        finally:
-            self.s3.delete_object(Bucket=self.bucket, Key=staged.key)
+            staged = self.stream_to_staging(
+                chunks, staging_key, resume=resume, should_stop=should_stop, total=total
+            )
+            if isinstance(staged, UploadProgress):
+                return staged
+            try:
+                verify_zip(S3ObjectReader(self.s3, self.bucket, staged.key, staged.size))
+                return self.publish(staged, final_key, {**metadata, "sha256": staged.sha256})
+            finally:
+                self.s3.delete_object(Bucket=self.bucket, Key=staged.key)
+        except ClientError as error:
+            raise storage_error(error, self.bucket) from None
 
     def stream_to_staging(
         self,
@@ -272,6 +275,28 @@ class S3Landing:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             raise
         return LandedObject(self.bucket, key, staged.size, staged.sha256)
+
+
+ACCESS_ERRORS = (
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "KMS.AccessDeniedException",
+)
+
+
+def storage_error(error: ClientError, bucket: str) -> Exception:
+    """S3 refusing access is a configuration problem, said plainly; anything else stays as is
+    (botocore has already retried throttling and 5xx answers)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if code not in ACCESS_ERRORS:
+        return error
+    operation = getattr(error, "operation_name", "a request")
+    return StorageAccessDenied(
+        f"S3 refused {operation} on bucket {bucket} ({code}). Check the retrieve function's "
+        "IAM role (s3:PutObject, GetObject, DeleteObject, AbortMultipartUpload, ListBucket) "
+        "and the bucket policy, then redrive the run."
+    )
 
 
 def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:

@@ -21,7 +21,10 @@ from ongage_export.request import ExportRequest
 from ongage_export.settings import Settings
 
 IDEMPOTENCY_CONFIG = IdempotencyConfig(
-    event_key_jmespath="execution_id", expires_after_seconds=7 * 24 * 3600
+    event_key_jmespath="execution_id",
+    # Longer than Step Functions keeps a failed run redrivable (14 days): a redriven run that
+    # starts over never creates a second export.
+    expires_after_seconds=15 * 24 * 3600,
 )
 
 

@@ -1,0 +1,1 @@
+"""Fault injection for the whole pipeline: see matrix.py."""

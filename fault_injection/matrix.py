@@ -1,0 +1,268 @@
+"""The fault-injection matrix: each case breaks Ongage, S3 or Lambda in one way, runs the real
+workflow on the embedded runtime, and checks the outcome and what must never happen.
+
+After every case: no open multipart upload, no partial, staging or duplicate object, exactly
+one notice per run, and no credential in any log line, notice or execution history.
+`python -m fault_injection` prints the table; tests/integration/test_fault_matrix.py asserts it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.awsrequest import AWSResponse
+
+from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount, RunResult
+from ongage_export import adapters
+from ongage_simulator import Credentials, Fault, OngageSimulator, SimulatorConfig
+
+CREDENTIALS = Credentials("fault-user", "s3cr3t-Pa55word-never-logged", "ACCT7SECRET")
+REQUEST = {
+    "name": "Fault matrix",
+    "list_id": 2222,
+    "segment_id": [1],
+    "date_format": "mm/dd/yyyy",
+    "file_format": "csv",
+    "status": ["active"],
+}
+POLLING = {"initial_seconds": 1, "growth": 1.0, "max_seconds": 1, "jitter": 0.0,
+           "deadline_seconds": 20}  # fmt: skip
+Arrange = Callable[[OngageSimulator], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    expect: Literal["landed", "failed"]
+    arrange: Arrange = lambda sim: None
+    error: str | None = None  # the error a failed run must end with
+    runs: int = 1
+    export_bytes: int = 200_000
+    s3_fault: tuple[str, int, int | None] | None = None  # (operation, status, times)
+    reserved_concurrency: dict[str, int] = field(default_factory=dict)
+    same_name: bool = False  # every run started under one idempotency key
+    polling: dict[str, Any] = field(default_factory=dict)
+    # Retry intervals shrunk for speed; contention cases keep more of them, so that throttled
+    # invocations spread out over time as they would on AWS.
+    retry_time_scale: float = 0.02
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    statuses: list[str]
+    errors: list[str | None]
+    landed_objects: int
+    problems: list[str]
+    seconds: float
+    ongage_peak_parallel: int
+    lambda_throttles: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def row(self) -> str:
+        landed = self.statuses.count("SUCCEEDED")
+        failed_ok = sum(
+            status == "FAILED" and error == self.case.error
+            for status, error in zip(self.statuses, self.errors, strict=True)
+        )
+        lost = "0" if self.ok else "; ".join(self.problems)
+        return (f"| {self.case.name} | {len(self.statuses)} | {landed} | {failed_ok} | {lost} "
+                f"| {self.seconds:.1f} |")  # fmt: skip
+
+
+def inject(fault: Fault, **params: Any) -> Arrange:
+    return lambda sim: sim.inject(fault, **params) and None
+
+
+def both(*steps: Arrange) -> Arrange:
+    return lambda sim: [step(sim) for step in steps] and None
+
+
+def setting(name: str, value: Any) -> Arrange:
+    return lambda sim: setattr(sim.config, name, value)
+
+
+CASES: tuple[Case, ...] = (
+    Case("412 forever (never ready)", "failed", inject(Fault.NEVER_READY, times=None),
+         error="ExportNotReady", polling={"deadline_seconds": 3}),
+    Case("401 wrong credentials", "failed",
+         setting("credentials", Credentials("fault-user", "rotated", "ACCT7SECRET")),
+         error="OngageAuthError"),
+    Case("403 no API access", "failed", inject(Fault.FORBIDDEN, times=None),
+         error="OngageAuthError"),
+    Case("412 on create (invalid data)", "failed", inject(Fault.CREATE_REJECTED, times=None),
+         error="OngageRequestRejected"),
+    Case("412 on create (unknown list)", "failed", setting("known_list_ids", frozenset({1})),
+         error="OngageRequestRejected"),
+    Case("429 burst on create", "landed", inject(Fault.RATE_LIMITED, times=3, endpoint="create")),
+    Case("429 burst on retrieve", "landed",
+         inject(Fault.RATE_LIMITED, times=3, endpoint="retrieve")),
+    Case("5xx burst (503) on create", "landed",
+         inject(Fault.SERVER_ERROR, times=3, endpoint="create")),
+    Case("5xx burst (502, HTML) on retrieve", "landed",
+         inject(Fault.SERVER_ERROR, times=3, status=502, html=True, endpoint="retrieve")),
+    Case("connection reset at 0% of body", "landed", inject(Fault.DROP_CONNECTION, at=0.0)),
+    Case("connection reset at 50% of body", "landed", inject(Fault.DROP_CONNECTION, at=0.5),
+         export_bytes=12 * 1024 * 1024),
+    Case("connection reset at 99% of body", "landed", inject(Fault.DROP_CONNECTION, at=0.99),
+         export_bytes=12 * 1024 * 1024),
+    Case("truncated body (short of Content-Length)", "landed", inject(Fault.TRUNCATE, at=0.7)),
+    Case("slow trickle", "landed", inject(Fault.SLOW_TRICKLE, bytes_per_second=256 * 1024)),
+    Case("corrupt ZIP once", "landed", inject(Fault.CORRUPT_ZIP)),
+    Case("corrupt ZIP always", "failed", inject(Fault.CORRUPT_ZIP, times=None),
+         error="CorruptExport"),
+    Case("200 with JSON error body", "failed", inject(Fault.JSON_ERROR_ON_200, times=None),
+         error="OngageUnexpectedResponse"),
+    Case("200 with empty body", "failed", inject(Fault.EMPTY_200, times=None),
+         error="OngageUnexpectedResponse"),
+    Case("S3 throttling (503 SlowDown on UploadPart)", "landed",
+         s3_fault=("UploadPart", 503, 3)),
+    Case("S3 access denied", "failed", s3_fault=("CreateMultipartUpload", 403, None),
+         error="StorageAccessDenied"),
+    Case("Lambda throttling (reserved concurrency 1)", "landed", runs=4,
+         reserved_concurrency={"retrieve-export": 1, "create-export": 1}),
+    Case("duplicate start (same idempotency key)", "landed", runs=3, same_name=True),
+    Case("30 concurrent runs, 10 parallel / 300 per minute", "landed", runs=30,
+         export_bytes=64 * 1024, retry_time_scale=0.25, polling={"deadline_seconds": 300},
+         reserved_concurrency={"create-export": 5, "retrieve-export": 5}),
+)  # fmt: skip
+
+
+def run_case(case: Case) -> CaseResult:
+    config = SimulatorConfig(credentials=CREDENTIALS, ready_after_retrieves=1,
+                             export_bytes=case.export_bytes)  # fmt: skip
+    logs = io.StringIO()
+    began = time.monotonic()
+    with OngageSimulator(config) as sim:
+        case.arrange(sim)
+        account = OngageAccount(sim.url, "fault-user", CREDENTIALS.password, "ACCT7SECRET")
+        with (
+            EmbeddedRuntime(account, retry_time_scale=case.retry_time_scale, log_stream=logs,
+                            part_size_mib=5,
+                            reserved_concurrency=case.reserved_concurrency) as runtime,
+            s3_fault(case.s3_fault),
+        ):  # fmt: skip
+            results = _run_all(runtime, case)
+            problems = _check(case, runtime, results, logs.getvalue())
+            return CaseResult(
+                case=case,
+                statuses=[r.status for r in results],
+                errors=[r.error for r in results],
+                landed_objects=len(runtime.object_keys()),
+                problems=problems,
+                seconds=time.monotonic() - began,
+                ongage_peak_parallel=sim.stats.peak_concurrent,
+                lambda_throttles=sum(runtime.dispatcher.throttled.values()),
+            )
+
+
+def _run_all(runtime: EmbeddedRuntime, case: Case) -> list[RunResult]:
+    run_input = {"request": REQUEST, "polling": {**POLLING, **case.polling}}
+    names = ["same-key"] * case.runs if case.same_name else [None] * case.runs
+    with ThreadPoolExecutor(max_workers=min(case.runs, 32)) as pool:
+        arns = list(pool.map(lambda name: runtime.start(run_input, name), names))
+    return [runtime.wait(arn, timeout=300) for arn in dict.fromkeys(arns)]
+
+
+def _check(case: Case, runtime: EmbeddedRuntime, results: list[RunResult], logs: str) -> list[str]:
+    problems = []
+    for result in results:
+        if case.expect == "landed" and result.status != "SUCCEEDED":
+            problems.append(f"run failed: {result.error}: {(result.cause or '')[:200]}")
+        if case.expect == "failed" and (result.status, result.error) != ("FAILED", case.error):
+            problems.append(f"expected {case.error}, got {result.status} {result.error}")
+        if len(result.notices) != 1:
+            problems.append(f"{len(result.notices)} notices for one run")
+    if case.same_name and len(results) != 1:
+        problems.append(f"{len(results)} runs started for one idempotency key")
+    if runtime.open_uploads():
+        problems.append(f"{len(runtime.open_uploads())} multipart uploads left open")
+    keys = runtime.object_keys()
+    expected_objects = sum(r.status == "SUCCEEDED" for r in results)
+    if len(keys) != expected_objects or any(not k.startswith("exports/") for k in keys):
+        problems.append(f"objects {keys} for {expected_objects} landed runs")
+    if _leaks(runtime, results, logs):
+        problems.append("a credential appeared in logs, notices or execution history")
+    return problems
+
+
+def _leaks(runtime: EmbeddedRuntime, results: list[RunResult], logs: str) -> bool:
+    sfn = runtime.client("stepfunctions")
+    seen = [logs, json.dumps(runtime.notices())]
+    for result in results:
+        history = sfn.get_execution_history(executionArn=result.execution_arn, maxResults=1000)
+        seen.append(json.dumps(history["events"], default=str))
+    text = "\n".join(seen)
+    return CREDENTIALS.password in text or CREDENTIALS.account_code in text
+
+
+@contextmanager
+def s3_fault(spec: tuple[str, int, int | None] | None) -> Iterator[None]:
+    """Answer an S3 operation with an HTTP error the next `times` calls (None: always).
+
+    A 503 SlowDown goes through botocore's retry loop, as S3's throttling does; a 403 refuses
+    the call before anything is sent, as S3 refuses a caller without permission.
+    """
+    if spec is None:
+        yield
+        return
+    operation, status, times = spec
+    code = {503: "SlowDown", 403: "AccessDenied"}[status]
+    remaining = [times]
+
+    def due() -> bool:
+        if remaining[0] is None:
+            return True
+        remaining[0] -= 1
+        return remaining[0] >= 0
+
+    def refuse(**kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not due():
+            return None
+        parsed = {"Error": {"Code": code, "Message": "injected"},
+                  "ResponseMetadata": {"HTTPStatusCode": status}}  # fmt: skip
+        return AWSResponse("https://s3.amazonaws.com", status, {}, _Raw(b"")), parsed
+
+    def throttle(**kwargs: Any) -> AWSResponse | None:
+        if not due():
+            return None
+        body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+        return AWSResponse(kwargs["request"].url, status, {}, _Raw(body))
+
+    event, handler = (
+        (f"before-call.s3.{operation}", refuse)
+        if status == 403
+        else (f"before-send.s3.{operation}", throttle)
+    )
+    client = adapters.s3_client()
+    client.meta.events.register_first(event, handler)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, handler)
+
+
+class _Raw:
+    """The smallest raw body botocore reads an error response from."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def table(results: list[CaseResult]) -> str:
+    head = ["| case | runs | landed | failed as expected | anything lost | seconds |",
+            "|---|---|---|---|---|---|"]  # fmt: skip
+    return "\n".join(head + [result.row() for result in results])
