@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount, RunResult
 from ongage_export import adapters
@@ -81,11 +81,10 @@ class CaseResult:
 
 
 def inject(fault: Fault, **params: Any) -> Arrange:
-    return lambda sim: sim.inject(fault, **params) and None
+    def arrange(sim: OngageSimulator) -> None:
+        sim.inject(fault, **params)
 
-
-def both(*steps: Arrange) -> Arrange:
-    return lambda sim: [step(sim) for step in steps] and None
+    return arrange
 
 
 def setting(name: str, value: Any) -> Arrange:
@@ -231,13 +230,13 @@ def s3_fault(spec: tuple[str, int, int | None] | None) -> Iterator[None]:
             return None
         parsed = {"Error": {"Code": code, "Message": "injected"},
                   "ResponseMetadata": {"HTTPStatusCode": status}}  # fmt: skip
-        return AWSResponse("https://s3.amazonaws.com", status, {}, _Raw(b"")), parsed
+        return AWSResponse("https://s3.amazonaws.com", status, HTTPHeaders(), _Raw(b"")), parsed
 
     def throttle(**kwargs: Any) -> AWSResponse | None:
         if not due():
             return None
         body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
-        return AWSResponse(kwargs["request"].url, status, {}, _Raw(body))
+        return AWSResponse(kwargs["request"].url, status, HTTPHeaders(), _Raw(body))
 
     event, handler = (
         (f"before-call.s3.{operation}", refuse)
