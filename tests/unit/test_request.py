@@ -70,6 +70,10 @@ def test_every_problem_is_listed_at_once() -> None:
         ({"name": "x" * 201}, "keep it to 200"),
         ({"name": "a\nb"}, "control characters"),
         ({"extra": 1}, "unknown field 'extra'"),
+        # The Ongage URL comes from configuration only: a request cannot redirect the call.
+        ({"ongage_url": "http://169.254.169.254/"}, "unknown field 'ongage_url'"),
+        ({"segment_id": list(range(1, 1002))}, "at most 1000 are accepted"),
+        ({"fields_selected": ["f"] * 501}, "at most 500 are accepted"),
     ],
 )
 def test_each_rule_explains_itself(change: dict[str, Any], expected: str) -> None:
