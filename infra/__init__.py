@@ -1,0 +1,1 @@
+"""The CDK app's constructs: the production system around statemachine/export.asl.json."""

@@ -1,0 +1,226 @@
+"""The Lambdas: one asset, one role each, least privilege, Ongage's parallel-call limit enforced.
+
+Ongage allows 10 API calls in flight per account. Each invocation of an Ongage-calling function
+makes at most one call at a time, so reserved concurrency summed over those functions is a hard
+ceiling on parallel calls: `split_concurrency` divides the configured limit between them. A
+throttled invoke surfaces in the workflow as Lambda.TooManyRequestsException, which it retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
+from infra.config import LOG_RETENTION_DAYS, StackConfig
+from infra.credentials import OngageCredentials
+from infra.storage import EXPORT_PREFIX, STAGING_PREFIX, ExportStorage
+from ongage_export.polling import PollingPolicy
+
+SERVICE_NAME = "ongage-export"
+METRICS_NAMESPACE = "OngageExport"
+PART_SIZE_MIB = 16
+HANDLERS = "ongage_export.handlers"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    construct_id: str
+    handler: str
+    description: str
+    memory_mib: int
+    timeout: cdk.Duration
+    reserved_concurrency: int | None = None
+
+
+_RETENTION_NAMES = (
+    "ONE_DAY", "THREE_DAYS", "FIVE_DAYS", "ONE_WEEK", "TWO_WEEKS", "ONE_MONTH", "TWO_MONTHS",
+    "THREE_MONTHS", "FOUR_MONTHS", "FIVE_MONTHS", "SIX_MONTHS", "ONE_YEAR", "THIRTEEN_MONTHS",
+    "EIGHTEEN_MONTHS", "TWO_YEARS", "THREE_YEARS", "FIVE_YEARS", "SIX_YEARS", "SEVEN_YEARS",
+    "EIGHT_YEARS", "NINE_YEARS", "TEN_YEARS",
+)  # fmt: skip
+_RETENTION = dict(zip(LOG_RETENTION_DAYS, _RETENTION_NAMES, strict=True))
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """The RetentionDays member for a number of days config has already checked."""
+    return logs.RetentionDays[_RETENTION[days]]
+
+
+def split_concurrency(limit: int) -> tuple[int, int]:
+    """(create_export, retrieve_export) reserved concurrency; the two add up to `limit`.
+
+    A retrieve holds its slot for a whole download (minutes) and runs many times per export;
+    a create is one short POST per export. So retrieve gets most, create keeps at least one.
+    """
+    if limit < 2:
+        raise ValueError("the Ongage concurrency limit must leave each function one slot")
+    create = max(1, limit // 5)
+    return create, limit - create
+
+
+def new_function(
+    scope: Construct,
+    spec: FunctionSpec,
+    *,
+    code: lambda_.Code,
+    environment: Mapping[str, str],
+    log_retention_days: int,
+) -> lambda_.Function:
+    """A function with its own role, its own log group (with retention) and X-Ray tracing."""
+    role = iam.Role(
+        scope,
+        f"{spec.construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{spec.construct_id}: only what this one function needs",
+    )
+    log_group = logs.LogGroup(
+        scope,
+        f"{spec.construct_id}Logs",
+        retention=log_retention(log_retention_days),
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    log_group.grant_write(role)
+    return lambda_.Function(
+        scope,
+        spec.construct_id,
+        description=spec.description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        code=code,
+        handler=spec.handler,
+        memory_size=spec.memory_mib,
+        timeout=spec.timeout,
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+        reserved_concurrent_executions=spec.reserved_concurrency,
+        environment=dict(environment),
+    )
+
+
+class ExportFunctions(Construct):
+    """create_export and retrieve_export, the two Lambdas that call Ongage."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        storage: ExportStorage,
+        credentials: OngageCredentials,
+        install_dependencies: bool,
+    ):
+        super().__init__(scope, construct_id)
+        self.code = lambda_code(install_dependencies)
+        self.log_retention_days = config.log_retention_days
+        create_slots, retrieve_slots = split_concurrency(config.ongage_concurrency_limit)
+        environment = ongage_environment(config, storage, credentials)
+        self.create_export = self.add(
+            FunctionSpec(
+                "CreateExport",
+                f"{HANDLERS}.create_export.handler",
+                "Validates the request and starts the Ongage export (POST /api/export)",
+                # One small JSON POST: little memory; well inside the state's 120 s timeout.
+                memory_mib=256,
+                timeout=cdk.Duration.seconds(90),
+                reserved_concurrency=create_slots,
+            ),
+            environment,
+        )
+        self.retrieve_export = self.add(
+            FunctionSpec(
+                "RetrieveExport",
+                f"{HANDLERS}.retrieve_export.handler",
+                "Polls the Ongage export; when ready streams the ZIP into S3 and lands it",
+                # Streams GBs in 16 MiB parts with SHA-256: memory buys CPU and network
+                # bandwidth; 15 minutes (the maximum) is what one download may take.
+                memory_mib=1024,
+                timeout=cdk.Duration.minutes(15),
+                reserved_concurrency=retrieve_slots,
+            ),
+            environment,
+        )
+        self.ongage_callers = (self.create_export, self.retrieve_export)
+        self._grant(storage, credentials)
+
+    def add(self, spec: FunctionSpec, environment: Mapping[str, str]) -> lambda_.Function:
+        return new_function(
+            self,
+            spec,
+            code=self.code,
+            environment=environment,
+            log_retention_days=self.log_retention_days,
+        )
+
+    def _grant(self, storage: ExportStorage, credentials: OngageCredentials) -> None:
+        for function in self.ongage_callers:
+            credentials.secret.grant_read(function)
+        self.create_export.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="IdempotencyRecords",
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                resources=[storage.table.table_arn],
+            )
+        )
+        for statement in s3_landing_statements(storage):
+            self.retrieve_export.add_to_role_policy(statement)
+
+
+def s3_landing_statements(storage: ExportStorage) -> list[iam.PolicyStatement]:
+    """Stream into incoming/, land under exports/, verify, clean up: nothing else in the bucket."""
+    bucket = storage.bucket
+    return [
+        iam.PolicyStatement(
+            sid="StageAndLandObjects",
+            actions=[
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ],
+            resources=[
+                bucket.arn_for_objects(f"{STAGING_PREFIX}*"),
+                bucket.arn_for_objects(f"{EXPORT_PREFIX}*"),
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="FindLeftoverUploads",
+            actions=["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            resources=[bucket.bucket_arn],
+        ),
+    ]
+
+
+def ongage_environment(
+    config: StackConfig, storage: ExportStorage, credentials: OngageCredentials
+) -> dict[str, str]:
+    """What `ongage_export.settings.Settings.from_env` reads (ids only, never the secret)."""
+    environment = {
+        "EXPORT_BUCKET": storage.bucket.bucket_name,
+        "IDEMPOTENCY_TABLE": storage.table.table_name,
+        "ONGAGE_SECRET_ID": credentials.secret_id,
+        "ONGAGE_BASE_URL": config.ongage_base_url,
+        "EXPORT_PREFIX": EXPORT_PREFIX,
+        "STAGING_PREFIX": STAGING_PREFIX,
+        "PART_SIZE_MIB": str(PART_SIZE_MIB),
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+    policy = config.polling.as_dict()
+    for key, variable in PollingPolicy.ENV_VARS.items():
+        environment[variable] = str(policy[key])
+    return environment

@@ -1,0 +1,117 @@
+"""The whole deployable system around the workflow, and the outputs the CLI reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.credentials import OngageCredentials
+from infra.functions import ExportFunctions
+from infra.monitoring import Monitoring
+from infra.nag import add_suppressions
+from infra.notifications import Notifications
+from infra.storage import EXPORT_PREFIX, ExportStorage
+from infra.triggers import ExportApi, ScheduledExports
+from infra.workflow import ExportWorkflow
+
+# Output names are a contract with `ongage-export start|status|wait` (ongage_cli/deployed.py).
+OUTPUT_STATE_MACHINE = "StateMachineArn"
+OUTPUT_API_URL = "ApiUrl"
+OUTPUT_BUCKET = "BucketName"
+OUTPUT_TOPIC = "TopicArn"
+
+
+class OngageExportStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        install_dependencies: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.storage = ExportStorage(self, "Storage", config=config)
+        self.credentials = OngageCredentials(self, "Credentials", config=config)
+        self.notifications = Notifications(self, "Notifications", config=config)
+        self.functions = ExportFunctions(
+            self,
+            "Functions",
+            config=config,
+            storage=self.storage,
+            credentials=self.credentials,
+            install_dependencies=install_dependencies,
+        )
+        self.workflow = ExportWorkflow(
+            self,
+            "Workflow",
+            functions={
+                "CreateExport": self.functions.create_export,
+                "RetrieveExport": self.functions.retrieve_export,
+            },
+            topic=self.notifications.topic,
+            topic_key=self.notifications.key,
+            log_retention_days=config.log_retention_days,
+        )
+        state_machine = self.workflow.state_machine
+        self.notifications.watch_executions(state_machine)
+        self.schedules = ScheduledExports(
+            self, "Schedules", config=config, state_machine=state_machine
+        )
+        self.api = ExportApi(
+            self,
+            "Api",
+            config=config,
+            state_machine=state_machine,
+            bucket=self.storage.bucket,
+            code=self.functions.code,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            topic=self.notifications.topic,
+            state_machine=state_machine,
+            functions=[*self.functions.ongage_callers, self.api.status_function],
+            dead_letter_queue=self.schedules.dead_letter_queue,
+            api=self.api.api,
+        )
+        self._outputs()
+        add_suppressions(self)
+
+    def _outputs(self) -> None:
+        bucket = self.storage.bucket
+        outputs = {
+            OUTPUT_STATE_MACHINE: (self.workflow.state_machine.state_machine_arn, "The workflow"),
+            OUTPUT_API_URL: (self.api.api.url, "REST API base URL (POST exports, GET exports/ID)"),
+            OUTPUT_BUCKET: (bucket.bucket_name, "Where exports land, under exports/"),
+            OUTPUT_TOPIC: (self.notifications.topic.topic_arn, "Success/failure notifications"),
+            "SecretId": (
+                self.credentials.secret_id,
+                "Put the Ongage credentials here (aws secretsmanager put-secret-value)",
+            ),
+            "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+            "ExportCreatedEventPattern": (
+                cdk.Fn.sub(
+                    json.dumps(
+                        {
+                            "source": ["aws.s3"],
+                            "detail-type": ["Object Created"],
+                            "detail": {
+                                "bucket": {"name": ["${Bucket}"]},
+                                "object": {"key": [{"prefix": EXPORT_PREFIX}]},
+                            },
+                        }
+                    ),
+                    {"Bucket": bucket.bucket_name},
+                ),
+                "EventBridge pattern for downstream consumers of landed exports",
+            ),
+        }
+        for name, (value, description) in outputs.items():
+            cdk.CfnOutput(self, name, value=value, description=description)

@@ -1,0 +1,109 @@
+"""The Standard state machine, loaded from the one ASL file the embedded runtime also runs.
+
+The definition's `${...}` placeholders are filled with `definition_substitutions`; the role gets
+exactly what the definition uses: invoke on each function it names, publish on the topic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.functions import log_retention
+
+ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "export.asl.json"
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def asl_placeholders(path: Path = ASL_FILE) -> set[str]:
+    """Every `${Name}` the ASL file expects to be substituted."""
+    return set(PLACEHOLDER.findall(path.read_text()))
+
+
+class ExportWorkflow(Construct):
+    """`state_machine` (Standard, logs ALL with execution data, X-Ray) and its `log_group`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        topic: sns.ITopic,
+        topic_key: kms.IKey,
+        log_retention_days: int,
+    ):
+        super().__init__(scope, construct_id)
+        substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in functions.items()}
+        substitutions["NotificationTopicArn"] = topic.topic_arn
+        _check_substitutions(substitutions)
+        stack = cdk.Stack.of(self)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            # The vendedlogs prefix keeps CloudWatch's resource policy from growing per group.
+            log_group_name=f"/aws/vendedlogs/states/{stack.stack_name}-export",
+            retention=log_retention(log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            comment="Ongage export into S3 (statemachine/export.asl.json)",
+            definition_body=sfn.DefinitionBody.from_file(str(ASL_FILE)),
+            definition_substitutions=substitutions,
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+            tracing_enabled=True,
+        )
+        self._grant(functions, topic, topic_key)
+
+    def _grant(
+        self, functions: Mapping[str, lambda_.IFunction], topic: sns.ITopic, topic_key: kms.IKey
+    ) -> None:
+        # Explicit, unqualified ARNs only: the definition invokes $LATEST, never versions.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="InvokeExportFunctions",
+                actions=["lambda:InvokeFunction"],
+                resources=[fn.function_arn for fn in functions.values()],
+            )
+        )
+        # Publishing to an encrypted topic needs its key; named actions, not GenerateDataKey*.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PublishNotices", actions=["sns:Publish"], resources=[topic.topic_arn]
+            )
+        )
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="EncryptNotices",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[topic_key.key_arn],
+            )
+        )
+
+
+def _check_substitutions(substitutions: Mapping[str, str]) -> None:
+    """Fail the synth, not the deployment, when the ASL and the stack disagree."""
+    expected = asl_placeholders()
+    missing, unused = expected - set(substitutions), set(substitutions) - expected
+    if missing or unused:
+        raise ValueError(
+            f"{ASL_FILE.name}: placeholders without a value {sorted(missing)}, "
+            f"values without a placeholder {sorted(unused)}"
+        )

@@ -1,0 +1,480 @@
+"""`ongage-export start | status | wait`: run exports on a deployed stack (boto3).
+
+The stack's CloudFormation outputs name what to call (StateMachineArn, ApiUrl, BucketName), so
+only the stack name is needed (--stack, or ONGAGE_EXPORT_STACK, default OngageExport).
+An export's id is its execution name: the idempotency key it was started with. Starting twice
+with the same key and request starts one run; `start` prints the id that `status`/`wait` take.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from ongage_export.polling import PollingPolicy
+from ongage_export.request import validate_request
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STILL_RUNNING = 0, 1, 2, 3
+DEFAULT_STACK = "OngageExport"
+STACK_ENV = "ONGAGE_EXPORT_STACK"
+FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_TASKS = ("CreateExport", "RetrieveExport")
+
+
+class DeployedError(RuntimeError):
+    """Something a user can fix (wrong stack, unknown id, bad request...): printed, exit 2."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the stack's outputs say, and the session to reach it."""
+
+    session: boto3.Session
+    state_machine_arn: str
+    api_url: str | None
+    bucket: str | None
+
+    @classmethod
+    def find(cls, stack: str, region: str | None = None) -> Deployment:
+        session = boto3.Session(region_name=region)
+        try:
+            described = session.client("cloudformation").describe_stacks(StackName=stack)
+        except ClientError as error:
+            raise DeployedError(
+                f"stack {stack!r} not found ({_reason(error)}); deploy it or "
+                f"pass --stack / set {STACK_ENV}"
+            ) from None
+        outputs = {
+            o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])
+        }
+        if "StateMachineArn" not in outputs:
+            raise DeployedError(f"stack {stack!r} has no StateMachineArn output")
+        return cls(
+            session, outputs["StateMachineArn"], outputs.get("ApiUrl"), outputs.get("BucketName")
+        )
+
+    def stepfunctions(self) -> Any:
+        return self.session.client("stepfunctions")
+
+    def execution_arn(self, execution_id: str) -> str:
+        """The ARN for an id (execution name) or a full execution ARN of this state machine."""
+        prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
+        if execution_id.startswith("arn:"):
+            if not execution_id.startswith(prefix):
+                raise DeployedError(
+                    f"{execution_id} is not an execution of {self.state_machine_arn}"
+                )
+            return execution_id
+        if not EXECUTION_NAME.match(execution_id):
+            raise DeployedError(f"{execution_id!r} is not an export id (letters, digits, - and _)")
+        return prefix + execution_id
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register start, status and wait (each with `func=`) on the `ongage-export` parser."""
+    start = subparsers.add_parser("start", help="start an export on the deployed stack")
+    start.add_argument("request", type=Path, help="the Ongage create-export body (JSON)")
+    start.add_argument("--idempotency-key", help="names the run; the same key never starts two")
+    start.add_argument("--poll-initial", type=int, help="first wait before retrieving, seconds")
+    start.add_argument("--poll-max", type=int, help="longest wait between retrieves, seconds")
+    start.add_argument("--deadline", type=int, help="give up after this many seconds")
+    start.add_argument("--via-api", action="store_true", help="POST /exports (SigV4) instead")
+    start.add_argument("--wait", action="store_true", help="then wait for it, showing progress")
+    start.add_argument("--timeout", type=float, help="with --wait: stop waiting after seconds")
+    start.set_defaults(func=start_command)
+
+    status = subparsers.add_parser("status", help="an export's status and download link")
+    status.add_argument("id", help="the export id printed by start (or its execution ARN)")
+    status.add_argument("--link-seconds", type=int, default=900, help="download link lifetime")
+    status.set_defaults(func=status_command)
+
+    wait = subparsers.add_parser(
+        "wait", help="wait for an export, showing progress (exit 0 landed, 1 failed, 3 timeout)"
+    )
+    wait.add_argument("id", help="the export id printed by start (or its execution ARN)")
+    wait.add_argument("--timeout", type=float, help="stop waiting after this many seconds")
+    wait.set_defaults(func=wait_command)
+
+    for waiting in (start, wait):
+        waiting.add_argument("--interval", type=float, default=10.0, help="seconds between checks")
+
+    for command in (start, status, wait):
+        command.add_argument(
+            "--stack",
+            default=os.environ.get(STACK_ENV, DEFAULT_STACK),
+            help=f"the deployed stack's name (default: ${STACK_ENV} or {DEFAULT_STACK})",
+        )
+        command.add_argument("--region", help="AWS region (default: your AWS configuration)")
+        command.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def start_command(args: argparse.Namespace) -> int:
+    return _guarded(args, _start)
+
+
+def status_command(args: argparse.Namespace) -> int:
+    return _guarded(args, _status)
+
+
+def wait_command(args: argparse.Namespace) -> int:
+    return _guarded(args, _wait)
+
+
+def _guarded(args: argparse.Namespace, command: Callable[[argparse.Namespace], int]) -> int:
+    try:
+        return command(args)
+    except DeployedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except NoCredentialsError:
+        print("error: no AWS credentials found (aws configure, AWS_PROFILE...)", file=sys.stderr)
+        return EXIT_USAGE
+    except (ClientError, BotoCoreError) as error:
+        print(f"error: AWS said: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _start(args: argparse.Namespace) -> int:
+    request = _load_request(args.request)
+    key = args.idempotency_key or default_key(request["name"])
+    if not EXECUTION_NAME.match(key):
+        raise DeployedError("--idempotency-key: letters, digits, '-' and '_' only, 80 at most")
+    run_input: dict[str, Any] = {"request": request}
+    polling = _polling(args)
+    if polling:
+        run_input["polling"] = polling
+    deployment = Deployment.find(args.stack, args.region)
+    started = (start_via_api if args.via_api else start_execution)(deployment, key, run_input)
+    # With --wait, stdout is kept for the final report; what started goes with the progress.
+    _print_started(started, as_json=args.json, out=sys.stderr if args.wait else sys.stdout)
+    if not args.wait:
+        return EXIT_OK
+    args.id = started["execution_id"]
+    return _wait(args, deployment)
+
+
+def _status(args: argparse.Namespace) -> int:
+    deployment = Deployment.find(args.stack, args.region)
+    report = describe(deployment, args.id, args.link_seconds)
+    if args.json:
+        print(json.dumps(report, default=str))
+    else:
+        print(format_report(report))
+    return EXIT_OK if report["status"] in ("SUCCEEDED", "RUNNING") else EXIT_FAILED
+
+
+def _wait(args: argparse.Namespace, deployment: Deployment | None = None) -> int:
+    deployment = deployment or Deployment.find(args.stack, args.region)
+    report = wait_for(deployment, args.id, timeout=args.timeout, interval=args.interval)
+    if args.json:
+        print(json.dumps(report, default=str))
+    else:
+        print(format_report(report))
+    if report["status"] == "SUCCEEDED":
+        return EXIT_OK
+    return EXIT_STILL_RUNNING if report["status"] == "RUNNING" else EXIT_FAILED
+
+
+# --- starting ----------------------------------------------------------------------------------
+
+
+def default_key(name: str) -> str:
+    """A readable, unique id: the export name, the UTC time and a little randomness."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "export"
+    return f"{slug}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def start_execution(
+    deployment: Deployment, key: str, run_input: Mapping[str, Any]
+) -> dict[str, Any]:
+    """StartExecution with the key as name: a repeat of a running start returns the same run."""
+    try:
+        started = deployment.stepfunctions().start_execution(
+            stateMachineArn=deployment.state_machine_arn, name=key, input=json.dumps(run_input)
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+            raise DeployedError(
+                f"export id {key!r} was already used (finished, or with another request); "
+                f"see `ongage-export status {key}` or choose another --idempotency-key"
+            ) from None
+        raise
+    return {
+        "execution_id": key,
+        "execution_arn": started["executionArn"],
+        "started_at": started["startDate"],
+        "via": "stepfunctions",
+    }
+
+
+def start_via_api(deployment: Deployment, key: str, run_input: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /exports, signed with your AWS credentials (the API uses IAM authorization)."""
+    if not deployment.api_url:
+        raise DeployedError("the stack has no ApiUrl output")
+    body = {"idempotency_key": key, **run_input}
+    status, answer = signed_request(deployment.session, "POST", _api(deployment, "exports"), body)
+    if status != 202:
+        message = answer.get("message", answer) if isinstance(answer, dict) else answer
+        raise DeployedError(f"POST /exports answered {status}: {message}")
+    return {**answer, "via": "api"}
+
+
+def signed_request(
+    session: boto3.Session, method: str, url: str, body: Any = None
+) -> tuple[int, Any]:
+    """An HTTPS request to API Gateway signed with SigV4 (service execute-api)."""
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise DeployedError("no AWS credentials found (aws configure, or AWS_PROFILE)")
+    data = json.dumps(body).encode() if body is not None else None
+    request = AWSRequest(
+        method=method, url=url, data=data, headers={"Content-Type": "application/json"}
+    )
+    SigV4Auth(credentials.get_frozen_credentials(), "execute-api", _region(session)).add_auth(
+        request
+    )
+    prepared = urllib.request.Request(url, data=data, method=method, headers=dict(request.headers))
+    try:
+        with urllib.request.urlopen(prepared, timeout=30) as response:
+            return response.status, _json(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, _json(error.read())
+
+
+# --- following ---------------------------------------------------------------------------------
+
+
+def describe(deployment: Deployment, execution_id: str, link_seconds: int = 900) -> dict[str, Any]:
+    """Status, progress, and for a landed export its location and a presigned download link."""
+    arn = deployment.execution_arn(execution_id)
+    sfn = deployment.stepfunctions()
+    try:
+        execution = sfn.describe_execution(executionArn=arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise DeployedError(f"no export {execution_id!r} on this stack") from None
+        raise
+    report: dict[str, Any] = {
+        "id": execution["name"],
+        "execution_arn": arn,
+        "status": execution["status"],
+        "started_at": execution.get("startDate"),
+        "stopped_at": execution.get("stopDate"),
+    }
+    if execution["status"] == "RUNNING":
+        report["progress"] = progress(sfn, arn)
+    elif execution["status"] == "SUCCEEDED":
+        report["result"] = result = _json(execution.get("output"))
+        report.update(download_link(deployment, result, link_seconds))
+    else:
+        report["error"], report["cause"] = execution.get("error"), execution.get("cause")
+    return report
+
+
+def progress(sfn: Any, arn: str) -> dict[str, Any]:
+    """Where a running export is: the current state and the latest job (polls, next wait...)."""
+    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=50)
+    state, job = None, None
+    # Newest first, whatever order the service returned them in.
+    for event in sorted(events.get("events", []), key=lambda e: e["id"], reverse=True):
+        if state is None and event["type"].endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+        details = event.get("stateExitedEventDetails")
+        if job is None and details and details.get("name") in _TASKS:
+            job = (_json(details.get("output")) or {}).get("job")
+        if state and job:
+            break
+    found: dict[str, Any] = {"state": state}
+    if isinstance(job, dict):
+        keys = ("export_id", "polls", "next_wait_seconds", "last_message", "download")
+        found.update({key: job.get(key) for key in keys})
+    return found
+
+
+def wait_for(
+    deployment: Deployment,
+    execution_id: str,
+    *,
+    timeout: float | None = None,
+    interval: float = 10.0,
+    out: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Check until the export finishes (or `timeout`), showing progress on stderr."""
+    out = out or sys.stderr
+    started = clock()
+    last_line = ""
+    while True:
+        report = describe(deployment, execution_id)
+        line = progress_line(report, clock() - started)
+        if line != last_line:
+            _show(out, line)
+            last_line = line
+        if report["status"] in FINISHED:
+            _end_line(out)
+            return report
+        if timeout is not None and clock() - started >= timeout:
+            _end_line(out)
+            return report
+        sleep(interval)
+
+
+def progress_line(report: Mapping[str, Any], elapsed: float) -> str:
+    minutes, seconds = divmod(int(elapsed), 60)
+    parts = [f"[{minutes:02d}:{seconds:02d}]", report["id"], report["status"]]
+    found = report.get("progress") or {}
+    if found.get("state"):
+        parts.append(f"at {found['state']}")
+    if found.get("export_id") is not None:
+        parts.append(f"export {found['export_id']}")
+    if found.get("polls") is not None:
+        parts.append(f"{found['polls']} retrieve(s)")
+    download = found.get("download")
+    if isinstance(download, dict) and download.get("size") is not None:
+        parts.append(
+            f"downloaded {_mib(download['size'])}"
+            + (f" of {_mib(download['total'])}" if download.get("total") else "")
+        )
+    elif found.get("next_wait_seconds"):
+        parts.append(f"next check in {found['next_wait_seconds']} s")
+    return "  ".join(parts)
+
+
+def download_link(deployment: Deployment, result: Any, seconds: int) -> dict[str, Any]:
+    """A presigned GET for the landed object, signed with your credentials."""
+    if not isinstance(result, dict) or not result.get("bucket") or not result.get("key"):
+        return {}
+    s3 = deployment.session.client("s3", config=Config(signature_version="s3v4"))
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": result["bucket"], "Key": result["key"]}, ExpiresIn=seconds
+    )
+    return {
+        "location": f"s3://{result['bucket']}/{result['key']}",
+        "download_url": url,
+        "expires_in": seconds,
+    }
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    lines = [f"export     {report['id']}", f"status     {report['status']}"]
+    for key in ("started_at", "stopped_at", "location", "download_url", "error", "cause"):
+        if report.get(key):
+            lines.append(f"{key.replace('_', ' '):<10} {report[key]}")
+    result = report.get("result")
+    if isinstance(result, dict):
+        for key in ("bytes", "sha256", "export_id", "list_id"):
+            if key in result:
+                lines.append(f"{key.replace('_', ' '):<10} {result[key]}")
+    if report.get("progress"):
+        lines.append(f"progress   {json.dumps(report['progress'], default=str)}")
+    return "\n".join(lines)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _load_request(path: Path) -> dict[str, Any]:
+    try:
+        request = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DeployedError(f"{path} does not exist") from None
+    except json.JSONDecodeError as error:
+        raise DeployedError(f"{path} is not valid JSON ({error})") from None
+    problems = validate_request(request)
+    if problems:
+        raise DeployedError(f"{path} is not a valid export request: " + "; ".join(problems))
+    return dict(request)
+
+
+def _polling(args: argparse.Namespace) -> dict[str, int]:
+    chosen = {
+        "initial_seconds": args.poll_initial,
+        "max_seconds": args.poll_max,
+        "deadline_seconds": args.deadline,
+    }
+    polling = {key: value for key, value in chosen.items() if value is not None}
+    if polling.get("initial_seconds", 0) > PollingPolicy().max_seconds and args.poll_max is None:
+        polling["max_seconds"] = polling["initial_seconds"]  # the cap may not be below the start
+    try:
+        PollingPolicy.from_mapping(polling)
+    except ValueError as error:
+        raise DeployedError(f"--poll-initial/--poll-max/--deadline: {error}") from None
+    return polling
+
+
+def _print_started(started: Mapping[str, Any], *, as_json: bool, out: TextIO) -> None:
+    if as_json and out is sys.stdout:
+        print(json.dumps(started, default=str), file=out)
+        return
+    key = started["execution_id"]
+    print(f"started export {key} ({started['via']})", file=out)
+    print(f"  execution  {started['execution_arn']}", file=out)
+    print(f"  follow it  ongage-export wait {key}  |  ongage-export status {key}", file=out)
+
+
+def _api(deployment: Deployment, path: str) -> str:
+    base = deployment.api_url or ""
+    if not base.startswith("https://"):
+        raise DeployedError(f"the stack's ApiUrl is not an https URL: {base!r}")
+    return base.rstrip("/") + "/" + path
+
+
+def _region(session: boto3.Session) -> str:
+    if not session.region_name:
+        raise DeployedError("no AWS region configured (--region, or AWS_REGION)")
+    return session.region_name
+
+
+def _json(raw: Any) -> Any:
+    if raw in (None, b"", ""):
+        return None
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+
+
+def _reason(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", error))
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def _show(out: TextIO, line: str) -> None:
+    # On a terminal the line is rewritten in place; in logs every change is its own line.
+    if out.isatty():
+        out.write("\r\033[K" + line)
+    else:
+        out.write(line + "\n")
+    out.flush()
+
+
+def _end_line(out: TextIO) -> None:
+    if out.isatty():
+        out.write("\n")
+        out.flush()

@@ -1,0 +1,101 @@
+"""cdk.json context validation: good values load, bad ones name their key."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from infra.config import ConfigError, load_config
+from tests.infra.conftest import ROOT, settings_under_test
+
+
+def test_committed_cdk_json_is_valid():
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    config = load_config(context["ongage_export"])
+    assert config.ongage_concurrency_limit == 10
+    assert config.ongage_base_url == "https://api.ongage.net"
+
+
+def test_defaults_when_nothing_is_configured():
+    config = load_config(None)
+    assert config.stack_name == "OngageExport"
+    assert config.schedules == ()
+    assert config.ongage_secret_name is None
+
+
+def test_json_string_from_the_command_line_is_accepted():
+    config = load_config(json.dumps({"ongage_concurrency_limit": 4}))
+    assert config.ongage_concurrency_limit == 4
+
+
+def test_full_test_settings_load():
+    config = load_config(settings_under_test())
+    assert [s.name for s in config.schedules] == ["nightly", "hourly-mailing"]
+    assert config.polling.deadline_seconds == 7200
+    assert config.api.throttle_burst_limit == 6
+
+
+def _with(path: str, value):
+    settings = copy.deepcopy(settings_under_test())
+    *parents, last = path.split(".")
+    target = settings
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    if value is _DELETE:
+        del target[last]
+    else:
+        target[last] = value
+    return settings
+
+
+_DELETE = object()
+
+BAD = [
+    ("ongage_base_url", "http://api.ongage.net", "ongage_export.ongage_base_url"),
+    ("ongage_base_url", "", "ongage_export.ongage_base_url"),
+    ("ongage_concurrency_limit", 1, "ongage_export.ongage_concurrency_limit"),
+    ("ongage_concurrency_limit", "10", "ongage_export.ongage_concurrency_limit"),
+    ("ongage_secret_name", "bad name!", "ongage_export.ongage_secret_name"),
+    ("polling", {"initial_seconds": 0}, "ongage_export.polling"),
+    ("polling", {"speed": 3}, "ongage_export.polling"),
+    ("log_retention_days", 42, "ongage_export.log_retention_days"),
+    ("export_retention_days", 0, "ongage_export.export_retention_days"),
+    ("notification_emails", ["not-an-email"], "ongage_export.notification_emails[0]"),
+    ("notification_emails", "a@b.c", "ongage_export.notification_emails"),
+    ("scheduler_retry_attempts", 186, "ongage_export.scheduler_retry_attempts"),
+    ("schedules.0.expression", "every day", "ongage_export.schedules[0].expression"),
+    ("schedules.0.time_zone", "Mars/Olympus", "ongage_export.schedules[0].time_zone"),
+    ("schedules.0.name", "has space", "ongage_export.schedules[0].name"),
+    ("schedules.1.name", "nightly", "ongage_export.schedules"),
+    ("schedules.0.enabled", "yes", "ongage_export.schedules[0].enabled"),
+    ("schedules.0.request", None, "ongage_export.schedules[0].request"),
+    ("schedules.0.request.status", ["nope"], "ongage_export.schedules[0].request"),
+    ("schedules.1.request.name", _DELETE, "ongage_export.schedules[1].request"),
+    ("schedules.0.polling", {"max_polls": 0}, "ongage_export.schedules[0].polling"),
+    ("schedules.0.colour", "red", "ongage_export.schedules[0].colour"),
+    ("api.throttle_rate_limit", -1, "ongage_export.api.throttle_rate_limit"),
+    ("api.stage_name", "v 1", "ongage_export.api.stage_name"),
+    ("api.download_link_seconds", 10, "ongage_export.api.download_link_seconds"),
+    ("api.colour", "red", "ongage_export.api.colour"),
+    ("colour", "red", "ongage_export.colour"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "key"), BAD, ids=[f"{p}={v!r}" for p, v, _ in BAD])
+def test_bad_value_is_reported_with_its_key(path, value, key):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_with(path, value))
+    assert key in str(caught.value)
+
+
+def test_scheduled_name_is_checked_at_its_real_length():
+    settings = _with("schedules.0.request.name", "x" * 190 + "{scheduled_time}")
+    with pytest.raises(ConfigError, match=r"schedules\[0\]\.request.*'name'"):
+        load_config(settings)
+
+
+def test_invalid_json_string_is_reported():
+    with pytest.raises(ConfigError, match="ongage_export is not valid JSON"):
+        load_config("{nope")

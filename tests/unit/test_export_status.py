@@ -1,0 +1,151 @@
+"""GET /exports/{id}: the status Lambda, against moto's Step Functions and S3."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ongage_export.handlers import export_status
+
+REGION = "us-east-1"
+BUCKET = "exports-bucket"
+ROLE = "arn:aws:iam::123456789012:role/sfn"
+
+
+class _Context:
+    function_name = "export-status"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:export-status"
+    aws_request_id = "req-1"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    export_status._stepfunctions.cache_clear()
+    export_status._s3.cache_clear()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield boto3.client("stepfunctions")
+    export_status._stepfunctions.cache_clear()
+    export_status._s3.cache_clear()
+
+
+def _machine(sfn: Any, monkeypatch: pytest.MonkeyPatch, states: dict[str, Any]) -> str:
+    definition = {"StartAt": "Only", "States": {"Only": states}}
+    arn = sfn.create_state_machine(name="export", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("EXPORT_BUCKET", BUCKET)
+    monkeypatch.setenv("EXPORT_PREFIX", "exports/")
+    monkeypatch.setenv("DOWNLOAD_LINK_SECONDS", "600")
+    return arn
+
+
+def _finished(sfn: Any, arn: str, name: str) -> None:
+    execution = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"]
+    for _ in range(100):
+        if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the execution did not finish")
+
+
+def _get(execution_id: str) -> tuple[int, dict[str, Any]]:
+    response = export_status.handler({"pathParameters": {"id": execution_id}}, _Context())
+    return response["statusCode"], json.loads(response["body"])
+
+
+def test_landed_export_gets_location_and_short_lived_link(aws, monkeypatch):
+    landed = {"status": "SUCCEEDED", "bucket": BUCKET, "key": "exports/list=1/x.zip", "bytes": 3}
+    arn = _machine(aws, monkeypatch, {"Type": "Pass", "Result": landed, "End": True})
+    _finished(aws, arn, "key-1")
+
+    status, body = _get("key-1")
+
+    assert status == 200
+    assert body["status"] == "SUCCEEDED"
+    assert body["result"] == landed
+    assert body["location"] == f"s3://{BUCKET}/exports/list=1/x.zip"
+    link = urlparse(body["download_url"])
+    assert link.path.endswith("/exports/list%3D1/x.zip") or link.path.endswith(
+        "/exports/list=1/x.zip"
+    )
+    assert parse_qs(link.query)["X-Amz-Expires"] == ["600"]
+    assert body["expires_in"] == 600
+
+
+def test_failed_run_reports_error_and_no_link(aws, monkeypatch):
+    states = {"Type": "Fail", "Error": "ExportNotReady", "Cause": "the deadline passed"}
+    arn = _machine(aws, monkeypatch, states)
+    _finished(aws, arn, "key-2")
+
+    status, body = _get("key-2")
+
+    assert status == 200
+    assert body["status"] == "FAILED"
+    assert body["error"] == "ExportNotReady"
+    assert "download_url" not in body
+
+
+def test_full_execution_arn_is_accepted(aws, monkeypatch):
+    arn = _machine(aws, monkeypatch, {"Type": "Pass", "Result": {}, "End": True})
+    _finished(aws, arn, "key-3")
+    execution = arn.replace(":stateMachine:", ":execution:") + ":key-3"
+
+    status, body = _get(execution)
+
+    assert status == 200
+    assert body["id"] == "key-3"
+
+
+def test_output_outside_the_export_prefix_gets_no_link(aws, monkeypatch):
+    landed = {"bucket": BUCKET, "key": "incoming/partial"}
+    arn = _machine(aws, monkeypatch, {"Type": "Pass", "Result": landed, "End": True})
+    _finished(aws, arn, "key-4")
+
+    _, body = _get("key-4")
+
+    assert "download_url" not in body
+
+
+def test_unknown_execution_is_404(aws, monkeypatch):
+    _machine(aws, monkeypatch, {"Type": "Pass", "End": True})
+
+    status, body = _get("never-started")
+
+    assert status == 404
+    assert body["error"] == "NotFound"
+
+
+@pytest.mark.parametrize(
+    "execution_id",
+    ["", "has space", "x" * 81, "arn:aws:states:us-east-1:1:execution:other-machine:key"],
+)
+def test_ids_that_are_not_executions_of_this_machine_are_400(aws, monkeypatch, execution_id):
+    _machine(aws, monkeypatch, {"Type": "Pass", "End": True})
+
+    status, _ = _get(execution_id)
+
+    assert status == 400
+
+
+def test_execution_arn_is_built_from_the_state_machine_arn():
+    machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:Export"
+
+    assert (
+        export_status.execution_arn("abc_1-2", machine)
+        == "arn:aws:states:eu-west-1:123456789012:execution:Export:abc_1-2"
+    )
+    assert export_status.execution_arn("a/b", machine) is None
