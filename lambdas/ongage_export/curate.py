@@ -1,4 +1,4 @@
-"""The optional consumer: each landed export ZIP becomes gzip-compressed CSV that Athena can read.
+"""The optional consumer: each landed export ZIP becomes gzip CSV, partitioned for query engines.
 
 For `exports/list=<id>/date=<day>/<name>.zip` it writes, for every CSV member,
 `curated/list=<id>/date=<day>/<name>/<member>.csv.gz`, then `.../<name>/_manifest.json`
@@ -11,8 +11,9 @@ through ranged GETs (`landing.S3ObjectReader`), each member streams through a si
 feeds the CSV parser (records are counted, not lines: quoted fields may hold newlines), a SHA-256
 and a gzip compressor, and the compressed bytes leave as a multipart upload, part by part.
 
-Re-processing the same object rewrites the same keys with the same bytes (the gzip header holds
-no timestamp), so EventBridge's at-least-once delivery and Lambda's retries are harmless.
+Re-processing the same object rewrites the same keys, the data with the same bytes (the gzip
+header holds no timestamp; only the manifest's `curated_at` changes), so EventBridge's
+at-least-once delivery and Lambda's retries are harmless.
 """
 
 from __future__ import annotations
