@@ -78,7 +78,7 @@ def node_ids(states: dict[str, Any]) -> dict[str, str]:
 def edges(ids: dict[str, str], name: str, state: dict[str, Any]) -> Iterator[str]:
     source = ids[name]
     for rule in state.get("Choices", []):
-        yield f'{source} -->|"{_escape(describe_rule(rule))}"| {ids[rule["Next"]]}'
+        yield f'{source} -->|"{escape(describe_rule(rule))}"| {ids[rule["Next"]]}'
     if "Default" in state:
         yield f'{source} -->|"otherwise"| {ids[state["Default"]]}'
     if "Next" in state:
@@ -86,7 +86,7 @@ def edges(ids: dict[str, str], name: str, state: dict[str, Any]) -> Iterator[str
     if state.get("End") or state["Type"] == "Succeed":
         yield f"{source} --> {END_NODE}"
     for catcher in state.get("Catch", []):
-        errors = _escape(", ".join(catcher["ErrorEquals"]))
+        errors = escape(", ".join(catcher["ErrorEquals"]))
         yield f'{source} -.->|"catch {errors}"| {ids[catcher["Next"]]}'
 
 
@@ -166,10 +166,10 @@ def _fold_prefixes(names: Sequence[str]) -> list[str]:
 
 def _shape(state: dict[str, Any], label: str) -> str:
     opening, closing = SHAPES.get(state["Type"], ("[", "]"))
-    return f'{opening}"{_escape(label)}"{closing}'
+    return f'{opening}"{escape(label)}"{closing}'
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return text.replace('"', "#quot;")
 
 

@@ -14,6 +14,7 @@ from tools.asl_diagram import (
     END_MARKER,
     START_MARKER,
     describe_rule,
+    escape,
     load_asl,
     node_ids,
     readme_block,
@@ -69,7 +70,7 @@ def test_every_choice_rule_and_default_is_a_labelled_arrow(name: str) -> None:
     state = STATES[name]
     for rule in state["Choices"]:
         (line,) = edge_lines(name, rule["Next"])
-        assert f'|"{describe_rule(rule)}"|' in line
+        assert f'|"{escape(describe_rule(rule))}"|' in line
     assert any('|"otherwise"|' in line for line in edge_lines(name, state["Default"]))
 
 
