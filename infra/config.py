@@ -32,6 +32,11 @@ _CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
 _RATE = re.compile(r"^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+# A folder of S3 keys: `/`-separated parts of S3's safe characters, ending with `/`; no leading
+# `/`, no `.` or `..` part, and no `*` or `?`, which would widen the IAM resource `<prefix>*`.
+_FOLDER = re.compile(r"^(?:(?!\.\.?/)[0-9A-Za-z!_.'()=-]+/)+$")
+# Lambda's memory range, in MB.
+LAMBDA_MEMORY_MB = (128, 10240)
 
 
 class ConfigError(ValueError):
@@ -59,6 +64,16 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class CuratedConfig:
+    """The optional consumer: each landed ZIP -> gzip CSV + manifest under `prefix`."""
+
+    enabled: bool = False
+    prefix: str = "curated/"
+    # 1769 MB is one full vCPU: the CSV parsing is CPU-bound (docs/consumers.md).
+    memory_mb: int = 1769
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack_name: str = "OngageExport"
     ongage_base_url: str = "https://api.ongage.net"
@@ -75,6 +90,7 @@ class StackConfig:
     scheduler_retry_attempts: int = 3
     scheduler_max_event_age_seconds: int = 3600
     api: ApiConfig = field(default_factory=ApiConfig)
+    curated: CuratedConfig = field(default_factory=CuratedConfig)
 
 
 class _Reader:
@@ -181,6 +197,7 @@ def load_config(raw: Any) -> StackConfig:
             "scheduler_max_event_age_seconds", 3600, 60, 86400
         ),
         api=_api(reader),
+        curated=_curated(reader),
     )
 
 
@@ -293,4 +310,34 @@ def _api(reader: _Reader) -> ApiConfig:
         throttle_burst_limit=api.required_int("throttle_burst_limit", 10, 1, 5000),
         create_cloudwatch_role=api.boolean("create_cloudwatch_role", True),
         download_link_seconds=api.required_int("download_link_seconds", 900, 60, 43200),
+    )
+
+
+def _curated(reader: _Reader) -> CuratedConfig:
+    # Imported here: infra.storage imports this module.
+    from infra.storage import EXPORT_PREFIX, STAGING_PREFIX
+
+    curated = _Reader(reader.data.get("curated", {}), reader.where("curated"))
+    curated.reject_unknown({f for f in CuratedConfig.__dataclass_fields__})
+    defaults = CuratedConfig()
+    prefix = curated.string("prefix", defaults.prefix)
+    if not _FOLDER.match(prefix):
+        raise ConfigError(
+            f"{curated.where('prefix')} is {prefix!r}; it must be a folder of the export bucket "
+            "ending with '/' (e.g. 'curated/'), not starting with '/', made of letters, digits "
+            "and !_.'()=-, with no '.' or '..' part"
+        )
+    # Under exports/ the curated files would be announced to consumers (and to the curation
+    # itself) as exports; under incoming/ the staging lifecycle rule would expire them.
+    for other, role in ((EXPORT_PREFIX, "exports"), (STAGING_PREFIX, "staging uploads")):
+        if prefix.startswith(other) or other.startswith(prefix):
+            raise ConfigError(
+                f"{curated.where('prefix')} is {prefix!r}; it must not overlap {other!r}, "
+                f"where the workflow writes {role}"
+            )
+    low, high = LAMBDA_MEMORY_MB
+    return CuratedConfig(
+        enabled=curated.boolean("enabled", defaults.enabled),
+        prefix=prefix,
+        memory_mb=curated.required_int("memory_mb", defaults.memory_mb, low, high),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -13,6 +14,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+
+from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+
+if TYPE_CHECKING:
+    from infra.consumer import CuratedExports
 
 _PERIOD = cdk.Duration.minutes(5)
 
@@ -30,6 +36,7 @@ class Monitoring(Construct):
         functions: Sequence[lambda_.Function],
         dead_letter_queue: sqs.IQueue,
         api: apigw.RestApi,
+        consumer: CuratedExports | None = None,
     ):
         super().__init__(scope, construct_id)
         self.action = actions.SnsAction(topic)
@@ -60,7 +67,29 @@ class Monitoring(Construct):
                 "A scheduled export could not be started (see the dead-letter queue)",
             ),
         ]
+        if consumer is not None:
+            self.alarms += self._consumer_alarms(consumer)
+            functions = [*functions, consumer.function]
         self.dashboard = self._dashboard(state_machine, functions, dead_letter_queue, api)
+        if consumer is not None:
+            self.dashboard.add_widgets(*_consumer_widgets(consumer))
+
+    def _consumer_alarms(self, consumer: CuratedExports) -> list[cloudwatch.Alarm]:
+        return [
+            self._alarm(
+                f"{consumer.function.node.id}Errors",
+                consumer.function.metric_errors(period=_PERIOD, statistic="Sum"),
+                f"The {consumer.function.node.id} Lambda failed to curate an export (Lambda "
+                "retries it, then parks it in the curation dead-letter queue)",
+            ),
+            self._alarm(
+                "CurationDeadLetters",
+                consumer.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=_PERIOD, statistic="Maximum"
+                ),
+                "A landed export was not curated (see the curation dead-letter queue)",
+            ),
+        ]
 
     def _alarm(self, name: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
         alarm = metric.create_alarm(
@@ -123,6 +152,29 @@ class Monitoring(Construct):
             ),
         )
         return dashboard
+
+
+def _consumer_widgets(consumer: CuratedExports) -> list[cloudwatch.IWidget]:
+    # What curate_export publishes with Powertools (EMF): dimension `service`.
+    curated = [
+        cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": SERVICE_NAME},
+            statistic="Sum",
+            period=_PERIOD,
+        )
+        for name in ("ExportsCurated", "CurationsSkipped")
+    ]
+    return [
+        _graph("Exports curated and skipped", *curated),
+        _graph(
+            "Curation dead letters",
+            consumer.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=_PERIOD
+            ),
+        ),
+    ]
 
 
 def _graph(title: str, *metrics: cloudwatch.IMetric) -> cloudwatch.GraphWidget:

@@ -52,6 +52,7 @@ def add_suppressions(stack: OngageExportStack) -> None:
     _workflow(stack)
     _api(stack)
     _credentials(stack)
+    _consumer(stack)
     _suppress(
         stack.schedules.dead_letter_queue,
         "AwsSolutions-SQS3",
@@ -94,6 +95,30 @@ def _functions(stack: OngageExportStack) -> None:
             ),
             _bucket_objects(stack, "exports/"),
         ],
+    )
+
+
+def _consumer(stack: OngageExportStack) -> None:
+    consumer = stack.consumer
+    if consumer is None:
+        return
+    role = consumer.function.role
+    assert role is not None
+    _suppress(role, "AwsSolutions-IAM5", XRAY, ["Resource::*"])
+    _suppress(
+        role,
+        "AwsSolutions-IAM5",
+        "Every export lands under a new key (exports/list=<id>/date=<d>/<name>.zip) and gets "
+        "its own curated folder, so object permissions are scoped to two prefixes: GetObject "
+        "on landed exports, PutObject/AbortMultipartUpload on the curated prefix.",
+        [_bucket_objects(stack, "exports/"), _bucket_objects(stack, consumer.prefix)],
+    )
+    _suppress(
+        consumer.dead_letter_queue,
+        "AwsSolutions-SQS3",
+        "This queue is itself the dead-letter queue of the curation rule's target and the "
+        "function's on-failure destination; a DLQ of a DLQ adds nothing. Its depth is alarmed "
+        "(Monitoring/CurationDeadLetters).",
     )
 
 

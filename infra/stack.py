@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.consumer import CuratedExports
 from infra.credentials import OngageCredentials
 from infra.functions import ExportFunctions
 from infra.monitoring import Monitoring
@@ -23,6 +24,7 @@ OUTPUT_STATE_MACHINE = "StateMachineArn"
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_BUCKET = "BucketName"
 OUTPUT_TOPIC = "TopicArn"
+OUTPUT_CURATED_PREFIX = "CuratedPrefix"
 
 
 class OngageExportStack(cdk.Stack):
@@ -72,6 +74,14 @@ class OngageExportStack(cdk.Stack):
             bucket=self.storage.bucket,
             code=self.functions.code,
         )
+        # The optional consumer of landed exports (docs/consumers.md, "Curated CSV").
+        self.consumer = (
+            CuratedExports(
+                self, "Curation", config=config, storage=self.storage, code=self.functions.code
+            )
+            if config.curated.enabled
+            else None
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -80,6 +90,7 @@ class OngageExportStack(cdk.Stack):
             functions=[*self.functions.ongage_callers, self.api.status_function],
             dead_letter_queue=self.schedules.dead_letter_queue,
             api=self.api.api,
+            consumer=self.consumer,
         )
         self._outputs()
         add_suppressions(self)
@@ -113,5 +124,10 @@ class OngageExportStack(cdk.Stack):
                 "EventBridge pattern for downstream consumers of landed exports",
             ),
         }
+        if self.consumer is not None:
+            outputs[OUTPUT_CURATED_PREFIX] = (
+                f"s3://{bucket.bucket_name}/{self.consumer.prefix}",
+                "Where landed exports are curated to gzip CSV (+ _manifest.json per export)",
+            )
         for name, (value, description) in outputs.items():
             cdk.CfnOutput(self, name, value=value, description=description)

@@ -1,8 +1,9 @@
 """One in-process synth per session (bundling skipped: the template does not depend on it).
 
-Three stacks in one app: `main` (every optional feature on; creates the secret and the API
-Gateway CloudWatch role), `imported` (an existing secret by name, no role) and `default` (cdk.json
-exactly as committed, what `make synth` builds).
+Four stacks in one app: `main` (every optional feature on; creates the secret and the API
+Gateway CloudWatch role), `imported` (an existing secret by name, no role), `default` (cdk.json
+exactly as committed, what `make synth` builds) and `curated` (`main` plus the optional consumer,
+which adds resources the other stacks' exact counts do not expect).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from infra.stack import OngageExportStack
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY_LIMIT = 7
+CURATED = {"enabled": True, "prefix": "tables/ongage/", "memory_mb": 2048}
 
 SCHEDULED_REQUEST = {
     "list_id": 4242,
@@ -77,15 +79,22 @@ def settings_under_test() -> dict[str, Any]:
     }
 
 
+def curated_settings() -> dict[str, Any]:
+    """The main test configuration with the optional consumer on (non-default prefix, memory)."""
+    return {**settings_under_test(), "stack_name": "OngageExportCurated", "curated": CURATED}
+
+
 @dataclass
 class Synth:
     app: cdk.App
     main: OngageExportStack
     imported: OngageExportStack
     default: OngageExportStack
+    curated: OngageExportStack
     template: Template
     imported_template: Template
     default_template: Template
+    curated_template: Template
 
     @functools.cached_property
     def json(self) -> dict[str, Any]:
@@ -121,13 +130,16 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         config=load_config(context[CONTEXT_KEY]),
         env=cdk.Environment(account="123456789012", region="eu-west-1"),
     )
+    curated = OngageExportStack(app, "Curated", config=load_config(curated_settings()))
     add_checks(app)
     return Synth(
         app=app,
         main=main,
         imported=imported,
         default=default,
+        curated=curated,
         template=Template.from_stack(main),
         imported_template=Template.from_stack(imported),
         default_template=Template.from_stack(default),
+        curated_template=Template.from_stack(curated),
     )

@@ -1,0 +1,145 @@
+"""The optional consumer (`curated.enabled`): each landed export ZIP -> gzip CSV + manifest.
+
+An EventBridge rule matches S3 "Object Created" events of the export bucket under `exports/` (the
+pattern the stack publishes for every downstream consumer) and invokes `curate_export`
+asynchronously. Nothing is lost on the way, and every loss is alarmed (monitoring.py):
+
+- EventBridge retries a failed delivery (the asynchronous Invoke call itself), then parks the
+  event in the dead-letter queue (SQS message = the S3 event);
+- Lambda retries a failed invocation (an unreadable export, an S3 error, a timeout) twice, then
+  sends it to the same queue as its on-failure destination (SQS message = an invocation record:
+  `requestPayload` is the S3 event, `responsePayload` the error).
+
+Re-curating an export rewrites the same keys, so redriving either kind is safe.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.functions import (
+    HANDLERS,
+    METRICS_NAMESPACE,
+    PART_SIZE_MIB,
+    SERVICE_NAME,
+    FunctionSpec,
+    new_function,
+)
+from infra.storage import EXPORT_PREFIX, ExportStorage
+
+# EventBridge -> Lambda is an asynchronous Invoke: it fails only when Lambda does not accept the
+# event (throttled API, missing permission), so a few retries over hours are plenty.
+DELIVERY_RETRY_ATTEMPTS = 10
+DELIVERY_MAX_EVENT_AGE = cdk.Duration.hours(6)
+# Lambda's own retries of a failed curation (its maximum is 2), within its maximum event age.
+INVOKE_RETRY_ATTEMPTS = 2
+INVOKE_MAX_EVENT_AGE = cdk.Duration.hours(6)
+
+
+def export_created_pattern(storage: ExportStorage) -> events.EventPattern:
+    """S3 "Object Created" in the export bucket under exports/ (landed exports only)."""
+    return events.EventPattern(
+        source=["aws.s3"],
+        detail_type=["Object Created"],
+        detail={
+            "bucket": {"name": [storage.bucket.bucket_name]},
+            "object": {"key": [{"prefix": EXPORT_PREFIX}]},
+        },
+    )
+
+
+class CuratedExports(Construct):
+    """`function` (curate_export), `rule` (landed exports -> function), `dead_letter_queue`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        storage: ExportStorage,
+        code: lambda_.Code,
+    ):
+        super().__init__(scope, construct_id)
+        self.prefix = config.curated.prefix
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        self.function = new_function(
+            self,
+            FunctionSpec(
+                "CurateExport",
+                f"{HANDLERS}.curate_export.handler",
+                f"Curates each landed export: ZIP -> gzip CSV + manifest under {self.prefix}",
+                # CSV parsing, SHA-256 and gzip of every byte are CPU-bound: 1769 MB is a full
+                # vCPU. One export per invocation, within the 15 minutes a Lambda may run.
+                memory_mib=config.curated.memory_mb,
+                timeout=cdk.Duration.minutes(15),
+            ),
+            code=code,
+            environment={
+                "EXPORT_BUCKET": storage.bucket.bucket_name,
+                "EXPORT_PREFIX": EXPORT_PREFIX,
+                "CURATED_PREFIX": self.prefix,
+                "PART_SIZE_MIB": str(PART_SIZE_MIB),
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+            log_retention_days=config.log_retention_days,
+        )
+        self.function.configure_async_invoke(
+            retry_attempts=INVOKE_RETRY_ATTEMPTS,
+            max_event_age=INVOKE_MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        for statement in s3_curation_statements(storage, self.prefix):
+            self.function.add_to_role_policy(statement)
+        self.rule = events.Rule(
+            self,
+            "ExportLanded",
+            description=f"Landed Ongage exports ({EXPORT_PREFIX}) -> curated CSV",
+            event_pattern=export_created_pattern(storage),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=DELIVERY_RETRY_ATTEMPTS,
+                    max_event_age=DELIVERY_MAX_EVENT_AGE,
+                )
+            ],
+        )
+
+
+def s3_curation_statements(storage: ExportStorage, prefix: str) -> list[iam.PolicyStatement]:
+    """Read landed exports, write (and abort uploads of) curated files: nothing else.
+
+    curate.py calls HeadObject + ranged GetObject on the export (both s3:GetObject) and
+    PutObject / multipart upload (s3:PutObject) + AbortMultipartUpload on the curated keys. It
+    never lists: without s3:ListBucket a vanished export answers 403 rather than 404, and either
+    fails the invocation the same way.
+    """
+    bucket = storage.bucket
+    return [
+        iam.PolicyStatement(
+            sid="ReadLandedExports",
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{EXPORT_PREFIX}*")],
+        ),
+        iam.PolicyStatement(
+            sid="WriteCuratedFiles",
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[bucket.arn_for_objects(f"{prefix}*")],
+        ),
+    ]
