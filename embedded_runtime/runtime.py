@@ -24,6 +24,7 @@ from moto import mock_aws
 
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from ongage_export.polling import PollingPolicy
+from ongage_export.resume import resume_input
 
 REGION = "us-east-1"
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "export.asl.json"
@@ -288,6 +289,10 @@ class EmbeddedRuntime:
             cause=described.get("cause"),
             notices=[n for n in self.notices() if _is_about(n, execution_arn)],
         )
+
+    def redrive(self, execution_arn: str) -> str:
+        """Start a run that carries on with a failed run's export (see ongage_export.resume)."""
+        return self.start(resume_input(self.client("stepfunctions"), execution_arn))
 
     def run(self, run_input: dict[str, Any], timeout: float = 300.0) -> RunResult:
         return self.wait(self.start(run_input), timeout)

@@ -17,9 +17,9 @@ from urllib.parse import quote
 from ongage_export.errors import DownloadNotResumable, InvalidPollingPolicy
 from ongage_export.landing import LandedObject, S3Landing, UploadProgress
 from ongage_export.object_keys import export_key, staging_key
-from ongage_export.ongage_client import NotReady, OngageClient
+from ongage_export.ongage_client import EXPORT_ID_PATTERN, NotReady, OngageClient
 from ongage_export.polling import PollingPolicy
-from ongage_export.request import ExportRequest, parse_request
+from ongage_export.request import ExportRequest, InvalidExportRequest, parse_request
 from ongage_export.settings import Settings
 
 Job = dict[str, Any]
@@ -32,8 +32,11 @@ def utc_now() -> datetime:
 
 def parse_run_input(
     run_input: Any, default_policy: PollingPolicy
-) -> tuple[ExportRequest, PollingPolicy]:
-    """The execution input `{"request": {...}, "polling": {...}?}`, validated."""
+) -> tuple[ExportRequest, PollingPolicy, str | None]:
+    """The execution input `{"request": {...}, "polling": {...}?, "resume": {...}?}`, validated.
+
+    The third value is the export id a resumed run carries on with (see resume.py), if any.
+    """
     if not isinstance(run_input, Mapping):
         run_input = {}
     request = parse_request(run_input.get("request"))
@@ -44,7 +47,19 @@ def parse_run_input(
         policy = PollingPolicy.from_mapping(overrides, base=default_policy)
     except ValueError as error:
         raise InvalidPollingPolicy(f"{error}. Fix the run's 'polling' settings.") from None
-    return request, policy
+    return request, policy, _resumed_export_id(run_input.get("resume"))
+
+
+def _resumed_export_id(resume: Any) -> str | None:
+    if resume is None:
+        return None
+    export_id = resume.get("export_id") if isinstance(resume, Mapping) else None
+    if not isinstance(export_id, str) or not EXPORT_ID_PATTERN.match(export_id):
+        raise InvalidExportRequest(
+            ["'resume' must be {\"export_id\": <an Ongage export id>}, as "
+             "`ongage-export redrive` writes it"]
+        )  # fmt: skip
+    return export_id
 
 
 def start_job(
@@ -155,8 +170,9 @@ def _not_ready(job: Job, message: str, elapsed: float, rng: random.Random | None
         job["give_up"] = (
             f"Ongage still answered 412 ('{message}') after {job['polls']} retrieves over "
             f"{elapsed:.0f} s: {reason}. What to do: check export {job['export_id']} in Ongage "
-            "(it may be stuck or unusually large), then start a new run; for exports that take "
-            "longer, raise polling.deadline_seconds (and max_polls)."
+            "(it may be stuck or unusually large); to keep waiting for the same export, resume "
+            f"the run with `ongage-export redrive {job['execution_id']}`; for exports that take "
+            "this long, raise polling.deadline_seconds (and max_polls)."
         )
     else:
         job["next_wait_seconds"] = policy.next_wait(job["polls"], elapsed, rng or random.Random())

@@ -270,3 +270,51 @@ def test_a_long_download_without_range_support_fails_clearly(
     message = assert_one_failure_notice(result, "DownloadNotResumable")
     assert "15 minutes" in message["cause"] and "ignored the HTTP Range" in message["cause"]
     assert_nothing_left_behind(short_lived_runtime, [])
+
+
+def test_a_failed_run_resumes_with_the_same_export(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    simulator.config.ready_after_retrieves = 100
+    failed = run(runtime, max_polls=2)
+    notice = assert_one_failure_notice(failed, "ExportNotReady")
+    assert f"ongage-export redrive {failed.execution_arn}" in notice["cause"]
+
+    simulator.config.ready_after_retrieves = 0
+    resumed = runtime.wait(runtime.redrive(failed.execution_arn), timeout=120)
+
+    assert resumed.status == "SUCCEEDED", resumed.cause
+    assert resumed.output["export_id"] == notice["export_id"]
+    assert simulator.stats.creates == 1  # the same Ongage export, not a new one
+    assert len(resumed.notices) == 1
+    assert_nothing_left_behind(runtime, [resumed.output["key"]])
+
+
+def test_a_run_that_failed_before_creating_starts_afresh_when_resumed(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    right = simulator.config.credentials
+    simulator.config.credentials = type(CREDENTIALS)("demo", "rotated", "DEMOACCT")
+    failed = run(runtime)
+    assert_one_failure_notice(failed, "OngageAuthError")
+
+    simulator.config.credentials = right  # e.g. the secret was fixed
+    resumed = runtime.wait(runtime.redrive(failed.execution_arn), timeout=120)
+    assert resumed.status == "SUCCEEDED", resumed.cause
+    assert simulator.stats.creates == 1
+
+
+def test_only_an_unsuccessful_run_can_be_resumed(runtime: EmbeddedRuntime) -> None:
+    landed = run(runtime)
+    with pytest.raises(ValueError, match="only a failed, timed-out or aborted run"):
+        runtime.redrive(landed.execution_arn)
+
+
+def test_a_crafted_resume_is_refused_before_any_call(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    crafted = {"request": REQUEST, "polling": FAST_POLLING, "resume": {"export_id": "../../x"}}
+    result = runtime.run(crafted, timeout=60)
+    message = assert_one_failure_notice(result, "InvalidExportRequest")
+    assert "'resume' must be" in message["cause"]
+    assert simulator.stats.total_calls == 0

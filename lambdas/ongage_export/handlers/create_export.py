@@ -51,18 +51,22 @@ def _create_once(table_name: str) -> Any:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
-    request, policy = parse_run_input(event.get("input"), settings.default_polling)
+    request, policy, resumed_export = parse_run_input(event.get("input"), settings.default_polling)
     logger.append_keys(execution_id=event["execution_id"], request_name=request.name)
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
-    IDEMPOTENCY_CONFIG.register_lambda_context(context)
-    created = _create_once(settings.idempotency_table)(
-        call={"execution_id": event["execution_id"], "body": dict(request.body)}
-    )
-    logger.info("export created", extra={"export_id": created["export_id"]})
+    if resumed_export:  # a failed run's export, carried on with: Ongage is not called
+        export_id = resumed_export
+        logger.info("resuming export", extra={"export_id": export_id})
+    else:
+        IDEMPOTENCY_CONFIG.register_lambda_context(context)
+        export_id = _create_once(settings.idempotency_table)(
+            call={"execution_id": event["execution_id"], "body": dict(request.body)}
+        )["export_id"]
+        logger.info("export created", extra={"export_id": export_id})
     return start_job(
         request,
         policy,
-        created["export_id"],
+        export_id,
         execution_id=event["execution_id"],
         started_at=event["started_at"],
         rng=random.Random(),

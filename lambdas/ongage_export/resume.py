@@ -1,0 +1,48 @@
+"""Carrying on after a failed run: a new execution picks up the failed run's export.
+
+Step Functions' own redrive restarts the state that failed; here that is the `ExportFailed`
+state reached after the failure notice, so it would only fail again. Instead `resume_input`
+reads where the failed run stood (the job in its last state) and returns the input for a new run
+that skips the create call and goes on polling and downloading the same Ongage export.
+Used by `ongage-export redrive` (deployed stack) and `EmbeddedRuntime.redrive`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+ENDED_UNSUCCESSFULLY = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def resume_input(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    """The input that resumes a failed run: its own input, plus the export to carry on with."""
+    described = sfn.describe_execution(executionArn=execution_arn)
+    if described["status"] not in ENDED_UNSUCCESSFULLY:
+        raise ValueError(
+            f"execution {execution_arn} is {described['status']}: only a failed, timed-out or "
+            "aborted run can be resumed"
+        )
+    run_input = json.loads(described["input"])
+    run_input.pop("resume", None)
+    job = last_job(sfn, execution_arn)
+    if job and job.get("export_id"):  # no export yet: the new run simply starts afresh
+        run_input["resume"] = {"execution_arn": execution_arn, "export_id": job["export_id"]}
+    return run_input
+
+
+def last_job(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
+    """The job in the last state the run entered.
+
+    The whole history is read in order (at most 25 pages): simpler than trusting every
+    implementation's `reverseOrder` (moto ignores it).
+    """
+    job: dict[str, Any] | None = None
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    for page in pages:
+        for event in page["events"]:
+            entered = event.get("stateEnteredEventDetails") or {}
+            state = json.loads(entered["input"]) if entered.get("input") else {}
+            if isinstance(state, dict) and isinstance(state.get("job"), dict):
+                job = state["job"]
+    return job
