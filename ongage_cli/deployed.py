@@ -1,4 +1,4 @@
-"""`ongage-export start | status | wait`: run exports on a deployed stack (boto3).
+"""`ongage-export start | status | wait | redrive`: run exports on a deployed stack (boto3).
 
 The stack's CloudFormation outputs name what to call (StateMachineArn, ApiUrl, BucketName), so
 only the stack name is needed (--stack, or ONGAGE_EXPORT_STACK, default OngageExport).
@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import validate_request
+from ongage_export.resume import resume_input
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STILL_RUNNING = 0, 1, 2, 3
 DEFAULT_STACK = "OngageExport"
@@ -117,10 +118,18 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
     wait.add_argument("--timeout", type=float, help="stop waiting after this many seconds")
     wait.set_defaults(func=wait_command)
 
-    for waiting in (start, wait):
+    redrive = subparsers.add_parser(
+        "redrive", help="resume a failed run with the same Ongage export (no new export)"
+    )
+    redrive.add_argument("id", help="the failed run's export id (or its execution ARN)")
+    redrive.add_argument("--wait", action="store_true", help="then wait for it, showing progress")
+    redrive.add_argument("--timeout", type=float, help="with --wait: stop waiting after seconds")
+    redrive.set_defaults(func=redrive_command)
+
+    for waiting in (start, wait, redrive):
         waiting.add_argument("--interval", type=float, default=10.0, help="seconds between checks")
 
-    for command in (start, status, wait):
+    for command in (start, status, wait, redrive):
         command.add_argument(
             "--stack",
             default=os.environ.get(STACK_ENV, DEFAULT_STACK),
@@ -136,6 +145,10 @@ def start_command(args: argparse.Namespace) -> int:
 
 def status_command(args: argparse.Namespace) -> int:
     return _guarded(args, _status)
+
+
+def redrive_command(args: argparse.Namespace) -> int:
+    return _guarded(args, _redrive)
 
 
 def wait_command(args: argparse.Namespace) -> int:
@@ -168,6 +181,22 @@ def _start(args: argparse.Namespace) -> int:
     deployment = Deployment.find(args.stack, args.region)
     started = (start_via_api if args.via_api else start_execution)(deployment, key, run_input)
     # With --wait, stdout is kept for the final report; what started goes with the progress.
+    _print_started(started, as_json=args.json, out=sys.stderr if args.wait else sys.stdout)
+    if not args.wait:
+        return EXIT_OK
+    args.id = started["execution_id"]
+    return _wait(args, deployment)
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    deployment = Deployment.find(args.stack, args.region)
+    failed_arn = deployment.execution_arn(args.id)
+    try:
+        run_input = resume_input(deployment.stepfunctions(), failed_arn)
+    except ValueError as error:
+        raise DeployedError(str(error)) from None
+    key = f"{failed_arn.rsplit(':', 1)[-1][:60]}-redrive-{secrets.token_hex(3)}"
+    started = start_execution(deployment, key, run_input)
     _print_started(started, as_json=args.json, out=sys.stderr if args.wait else sys.stdout)
     if not args.wait:
         return EXIT_OK

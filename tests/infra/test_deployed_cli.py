@@ -128,7 +128,7 @@ def _finish(execution_id: str) -> None:
 
 def test_commands_are_registered_with_func():
     parser = _parser()
-    for argv in (["start", "r.json"], ["status", "x"], ["wait", "x"]):
+    for argv in (["start", "r.json"], ["status", "x"], ["wait", "x"], ["redrive", "x"]):
         assert callable(parser.parse_args(argv).func)
 
 
@@ -358,3 +358,31 @@ def test_a_long_first_wait_raises_the_cap_with_it(aws, tmp_path, capsys):
         boto3.client("stepfunctions").describe_execution(executionArn=arn)["input"]
     )
     assert run_input["polling"] == {"initial_seconds": 900, "max_seconds": 900}
+
+
+def test_redrive_resumes_a_failed_run_with_its_export(aws, tmp_path, capsys):
+    arn = _deploy(final=FAIL)
+    _run(["start", _request_file(tmp_path), "--idempotency-key", "k-1"], capsys)
+    _finish("k-1")
+
+    code, out, _ = _run(["redrive", "k-1", "--json"], capsys)
+
+    assert code == deployed.EXIT_OK
+    started = json.loads(out)
+    assert started["execution_id"].startswith("k-1-redrive-")
+    sfn = boto3.client("stepfunctions")
+    run_input = json.loads(sfn.describe_execution(executionArn=started["execution_arn"])["input"])
+    assert run_input["request"] == REQUEST
+    assert run_input["resume"] == {
+        "execution_arn": f"{arn.replace(':stateMachine:', ':execution:')}:k-1",
+        "export_id": "e1",
+    }
+
+
+def test_redrive_refuses_a_run_that_did_not_fail(aws, tmp_path, capsys):
+    _deploy()
+    _run(["start", _request_file(tmp_path), "--idempotency-key", "k-2"], capsys)
+    _finish("k-2")
+    code, _, err = _run(["redrive", "k-2"], capsys)
+    assert code == deployed.EXIT_USAGE
+    assert "only a failed, timed-out or aborted run can be resumed" in err
