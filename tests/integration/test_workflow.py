@@ -96,7 +96,8 @@ def test_never_ready_fails_at_the_deadline(
     assert "What to do" in message["cause"]
     assert message["export_id"] == only_export_id(simulator)
     assert message["request_name"] == REQUEST["name"]
-    assert 2 <= simulator.stats.calls_by_endpoint.get("retrieve", 0) <= 5
+    # One-second waits: a few retrieves fit in the 3 s deadline (fewer on a loaded machine).
+    assert 1 <= simulator.stats.calls_by_endpoint.get("retrieve", 0) <= 5
     assert_nothing_left_behind(runtime, [])
 
 
