@@ -125,10 +125,11 @@ class CuratedExports(Construct):
 def s3_curation_statements(storage: ExportStorage, prefix: str) -> list[iam.PolicyStatement]:
     """Read landed exports, write (and abort uploads of) curated files: nothing else.
 
-    curate.py calls HeadObject + ranged GetObject on the export (both s3:GetObject) and
-    PutObject / multipart upload (s3:PutObject) + AbortMultipartUpload on the curated keys. It
-    never lists: without s3:ListBucket a vanished export answers 403 rather than 404, and either
-    fails the invocation the same way.
+    curate.py calls HeadObject + ranged GetObject on the export (both s3:GetObject) and streams
+    the curated keys through landing.S3Landing: a multipart upload (s3:PutObject), its parts
+    listed to complete it, aborted on failure, and leftover uploads of the same key found and
+    aborted first (ListBucketMultipartUploads). It never lists objects: without s3:ListBucket a
+    vanished export answers 403 rather than 404, and either fails the invocation the same way.
     """
     bucket = storage.bucket
     return [
@@ -139,7 +140,12 @@ def s3_curation_statements(storage: ExportStorage, prefix: str) -> list[iam.Poli
         ),
         iam.PolicyStatement(
             sid="WriteCuratedFiles",
-            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
             resources=[bucket.arn_for_objects(f"{prefix}*")],
+        ),
+        iam.PolicyStatement(
+            sid="FindLeftoverUploads",
+            actions=["s3:ListBucketMultipartUploads"],
+            resources=[bucket.bucket_arn],
         ),
     ]

@@ -18,25 +18,21 @@ at-least-once delivery and Lambda's retries are harmless.
 
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 import io
-import itertools
 import json
 import os
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from threading import BoundedSemaphore
 from typing import IO, Any
 from urllib.parse import unquote
 
-from ongage_export.landing import MIN_PART_SIZE, READ_BUFFER, S3ObjectReader
+from ongage_export.landing import MIN_PART_SIZE, READ_BUFFER, S3Landing, S3ObjectReader
 from ongage_export.object_keys import slug
 from ongage_export.settings import ConfigurationError
 
@@ -205,14 +201,16 @@ def _curate_member(
     try:
         with archive.open(member) as raw:
             csv_pass = CsvGzipPass(raw)
-            bytes_out = upload_stream(
+            uploaded = S3Landing(
                 s3,
                 bucket,
-                key,
-                csv_pass.chunks(),
                 part_size=settings.part_size_bytes,
-                concurrency=upload_concurrency,
-                ContentType="application/gzip",
+                upload_concurrency=upload_concurrency,
+            ).stream_to_staging(
+                csv_pass.chunks(),
+                key,
+                check_start=None,
+                object_args={"ContentType": "application/gzip"},
             )
     except (zipfile.BadZipFile, EOFError, csv.Error) as error:
         raise UnreadableExport(f"member {member.filename!r} cannot be read: {error}") from None
@@ -222,7 +220,7 @@ def _curate_member(
         columns=csv_pass.columns,
         rows=csv_pass.rows,
         bytes_in=csv_pass.bytes_in,
-        bytes_out=bytes_out,
+        bytes_out=uploaded.size,
         sha256=csv_pass.sha256(),
     )
 
@@ -321,118 +319,3 @@ class _Tap(io.RawIOBase):
         if data:
             self.listener(data)
         return len(data)
-
-
-# -- streaming upload ------------------------------------------------------------------------
-# Generic "stream chunks to S3, abort on failure". landing.S3Landing.stream_to_staging does the
-# same with a ZIP check on the first part; the two could share this (see the consumer docs).
-
-
-def upload_stream(
-    s3: Any,
-    bucket: str,
-    key: str,
-    chunks: Iterable[bytes],
-    *,
-    part_size: int,
-    concurrency: int = 2,
-    **object_args: Any,
-) -> int:
-    """Write `chunks` to s3://bucket/key and return the byte count.
-
-    What fits in one part is a single PutObject; anything larger is a multipart upload with at
-    most `concurrency` parts in flight (memory: about (concurrency + 2) x part_size), aborted on
-    any failure so no partial object or orphaned parts remain. S3 checks each part's SHA-256.
-    """
-    parts = _regroup(chunks, part_size)
-    head = list(itertools.islice(parts, 2))  # one part or fewer: a plain PutObject
-    if len(head) < 2:
-        body = head[0] if head else b""
-        s3.put_object(
-            Bucket=bucket, Key=key, Body=body, ChecksumSHA256=_checksum(body), **object_args
-        )
-        return len(body)
-    upload_id = s3.create_multipart_upload(
-        Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", **object_args
-    )["UploadId"]
-    try:
-        size, uploaded = _upload_parts(
-            s3, bucket, key, upload_id, _replay(head, parts), concurrency
-        )
-        s3.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": uploaded}
-        )
-    except BaseException:
-        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        raise
-    return size
-
-
-def _upload_parts(
-    s3: Any, bucket: str, key: str, upload_id: str, parts: Iterator[bytes], concurrency: int
-) -> tuple[int, list[dict[str, Any]]]:
-    size = 0
-    slots = BoundedSemaphore(concurrency)  # a part waits for a slot: memory stays bounded
-    futures: list[Future[dict[str, Any]]] = []
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        try:
-            for number, part in enumerate(parts, start=1):
-                size += len(part)
-                slots.acquire()
-                future = pool.submit(_upload_part, s3, bucket, key, upload_id, number, part)
-                future.add_done_callback(lambda _: slots.release())
-                futures.append(future)
-                del part  # not kept alive while the next part fills
-                for done in futures:  # fail fast: stop reading once any part has failed
-                    if done.done() and done.exception() is not None:
-                        done.result()
-            return size, [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-
-
-def _upload_part(
-    s3: Any, bucket: str, key: str, upload_id: str, number: int, data: bytes
-) -> dict[str, Any]:
-    checksum = _checksum(data)
-    response = s3.upload_part(
-        Bucket=bucket,
-        Key=key,
-        UploadId=upload_id,
-        PartNumber=number,
-        Body=data,
-        ChecksumAlgorithm="SHA256",
-        ChecksumSHA256=checksum,
-    )
-    return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
-
-
-def _checksum(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
-def _regroup(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
-    """Parts of exactly `part_size` bytes (the last one shorter), copied once each."""
-    buffer = bytearray()
-    for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= part_size:
-            yield _cut(buffer, part_size)  # no local name: the frame must not keep the part
-    if buffer:
-        yield bytes(buffer)
-
-
-def _cut(buffer: bytearray, size: int) -> bytes:
-    with memoryview(buffer) as view:
-        part = bytes(view[:size])
-    del buffer[:size]
-    return part
-
-
-def _replay(head: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    """`head` then `rest`, dropping each head item as it is handed on (so it can be freed)."""
-    while head:
-        yield head.pop(0)
-    yield from rest

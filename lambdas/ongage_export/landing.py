@@ -15,7 +15,7 @@ import base64
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from threading import BoundedSemaphore
@@ -129,18 +129,24 @@ class S3Landing:
         resume: UploadProgress | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         total: int | None = None,
+        check_start: Callable[[bytes], None] | None = check_zip_start,
+        object_args: Mapping[str, str] | None = None,
     ) -> StagedObject | UploadProgress:
-        """Upload the stream as a multipart object; abort it on any failure."""
+        """Upload the stream as a multipart object; abort it on any failure.
+
+        `check_start` vets the first bytes before anything is uploaded (a ZIP, by default);
+        `object_args` go to CreateMultipartUpload (ContentType, Metadata...).
+        """
         if resume is None:
             self.abort_uploads(key)  # an earlier invocation that died may have left one
             upload_id = self.s3.create_multipart_upload(
-                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256"
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256", **(object_args or {})
             )["UploadId"]
             done = UploadProgress(key, upload_id, parts=0, size=0, total=total)
         else:
             done = resume
         try:
-            sent = self._upload_parts(chunks, done, should_stop)
+            sent = self._upload_parts(chunks, done, should_stop, check_start)
             if sent.stopped:
                 parts, size = done.parts + sent.parts, done.size + sent.size
                 return UploadProgress(key, done.upload_id, parts, size, done.total)
@@ -167,7 +173,11 @@ class S3Landing:
                 )
 
     def _upload_parts(
-        self, chunks: Iterable[bytes], done: UploadProgress, should_stop: Callable[[], bool]
+        self,
+        chunks: Iterable[bytes],
+        done: UploadProgress,
+        should_stop: Callable[[], bool],
+        check_start: Callable[[bytes], None] | None,
     ) -> _Sent:
         whole = hashlib.sha256()
         sent = _Sent()
@@ -181,8 +191,8 @@ class S3Landing:
                     part = next(parts, None)
                     if part is None:
                         break
-                    if done.parts + sent.parts == 0:
-                        check_zip_start(part[:4])
+                    if done.parts + sent.parts == 0 and check_start:
+                        check_start(part[:4])
                     whole.update(part)
                     sent.parts += 1
                     sent.size += len(part)
@@ -195,7 +205,7 @@ class S3Landing:
                 else:
                     sent.stopped = True
                 if done.parts + sent.parts == 0:
-                    check_zip_start(b"")
+                    (check_start or _refuse_empty)(b"")
                 for future in futures:
                     future.result()
             except BaseException:
@@ -297,6 +307,10 @@ def storage_error(error: ClientError, bucket: str) -> Exception:
         "IAM role (s3:PutObject, GetObject, DeleteObject, AbortMultipartUpload, ListBucket) "
         "and the bucket policy, then redrive the run."
     )
+
+
+def _refuse_empty(first_bytes: bytes) -> None:
+    raise ValueError("nothing to upload: S3 has no empty multipart object")
 
 
 def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:

@@ -142,6 +142,8 @@ def test_role_reads_exports_writes_the_curated_prefix_and_nothing_else(synth, te
         "s3:GetObject": [objects("exports/")],
         "s3:PutObject": [objects(PREFIX)],
         "s3:AbortMultipartUpload": [objects(PREFIX)],
+        "s3:ListMultipartUploadParts": [objects(PREFIX)],
+        "s3:ListBucketMultipartUploads": [_arn(ids["bucket"])],
         # The on-failure destination (what CDK's SqsDestination grants).
         "sqs:SendMessage": [queue],
         "sqs:GetQueueAttributes": [queue],
