@@ -180,12 +180,7 @@ def _start(args: argparse.Namespace) -> int:
         run_input["polling"] = polling
     deployment = Deployment.find(args.stack, args.region)
     started = (start_via_api if args.via_api else start_execution)(deployment, key, run_input)
-    # With --wait, stdout is kept for the final report; what started goes with the progress.
-    _print_started(started, as_json=args.json, out=sys.stderr if args.wait else sys.stdout)
-    if not args.wait:
-        return EXIT_OK
-    args.id = started["execution_id"]
-    return _wait(args, deployment)
+    return _started(args, deployment, started)
 
 
 def _redrive(args: argparse.Namespace) -> int:
@@ -196,7 +191,11 @@ def _redrive(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise DeployedError(str(error)) from None
     key = f"{failed_arn.rsplit(':', 1)[-1][:60]}-redrive-{secrets.token_hex(3)}"
-    started = start_execution(deployment, key, run_input)
+    return _started(args, deployment, start_execution(deployment, key, run_input))
+
+
+def _started(args: argparse.Namespace, deployment: Deployment, started: dict[str, Any]) -> int:
+    """Say what started; with --wait, follow it (stdout is kept for the final report)."""
     _print_started(started, as_json=args.json, out=sys.stderr if args.wait else sys.stdout)
     if not args.wait:
         return EXIT_OK
