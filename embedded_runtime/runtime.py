@@ -10,6 +10,7 @@ from `statemachine/export.asl.json` with its placeholders substituted.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -124,6 +125,9 @@ class EmbeddedRuntime:
     # -- set-up -------------------------------------------------------------------------------
 
     def __enter__(self) -> EmbeddedRuntime:
+        # moto's interpreter logs every failed state with its internals; the run's result and
+        # the failure notice say what matters.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._set_env(FAKE_AWS_ENV)
         self._mock.start()
         parameters.clear_caches()  # a cached secret from an earlier account must not leak in
