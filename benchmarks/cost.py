@@ -1,0 +1,379 @@
+"""Cost per export on AWS list prices, from real runs of the workflow on the embedded runtime.
+
+1. Real runs (the ASL on moto, the real handlers, the simulator) with one-second waits: an export
+   ready at once and one ready after five 412 answers. From their execution histories we count
+   state transitions (every `*StateEntered` event, plus Task retries: none here) and fit
+   `fixed + per_poll x polls`; the handlers are timed from outside (their module attribute is
+   wrapped, which is what the embedded dispatcher calls) to get billed ms per kind of call.
+2. The default polling policy's wait sequence is simulated with `PollingPolicy.next_wait` (many
+   seeded jitter draws: the expectation) for exports ready after 1 minute, 30 minutes and
+   6 hours, which gives the number of polls and the detection latency exactly.
+3. Priced, and compared with a fixed 30-second poll loop in Step Functions and with a Lambda
+   that sleeps between polls (billed for the whole wait, 15 minutes at most per invocation).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+from unittest import mock
+
+from benchmarks.history import count_history, execution_history
+from benchmarks.report import dollars, table
+from benchmarks.services import REQUEST
+from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
+from ongage_export.polling import PollingPolicy
+from ongage_simulator import Credentials, OngageSimulator, SimulatorConfig
+
+# AWS list prices (us-east-1); free tiers ignored. S3 requests, SNS and data transfer are left
+# out: every approach compared here pays the same for them.
+PRICES = {
+    "stepfunctions_standard_per_transition": 0.025 / 1000,
+    "lambda_per_gb_second": 0.0000166667,
+    "lambda_per_request": 0.20 / 1_000_000,
+}
+# Memory as infra/functions.py deploys the functions (the retrieve one streams GBs).
+MEMORY_MB = {"create-export": 256, "retrieve-export": 1024}
+HANDLER_MODULES = {
+    "create-export": "ongage_export.handlers.create_export",
+    "retrieve-export": "ongage_export.handlers.retrieve_export",
+}
+READY_AFTER_SECONDS = {"1 min": 60, "30 min": 1800, "6 h": 6 * 3600}
+FIXED_POLL_SECONDS = 30
+LAMBDA_MAX_SECONDS = 900
+SLEEPER_TRANSITIONS_PER_INVOCATION = 2  # Task + Choice around each 15-minute invocation
+NOT_READY_POLLS = (0, 5)  # the measured runs: ready at once, and after five 412 answers
+FAST_POLLING = {"initial_seconds": 1, "growth": 1.0, "max_seconds": 1, "jitter": 0.0}
+GOAL_30_MIN = 0.001
+FULL_SAMPLES = 10000  # jitter draws per case
+SMALL_SAMPLES = 1000
+GOAL_RATIO = 10.0
+# The landing's own S3 requests (left out of the comparison: the same for every approach that
+# lands through multipart) at S3 Standard list prices, to put the polling cost in proportion.
+S3_PRICES = {"put_class_per_request": 0.005 / 1000, "get_class_per_request": 0.0004 / 1000}
+COPY_PART_MIB = 512  # landing.py's UploadPartCopy part size
+VERIFY_READ_MIB = 8  # landing.py's ranged-read buffer for the ZIP check
+
+
+@dataclass
+class Invocation:
+    function: str
+    milliseconds: float
+    outcome: str  # create | not-ready | landed | error
+
+
+@contextmanager
+def timed_handlers() -> Iterator[list[Invocation]]:
+    """Wrap both handlers in place; the embedded dispatcher looks them up on every invoke."""
+    calls: list[Invocation] = []
+    with ExitStack() as stack:
+        for function, module_name in HANDLER_MODULES.items():
+            module = importlib.import_module(module_name)
+            wrapper = _timing_wrapper(module.handler, function, calls)
+            stack.enter_context(mock.patch.object(module, "handler", wrapper))
+        yield calls
+
+
+def _timing_wrapper(
+    handler: Callable[[Any, Any], Any], function: str, calls: list[Invocation]
+) -> Callable[[Any, Any], Any]:
+    def timed(event: Any, context: Any) -> Any:
+        started, outcome = time.perf_counter(), "error"
+        try:
+            result = handler(event, context)
+            outcome = _outcome(function, result)
+            return result
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            calls.append(Invocation(function, elapsed, outcome))
+
+    return timed
+
+
+def _outcome(function: str, result: Any) -> str:
+    if function == "create-export":
+        return "create"
+    return "landed" if isinstance(result, dict) and result.get("landed") else "not-ready"
+
+
+def measure_runs() -> list[dict[str, Any]]:
+    creds = Credentials.demo()
+    config = SimulatorConfig(credentials=creds, ready_after_retrieves=0, export_bytes=64 * 1024)
+    runs = []
+    with ExitStack() as stack:
+        simulator = stack.enter_context(OngageSimulator(config))
+        account = OngageAccount(simulator.url, creds.username, creds.password, creds.account_code)
+        runtime = stack.enter_context(
+            EmbeddedRuntime(account, retry_time_scale=0.02, log_stream=io.StringIO())
+        )
+        calls = stack.enter_context(timed_handlers())
+        for not_ready in NOT_READY_POLLS:
+            simulator.config.ready_after_retrieves = not_ready
+            calls.clear()
+            result = runtime.run({"request": REQUEST, "polling": FAST_POLLING}, timeout=120)
+            runs.append(
+                {
+                    "not_ready_polls": not_ready,
+                    "status": result.status,
+                    "transitions": count_transitions(runtime, result.execution_arn),
+                    "invocations": [asdict(call) for call in calls],
+                }
+            )
+    return runs
+
+
+def count_transitions(runtime: EmbeddedRuntime, execution_arn: str) -> int:
+    """Step Functions bills one transition per state entered and per Task retry."""
+    events = execution_history(runtime.client("stepfunctions"), execution_arn)
+    return count_history(events).billed_transitions
+
+
+@dataclass(frozen=True)
+class Model:
+    """Per-export usage, fitted from the measured runs."""
+
+    fixed_transitions: float
+    transitions_per_poll: float
+    create_ms: float
+    not_ready_ms: float
+    landed_ms: float
+
+
+def fit(runs: list[dict[str, Any]]) -> Model:
+    first, last = runs[0], runs[-1]
+    polls = [run["not_ready_polls"] + 1 for run in (first, last)]
+    per_poll = (last["transitions"] - first["transitions"]) / (polls[1] - polls[0])
+    calls = [call for run in runs for call in run["invocations"]]
+
+    def billed_ms(outcome: str) -> float:
+        # Lambda bills each invocation's duration rounded up to the millisecond; the median
+        # keeps one slow call (the machine is shared) from standing for all of them.
+        return statistics.median(
+            math.ceil(c["milliseconds"]) for c in calls if c["outcome"] == outcome
+        )
+
+    return Model(
+        fixed_transitions=first["transitions"] - per_poll * polls[0],
+        transitions_per_poll=per_poll,
+        create_ms=billed_ms("create"),
+        not_ready_ms=billed_ms("not-ready"),
+        landed_ms=billed_ms("landed"),
+    )
+
+
+def simulate(policy: PollingPolicy, ready_at: float, rng: random.Random) -> tuple[int, float]:
+    """(polls, detection latency) of one run, as exports.py drives the policy; the latency is
+    infinite if the run gives up first."""
+    elapsed, polls = 0.0, 0
+    wait = policy.next_wait(0, 0.0, rng)
+    while True:
+        elapsed += wait
+        polls += 1
+        if elapsed >= ready_at:
+            return polls, elapsed - ready_at
+        if policy.give_up_reason(polls, elapsed):
+            return polls, math.inf
+        wait = policy.next_wait(polls, elapsed, rng)
+
+
+def expected_polls(policy: PollingPolicy, ready_at: float, samples: int) -> dict[str, float]:
+    rng = random.Random(20261126)
+    outcomes = [simulate(policy, ready_at, rng) for _ in range(samples)]
+    polls = [p for p, _ in outcomes]
+    latencies = [latency for _, latency in outcomes]
+    return {
+        "polls_mean": statistics.mean(polls),
+        "polls_min": min(polls),
+        "polls_max": max(polls),
+        "latency_mean_s": statistics.mean(latencies),
+        "latency_max_s": max(latencies),
+        "gave_up": sum(math.isinf(x) for x in latencies) / samples,
+    }
+
+
+def usage_cost(transitions: float, invocations: float, gb_seconds: float) -> dict[str, float]:
+    sfn = transitions * PRICES["stepfunctions_standard_per_transition"]
+    compute = gb_seconds * PRICES["lambda_per_gb_second"]
+    requests = invocations * PRICES["lambda_per_request"]
+    return {
+        "transitions": transitions,
+        "invocations": invocations,
+        "gb_seconds": gb_seconds,
+        "stepfunctions_usd": sfn,
+        "lambda_usd": compute + requests,
+        "total_usd": sfn + compute + requests,
+    }
+
+
+def gb_seconds(milliseconds: float, function: str) -> float:
+    return milliseconds / 1000 * MEMORY_MB[function] / 1024
+
+
+def poll_loop_cost(model: Model, polls: float) -> dict[str, float]:
+    """Our workflow (or a fixed-interval one): Wait states between short retrieve calls."""
+    compute = gb_seconds(model.create_ms, "create-export") + gb_seconds(
+        (polls - 1) * model.not_ready_ms + model.landed_ms, "retrieve-export"
+    )
+    transitions = model.fixed_transitions + model.transitions_per_poll * polls
+    return usage_cost(transitions, 1 + polls, compute)
+
+
+def sleeper_cost(model: Model, ready_at: float) -> dict[str, Any]:
+    """A Lambda that polls every 30 s and sleeps in between: billed for all of it, re-invoked by
+    the workflow every 15 minutes (the Lambda maximum)."""
+    detected = max(1, math.ceil(ready_at / FIXED_POLL_SECONDS)) * FIXED_POLL_SECONDS
+    invocations = math.ceil(detected / LAMBDA_MAX_SECONDS)
+    compute = gb_seconds(model.create_ms, "create-export") + gb_seconds(
+        detected * 1000 + model.landed_ms, "retrieve-export"
+    )
+    transitions = model.fixed_transitions + SLEEPER_TRANSITIONS_PER_INVOCATION * invocations
+    return usage_cost(transitions, 1 + invocations, compute) | {"latency_max_s": FIXED_POLL_SECONDS}
+
+
+def scenarios(model: Model, samples: int) -> list[dict[str, Any]]:
+    policy = PollingPolicy()
+    rows = []
+    for label, ready_at in READY_AFTER_SECONDS.items():
+        ours = expected_polls(policy, ready_at, samples)
+        fixed_polls = max(1, math.ceil(ready_at / FIXED_POLL_SECONDS))
+        rows.append(
+            {
+                "case": label,
+                "ready_after_seconds": ready_at,
+                "ours": poll_loop_cost(model, ours["polls_mean"]) | ours,
+                "fixed_30s": poll_loop_cost(model, fixed_polls)
+                | {"polls_mean": fixed_polls, "latency_max_s": FIXED_POLL_SECONDS},
+                "sleeping_lambda": sleeper_cost(model, ready_at),
+            }
+        )
+    return rows
+
+
+def s3_requests_per_gib(part_mib: int) -> dict[str, float]:
+    """PUT-class: parts, copy parts, 2 creates, 2 completes; GET-class: the verification reads."""
+    puts = 1024 / part_mib + 1024 / COPY_PART_MIB + 4
+    gets = 1024 / VERIFY_READ_MIB + 2  # plus the HEAD that looks for an earlier landing
+    usd = puts * S3_PRICES["put_class_per_request"] + gets * S3_PRICES["get_class_per_request"]
+    return {"part_size_mib": part_mib, "put_requests": puts, "get_requests": gets, "usd": usd}
+
+
+def run(samples: int) -> dict[str, Any]:
+    runs = measure_runs()
+    model = fit(runs)
+    rows = scenarios(model, samples)
+    thirty = next(row for row in rows if row["case"] == "30 min")
+    return {
+        "prices_usd": PRICES,
+        "memory_mb": MEMORY_MB,
+        "policy": PollingPolicy().as_dict(),
+        "samples": samples,
+        "runs": runs,
+        "model": asdict(model),
+        "scenarios": rows,
+        "s3_requests_per_gib": [s3_requests_per_gib(part) for part in (8, 16, 32)],
+        "summary": {
+            "thirty_min_usd": thirty["ours"]["total_usd"],
+            "meets_30_min_goal": thirty["ours"]["total_usd"] < GOAL_30_MIN,
+            "ratios_vs_fixed": {
+                row["case"]: row["fixed_30s"]["total_usd"] / row["ours"]["total_usd"]
+                for row in rows
+            },
+            "ratios_vs_sleeping_lambda": {
+                row["case"]: row["sleeping_lambda"]["total_usd"] / row["ours"]["total_usd"]
+                for row in rows
+            },
+            "max_latency_s": max(row["ours"]["latency_max_s"] for row in rows),
+            "cap_s": PollingPolicy().max_seconds,
+        },
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    model = result["model"]
+    measured = [
+        [
+            run["not_ready_polls"] + 1,
+            run["status"],
+            run["transitions"],
+            len(run["invocations"]),
+            f"{sum(math.ceil(c['milliseconds']) for c in run['invocations'])}",
+        ]
+        for run in result["runs"]
+    ]
+    head = ["polls", "status", "state transitions", "Lambda invocations", "billed ms"]
+    rows = []
+    names = {
+        "ours": "this workflow",
+        "fixed_30s": "fixed 30 s loop",
+        "sleeping_lambda": "sleeping Lambda",
+    }
+    for row in result["scenarios"]:
+        for key, name in names.items():
+            usage = row[key]
+            latency = usage.get("latency_mean_s")
+            rows.append(
+                [
+                    row["case"],
+                    name,
+                    f"{usage.get('polls_mean', 0):.1f}" if key != "sleeping_lambda" else "-",
+                    f"{usage['transitions']:.1f}",
+                    f"{usage['invocations']:.1f}",
+                    f"{usage['gb_seconds']:.3f}",
+                    dollars(usage["total_usd"]),
+                    f"{row[key]['total_usd'] / row['ours']['total_usd']:.1f}x",
+                    (f"{latency:.0f} / " if latency is not None else "<= ")
+                    + f"{usage['latency_max_s']:.0f}",
+                ]
+            )
+    scenario_head = [
+        "ready after",
+        "approach",
+        "polls",
+        "transitions",
+        "invocations",
+        "GB-s",
+        "cost / export",
+        "vs ours",
+        "detection latency s (mean / max)",
+    ]
+    summary = result["summary"]
+    prices = result["prices_usd"]
+    note = (
+        f"Fitted from the runs: {model['fixed_transitions']:.0f} + "
+        f"{model['transitions_per_poll']:.0f} transitions per poll; billed ms per invocation: "
+        f"create {model['create_ms']:.0f}, not-ready poll {model['not_ready_ms']:.0f}, landing "
+        f"(64 KiB export) {model['landed_ms']:.0f} (measured on the embedded runtime). Prices: "
+        f"Step Functions Standard ${prices['stepfunctions_standard_per_transition'] * 1000:.3f} "
+        f"per 1,000 transitions; Lambda ${prices['lambda_per_gb_second']:.10f} per GB-s and "
+        f"${prices['lambda_per_request'] * 1e6:.2f} per 1M requests; memory "
+        f"{result['memory_mb']['create-export']} MB (create), "
+        f"{result['memory_mb']['retrieve-export']} MB (retrieve, and the sleeping Lambda). "
+        f"Default policy, {result['samples']} jitter draws. 30-minute case: "
+        f"{dollars(summary['thirty_min_usd'])} (goal < ${GOAL_30_MIN}: "
+        f"{'met' if summary['meets_30_min_goal'] else 'NOT met'}); detection latency at most "
+        f"{summary['max_latency_s']:.0f} s (cap {summary['cap_s']} s)."
+    )
+    s3_rows = [
+        [f"{r['part_size_mib']} MiB", f"{r['put_requests']:.0f}", f"{r['get_requests']:.0f}",
+         dollars(r["usd"])]
+        for r in result["s3_requests_per_gib"]
+    ]  # fmt: skip
+    s3_head = ["part size", "PUT-class / GiB", "GET-class / GiB", "S3 requests $ / GiB landed"]
+    return "\n\n".join(
+        [
+            table(head, measured),
+            table(scenario_head, rows),
+            note,
+            "The landing's own S3 requests, not counted above (the same for any multipart "
+            "landing), at $0.005 per 1,000 PUT-class and $0.0004 per 1,000 GET-class requests:",
+            table(s3_head, s3_rows),
+        ]
+    )

@@ -1,0 +1,121 @@
+"""The benchmarks keep working: the small path runs end to end and reports sane JSON.
+
+Nothing here asserts a speed: the numbers depend on the machine. What is checked is that every
+section ran, measured the thing it claims to, and that the emulator fixes the benchmarks apply
+to moto serve the very bytes that were stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import cost, memory, run, scale, throughput
+from benchmarks.services import MIB, s3_client, start_moto
+from ongage_export.landing import S3Landing, StagedObject
+from ongage_export.polling import PollingPolicy
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The small path, smaller still: one size per section, three runs for scale."""
+    monkeypatch.setattr(memory, "SMALL_SIZES_MIB", (1,))
+    monkeypatch.setattr(throughput, "SMALL", throughput.Plan(8, (5,), (2,)))
+    monkeypatch.setattr(scale, "SMALL_EXECUTIONS", 3)
+    monkeypatch.setattr(cost, "SMALL_SAMPLES", 200)
+
+
+def run_small(out: Path) -> dict[str, Any]:
+    assert run.main(["--small", "--out", str(out)]) == 0
+    (report_file,) = out.glob("bench-*-small.json")
+    report: dict[str, Any] = json.loads(report_file.read_text())
+    return report
+
+
+def test_small_benchmarks_report_every_section(
+    tiny: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench"
+    report = run_small(out)
+
+    sections = report["sections"]
+    assert set(sections) == {"memory", "throughput", "cost", "scale"}
+    assert {name: s.get("error") for name, s in sections.items() if not s["ok"]} == {}
+    assert report["machine"]["nproc"] >= 1 and report["machine"]["python"]
+    assert_memory(sections["memory"]["result"])
+    assert_throughput(sections["throughput"]["result"])
+    assert_cost(sections["cost"]["result"])
+    assert_scale(sections["scale"]["result"])
+    printed = capsys.readouterr().out
+    for title in ("### Memory", "### Throughput", "### Cost per export", "### Scale"):
+        assert title in printed
+    assert (out / ".gitignore").read_text() == "*\n"  # results stay out of git
+
+
+def assert_memory(result: dict[str, Any]) -> None:
+    (row,) = result["rows"]
+    assert row["handler"]["landed"] and row["handler"]["bytes"] == row["bytes"] >= MIB
+    assert 20 < row["handler"]["rss_after_imports_mib"] <= row["handler"]["peak_rss_mib"] < 4096
+    assert row["naive"]["bytes"] == row["bytes"]
+    assert row["naive"]["peak_rss_mib"] > 0
+
+
+def assert_throughput(result: dict[str, Any]) -> None:
+    baselines = result["baselines"]
+    assert all(baselines[name]["mb_s"] > 0 for name in ("source", "sink", "pipeline"))
+    (config,) = result["configs"]
+    assert config["bytes"] >= 8 * MIB
+    assert config["stream_mb_s"] > 0 and config["end_to_end_mb_s"] > 0
+    assert config["verify_seconds"] > 0 and config["publish_seconds"] > 0
+    assert result["summary"]["best"] == {"part_size_mib": 5, "concurrency": 2}
+
+
+def assert_cost(result: dict[str, Any]) -> None:
+    assert [r["status"] for r in result["runs"]] == ["SUCCEEDED", "SUCCEEDED"]
+    model = result["model"]
+    assert model["transitions_per_poll"] >= 1 and float(model["fixed_transitions"]).is_integer()
+    for row in result["scenarios"]:
+        ours, fixed = row["ours"], row["fixed_30s"]
+        assert 0 < ours["total_usd"] <= fixed["total_usd"]
+        assert ours["latency_max_s"] <= result["policy"]["max_seconds"]
+
+
+def assert_scale(result: dict[str, Any]) -> None:
+    assert result["executions"] == 3
+    assert result["succeeded"] == 3, result["errors"]
+    assert 1 <= result["simulator_peak_concurrent"] <= 10
+    assert result["lambda_invocations"]["retrieve-export"] >= 3
+
+
+def test_policy_simulation_counts_polls_as_the_workflow_makes_them() -> None:
+    # No jitter: waits 10, 20, 40, 40, ... so polls land at 10, 30, 70, 110.
+    policy = PollingPolicy(initial_seconds=10, growth=2.0, max_seconds=40, jitter=0.0)
+    rng = random.Random(0)
+    assert cost.simulate(policy, ready_at=0, rng=rng) == (1, 10)
+    assert cost.simulate(policy, ready_at=30, rng=rng) == (2, 0)
+    assert cost.simulate(policy, ready_at=71, rng=rng) == (4, 39)
+    budget = PollingPolicy(initial_seconds=10, growth=1.0, max_seconds=10, jitter=0, max_polls=3)
+    assert cost.simulate(budget, ready_at=1000, rng=rng)[1] == float("inf")
+
+
+def test_patched_moto_serves_the_bytes_it_stored(tmp_path: Path) -> None:
+    body = b"PK\x03\x04" + os.urandom(2 * 5 * MIB + 12345)  # three parts, the last one short
+    chunks = [body[i : i + MIB] for i in range(0, len(body), MIB)]
+    with ExitStack() as stack:
+        s3 = s3_client(start_moto(stack, tmp_path).url)
+        s3.create_bucket(Bucket="bench-check")
+        landing = S3Landing(s3, "bench-check", part_size=5 * MIB)
+        staged = landing.stream_to_staging(iter(chunks), "incoming/body")
+        assert isinstance(staged, StagedObject)  # complete, not progress to resume
+        ranged = s3.get_object(Bucket="bench-check", Key="incoming/body", Range="bytes=7-5242999")
+        assert ranged["Body"].read() == body[7:5243000]
+        landing.publish(staged, "exports/body", {"k": "v"})
+        copied = s3.get_object(Bucket="bench-check", Key="exports/body")["Body"].read()
+    assert hashlib.sha256(copied).hexdigest() == hashlib.sha256(body).hexdigest()
