@@ -27,6 +27,7 @@ from ongage_export.errors import CorruptExport, StorageAccessDenied
 from ongage_export.ongage_client import check_zip_start
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PARTS = 9_000  # S3 allows 10,000 per upload; the margin absorbs a wrong Content-Length
 COPY_PART_SIZE = 512 * 1024 * 1024  # UploadPartCopy takes up to 5 GiB a part
 READ_BUFFER = 8 * 1024 * 1024
 
@@ -47,6 +48,7 @@ class UploadProgress:
     parts: int
     size: int  # bytes in those parts: where the next HTTP Range starts
     total: int | None = None  # the whole body's size, as Ongage declared it
+    part_size: int = 0  # kept, so a resumed upload goes on cutting parts the same way
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,14 +144,14 @@ class S3Landing:
             upload_id = self.s3.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256", **(object_args or {})
             )["UploadId"]
-            done = UploadProgress(key, upload_id, parts=0, size=0, total=total)
+            done = UploadProgress(key, upload_id, 0, 0, total, self.part_size_for(total))
         else:
             done = resume
         try:
             sent = self._upload_parts(chunks, done, should_stop, check_start)
             if sent.stopped:
                 parts, size = done.parts + sent.parts, done.size + sent.size
-                return UploadProgress(key, done.upload_id, parts, size, done.total)
+                return UploadProgress(key, done.upload_id, parts, size, done.total, done.part_size)
             self.s3.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
@@ -163,6 +165,12 @@ class S3Landing:
         # A resumed upload was hashed by pieces in several processes: hash the whole once more.
         digest = sent.sha256 if resume is None else self._sha256_of(key, size)
         return StagedObject(key=key, size=size, sha256=digest)
+
+    def part_size_for(self, total: int | None) -> int:
+        """The configured part size, grown for very large bodies: S3 takes 10,000 parts."""
+        if total is None:
+            return self.part_size
+        return max(self.part_size, -(-total // MAX_PARTS))
 
     def abort_uploads(self, key: str) -> None:
         listed = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
@@ -181,7 +189,7 @@ class S3Landing:
     ) -> _Sent:
         whole = hashlib.sha256()
         sent = _Sent()
-        parts = _parts(chunks, self.part_size)
+        parts = _parts(chunks, done.part_size or self.part_size)
         # At most `upload_concurrency` parts in flight plus the one filling: memory stays flat.
         slots = BoundedSemaphore(self.upload_concurrency)
         futures: list[Future[None]] = []
@@ -314,15 +322,25 @@ def _refuse_empty(first_bytes: bytes) -> None:
 
 
 def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
-    """Regroup a stream of chunks into parts of exactly `part_size` bytes (the last shorter)."""
-    buffer = bytearray()
+    """Regroup a stream of chunks into parts of exactly `part_size` bytes (the last shorter).
+
+    Chunks are only referenced until their part is complete, then joined once: one copy per
+    byte, never a second buffer of a whole part.
+    """
+    pieces: list[memoryview] = []
+    filled = 0
     for chunk in chunks:
-        buffer += chunk
-        while len(buffer) >= part_size:
-            yield bytes(buffer[:part_size])
-            del buffer[:part_size]
-    if buffer:
-        yield bytes(buffer)
+        view = memoryview(chunk)
+        while view:
+            piece = view[: part_size - filled]
+            pieces.append(piece)
+            filled += len(piece)
+            view = view[len(piece) :]
+            if filled == part_size:
+                yield b"".join(pieces)
+                pieces, filled = [], 0
+    if pieces:
+        yield b"".join(pieces)
 
 
 def _raise_first_failure(futures: list[Future[Any]]) -> None:

@@ -39,7 +39,7 @@ class Settings:
                 ongage_base_url=_required(env, "ONGAGE_BASE_URL").rstrip("/"),
                 export_prefix=env.get("EXPORT_PREFIX", "exports/"),
                 staging_prefix=env.get("STAGING_PREFIX", "incoming/"),
-                part_size_bytes=int(env.get("PART_SIZE_MIB", "16")) * 1024 * 1024,
+                part_size_bytes=int(env.get("PART_SIZE_MIB", "8")) * 1024 * 1024,
                 # Stop streaming this long before the Lambda times out: enough to finish the
                 # parts in flight, verify and publish (resumed in the next invocation if not).
                 stop_margin_seconds=float(env.get("STREAM_STOP_MARGIN_SECONDS", "180")),

@@ -107,7 +107,7 @@ def test_function_environment_is_what_curate_settings_reads(synth, template, con
         "EXPORT_BUCKET": {"Ref": logical_id(synth.curated.storage.bucket)},
         "EXPORT_PREFIX": "exports/",
         "CURATED_PREFIX": PREFIX,
-        "PART_SIZE_MIB": "16",
+        "PART_SIZE_MIB": "8",
         "POWERTOOLS_SERVICE_NAME": "ongage-export",
         "POWERTOOLS_METRICS_NAMESPACE": "OngageExport",
     }
