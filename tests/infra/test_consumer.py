@@ -114,7 +114,7 @@ def test_function_environment_is_what_curate_settings_reads(synth, template, con
     settings = CurateSettings.from_env({**env, "EXPORT_BUCKET": "bucket"})
     assert settings.curated_prefix == PREFIX
     assert settings.export_prefix == "exports/"
-    assert settings.part_size_bytes == 16 * 1024 * 1024
+    assert settings.part_size_bytes == 8 * 1024 * 1024
 
 
 def test_function_has_its_own_role_and_log_group_with_retention(synth, template, consumer):
