@@ -26,6 +26,7 @@ from benchmarks.services import (
     start_moto,
     start_simulator,
 )
+from ongage_export.settings import DEFAULT_PART_SIZE_MIB, MALLOC_ENV
 
 FULL_SIZES_MIB = (1, 256, 1024, 4096)
 SMALL_SIZES_MIB = (1, 32)
@@ -34,7 +35,7 @@ SMALL_SIZES_MIB = (1, 32)
 NAIVE_MAX_MIB = 1024
 FLAT_GOAL_MIB = 32  # the largest export may peak at most this much above the smallest
 LAMBDA_MEMORY_MIB = 256  # the smallest Lambda the handler should fit in
-PART_SIZE_MIB = 16  # as infra/functions.py deploys it
+PART_SIZE_MIB = DEFAULT_PART_SIZE_MIB  # as the stack deploys it
 BUCKET = "bench-memory"
 SECRET_ID = "bench/ongage-credentials"
 
@@ -96,6 +97,7 @@ def handler_env(endpoint: str, simulator_url: str) -> dict[str, str]:
         POWERTOOLS_SERVICE_NAME="ongage-export",
         POWERTOOLS_METRICS_NAMESPACE="OngageExport",
         POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
+        **MALLOC_ENV,
     )
 
 

@@ -42,10 +42,11 @@ from benchmarks.services import (
     start_moto,
     start_simulator,
 )
+from ongage_export.settings import DEFAULT_PART_SIZE_MIB, DEFAULT_UPLOAD_CONCURRENCY
 
 BUCKET = "bench-throughput"
 LAMBDA_MEMORY_MIB = 256
-DEPLOYED = (16, 2)  # (part size MiB, upload concurrency): infra/functions.py, S3Landing
+DEPLOYED = (DEFAULT_PART_SIZE_MIB, DEFAULT_UPLOAD_CONCURRENCY)  # as the stack deploys it
 RATIO_GOAL = 0.8  # landing at least this fraction of min(source alone, sink alone)
 GIB = 1024 * MIB
 

@@ -22,12 +22,11 @@ from infra.config import LOG_RETENTION_DAYS, StackConfig
 from infra.credentials import OngageCredentials
 from infra.storage import EXPORT_PREFIX, STAGING_PREFIX, ExportStorage
 from ongage_export.polling import PollingPolicy
+from ongage_export.settings import DEFAULT_PART_SIZE_MIB, MALLOC_ENV
 
 SERVICE_NAME = "ongage-export"
 METRICS_NAMESPACE = "OngageExport"
-# 8 MiB parts, two in flight: as fast as larger parts here, and memory stays flat
-# (docs/benchmarks.md); landing.py grows the part size for bodies over ~70 GiB.
-PART_SIZE_MIB = 8
+PART_SIZE_MIB = DEFAULT_PART_SIZE_MIB
 HANDLERS = "ongage_export.handlers"
 
 
@@ -219,8 +218,7 @@ def ongage_environment(
         "EXPORT_PREFIX": EXPORT_PREFIX,
         "STAGING_PREFIX": STAGING_PREFIX,
         "PART_SIZE_MIB": str(PART_SIZE_MIB),
-        # glibc hands part-sized buffers back to the OS at once instead of keeping them.
-        "MALLOC_MMAP_THRESHOLD_": "131072",
+        **MALLOC_ENV,
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }

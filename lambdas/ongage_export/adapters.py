@@ -11,7 +11,7 @@ from botocore.config import Config
 
 from ongage_export.landing import S3Landing
 from ongage_export.ongage_client import OngageClient, OngageCredentials
-from ongage_export.settings import Settings
+from ongage_export.settings import DEFAULT_UPLOAD_CONCURRENCY, Settings
 
 SECRET_CACHE_SECONDS = 300
 # Standard retry mode backs off on S3 throttling (503 SlowDown) and transient errors.
@@ -33,4 +33,9 @@ def ongage_client(settings: Settings) -> OngageClient:
 
 
 def s3_landing(settings: Settings) -> S3Landing:
-    return S3Landing(s3_client(), settings.export_bucket, part_size=settings.part_size_bytes)
+    return S3Landing(
+        s3_client(),
+        settings.export_bucket,
+        part_size=settings.part_size_bytes,
+        upload_concurrency=DEFAULT_UPLOAD_CONCURRENCY,
+    )

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 
 from ongage_export.polling import PollingPolicy
 
+# 8 MiB parts, two in flight: as fast as larger parts, and memory stays flat
+# (docs/benchmarks.md); landing.py grows the part size for bodies over ~70 GiB.
+DEFAULT_PART_SIZE_MIB = 8
+DEFAULT_UPLOAD_CONCURRENCY = 2
+# glibc hands part-sized buffers back to the OS at once instead of keeping them (Lambda env).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+
 
 class ConfigurationError(RuntimeError):
     """A required environment variable is missing or malformed (a deployment mistake)."""
@@ -39,7 +46,7 @@ class Settings:
                 ongage_base_url=_required(env, "ONGAGE_BASE_URL").rstrip("/"),
                 export_prefix=env.get("EXPORT_PREFIX", "exports/"),
                 staging_prefix=env.get("STAGING_PREFIX", "incoming/"),
-                part_size_bytes=int(env.get("PART_SIZE_MIB", "8")) * 1024 * 1024,
+                part_size_bytes=int(env.get("PART_SIZE_MIB", DEFAULT_PART_SIZE_MIB)) * 1024 * 1024,
                 # Stop streaming this long before the Lambda times out: enough to finish the
                 # parts in flight, verify and publish (resumed in the next invocation if not).
                 stop_margin_seconds=float(env.get("STREAM_STOP_MARGIN_SECONDS", "180")),
