@@ -141,7 +141,7 @@ class ExportFunctions(Construct):
                 "RetrieveExport",
                 f"{HANDLERS}.retrieve_export.handler",
                 "Polls the Ongage export; when ready streams the ZIP into S3 and lands it",
-                # Streams GBs in 16 MiB parts with SHA-256: memory buys CPU and network
+                # Streams GBs in 8 MiB parts with SHA-256: memory buys CPU and network
                 # bandwidth; 15 minutes (the maximum) is what one download may take.
                 memory_mib=1024,
                 timeout=cdk.Duration.minutes(15),

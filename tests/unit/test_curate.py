@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from embedded_runtime.lambda_dispatch import LambdaContext
 from ongage_export.curate import (
@@ -31,8 +29,8 @@ from ongage_export.handlers import curate_export as curate_handler
 from ongage_export.landing import S3Landing
 from ongage_export.settings import ConfigurationError
 from ongage_simulator.export_body import ExportBody
+from tests.unit.conftest import BUCKET
 
-BUCKET = "exports"
 KEY = "exports/list=1111/date=2026-01-02/Daily-actives-42.zip"
 FOLDER = "curated/list=1111/date=2026-01-02/Daily-actives-42/"
 META = {
@@ -51,15 +49,6 @@ TRICKY_CSV = (
     'li@example.org,李,"Doe ""DJ"", Jr."\r\n'
     'sq@example.net,Søren,"line one\r\nline two\r\n"\r\n'
 ).encode()
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def make_zip(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:

@@ -8,26 +8,15 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from ongage_export.errors import CorruptExport, DownloadInterrupted, OngageUnexpectedResponse
 from ongage_export.landing import MIN_PART_SIZE, S3Landing, _parts
+from tests.unit.conftest import BUCKET
 
-BUCKET = "exports"
 META = {"export-id": "42", "list-id": "7"}
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def make_zip(size: int) -> bytes:
