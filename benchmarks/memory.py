@@ -26,7 +26,7 @@ from benchmarks.services import (
     start_moto,
     start_simulator,
 )
-from ongage_export.settings import DEFAULT_PART_SIZE_MIB, MALLOC_ENV
+from ongage_export.settings import DEFAULT_PART_SIZE_MIB
 
 FULL_SIZES_MIB = (1, 256, 1024, 4096)
 SMALL_SIZES_MIB = (1, 32)
@@ -97,7 +97,6 @@ def handler_env(endpoint: str, simulator_url: str) -> dict[str, str]:
         POWERTOOLS_SERVICE_NAME="ongage-export",
         POWERTOOLS_METRICS_NAMESPACE="OngageExport",
         POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
-        **MALLOC_ENV,
     )
 
 

@@ -22,7 +22,7 @@ from infra.config import LOG_RETENTION_DAYS, StackConfig
 from infra.credentials import OngageCredentials
 from infra.storage import EXPORT_PREFIX, STAGING_PREFIX, ExportStorage
 from ongage_export.polling import PollingPolicy
-from ongage_export.settings import DEFAULT_PART_SIZE_MIB, MALLOC_ENV
+from ongage_export.settings import DEFAULT_PART_SIZE_MIB
 
 SERVICE_NAME = "ongage-export"
 METRICS_NAMESPACE = "OngageExport"
@@ -218,7 +218,6 @@ def ongage_environment(
         "EXPORT_PREFIX": EXPORT_PREFIX,
         "STAGING_PREFIX": STAGING_PREFIX,
         "PART_SIZE_MIB": str(PART_SIZE_MIB),
-        **MALLOC_ENV,
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }

@@ -1,7 +1,7 @@
 """Landing an export in S3: stream, verify, publish — never a partial object in sight.
 
 1. The body streams into a multipart upload under the staging prefix, part by part (constant
-   memory; S3 checks each part's SHA-256), while we count bytes and hash the whole.
+   memory; S3 checks each part's CRC-32), while we count bytes and hash the whole (SHA-256).
 2. The staged object is opened as a ZIP through ranged reads: central directory and every
    member's CRC-32 must be sound.
 3. It is copied server-side to its final key with its metadata (export id, list id, sha256),
@@ -14,11 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import queue
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from threading import BoundedSemaphore
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -142,7 +143,7 @@ class S3Landing:
         if resume is None:
             self.abort_uploads(key)  # an earlier invocation that died may have left one
             upload_id = self.s3.create_multipart_upload(
-                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256", **(object_args or {})
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32", **(object_args or {})
             )["UploadId"]
             done = UploadProgress(key, upload_id, 0, 0, total, self.part_size_for(total))
         else:
@@ -189,9 +190,9 @@ class S3Landing:
     ) -> _Sent:
         whole = hashlib.sha256()
         sent = _Sent()
-        parts = _parts(chunks, done.part_size or self.part_size)
-        # At most `upload_concurrency` parts in flight plus the one filling: memory stays flat.
-        slots = BoundedSemaphore(self.upload_concurrency)
+        # One part filling while at most `upload_concurrency` upload: memory stays flat.
+        buffers = _PartBuffers(done.part_size or self.part_size, self.upload_concurrency + 1)
+        parts = _parts(chunks, buffers)
         futures: list[Future[None]] = []
         with ThreadPoolExecutor(max_workers=self.upload_concurrency) as pool:
             try:
@@ -200,14 +201,13 @@ class S3Landing:
                     if part is None:
                         break
                     if done.parts + sent.parts == 0 and check_start:
-                        check_start(part[:4])
-                    whole.update(part)
+                        check_start(part.view[:4].tobytes())
+                    whole.update(part.view)
                     sent.parts += 1
                     sent.size += len(part)
-                    slots.acquire()
                     number = done.parts + sent.parts
                     future = pool.submit(self._upload_part, done.key, done.upload_id, number, part)
-                    future.add_done_callback(lambda _: slots.release())
+                    future.add_done_callback(buffers.give_back_when_done(part))
                     futures.append(future)
                     _raise_first_failure(futures)
                 else:
@@ -230,8 +230,8 @@ class S3Landing:
         for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
             for part in page.get("Parts", []):
                 entry = {"PartNumber": part["PartNumber"], "ETag": part["ETag"]}
-                if "ChecksumSHA256" in part:
-                    entry["ChecksumSHA256"] = part["ChecksumSHA256"]
+                if "ChecksumCRC32" in part:
+                    entry["ChecksumCRC32"] = part["ChecksumCRC32"]
                 parts.append(entry)
         return parts
 
@@ -242,16 +242,18 @@ class S3Landing:
             digest.update(block)
         return digest.hexdigest()
 
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> None:
-        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    def _upload_part(self, key: str, upload_id: str, number: int, part: _Part) -> None:
+        # Given in a header, so botocore does not switch to a chunk-encoded body with a
+        # trailing checksum (computed in Python) over HTTPS.
+        checksum = base64.b64encode(zlib.crc32(part.view).to_bytes(4, "big")).decode()
         self.s3.upload_part(
             Bucket=self.bucket,
             Key=key,
             UploadId=upload_id,
             PartNumber=number,
-            Body=data,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=checksum,
+            Body=part,
+            ChecksumAlgorithm="CRC32",
+            ChecksumCRC32=checksum,
         )
 
     def publish(self, staged: StagedObject, key: str, metadata: dict[str, str]) -> LandedObject:
@@ -321,26 +323,85 @@ def _refuse_empty(first_bytes: bytes) -> None:
     raise ValueError("nothing to upload: S3 has no empty multipart object")
 
 
-def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
-    """Regroup a stream of chunks into parts of exactly `part_size` bytes (the last shorter).
+class _PartBuffers:
+    """At most `count` part-sized buffers, reused: a fresh part-sized allocation costs a page
+    fault per 4 KiB, and reuse keeps the process's memory flat however long the body."""
 
-    Chunks are only referenced until their part is complete, then joined once: one copy per
-    byte, never a second buffer of a whole part.
-    """
-    pieces: list[memoryview] = []
-    filled = 0
+    def __init__(self, part_size: int, count: int):
+        self.part_size = part_size
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._unmade = count
+
+    def take(self) -> bytearray:
+        """A free buffer; waits for an upload to give one back once `count` exist."""
+        if self._unmade and self._free.empty():
+            self._unmade -= 1
+            return bytearray(self.part_size)
+        return self._free.get()
+
+    def give_back(self, part: _Part) -> None:
+        self._free.put(part.buffer)
+
+    def give_back_when_done(self, part: _Part) -> Callable[[Future[None]], None]:
+        return lambda _: self.give_back(part)
+
+
+class _Part(io.RawIOBase):
+    """The first `size` bytes of a reused buffer, read in place: botocore takes a file-like
+    body, which it can rewind to retry (it takes no memoryview, and a bytes copy would cost
+    the fresh allocation the buffers avoid)."""
+
+    def __init__(self, buffer: bytearray, size: int):
+        self.buffer = buffer
+        self.view = memoryview(buffer)[:size]
+        self.position = 0
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: len(self.view)}[whence]
+        self.position = min(max(0, base + offset), len(self.view))
+        return self.position
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self.view) if size is None or size < 0 else self.position + size
+        data = self.view[self.position : end].tobytes()
+        self.position += len(data)
+        return data
+
+    def readinto(self, target: Any) -> int:
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+
+def _parts(chunks: Iterable[bytes], buffers: _PartBuffers) -> Iterator[_Part]:
+    """Regroup a stream of chunks into parts of exactly `part_size` bytes (the last shorter),
+    each in a buffer from `buffers`, copied into once. The consumer gives every part back
+    (`buffers.give_back`) when it is done with it."""
+    buffer, filled = buffers.take(), 0
     for chunk in chunks:
-        view = memoryview(chunk)
+        view = memoryview(chunk).cast("B")
         while view:
-            piece = view[: part_size - filled]
-            pieces.append(piece)
-            filled += len(piece)
-            view = view[len(piece) :]
-            if filled == part_size:
-                yield b"".join(pieces)
-                pieces, filled = [], 0
-    if pieces:
-        yield b"".join(pieces)
+            count = min(len(view), buffers.part_size - filled)
+            buffer[filled : filled + count] = view[:count]
+            filled += count
+            view = view[count:]
+            if filled == buffers.part_size:
+                yield _Part(buffer, filled)
+                buffer, filled = buffers.take(), 0
+    if filled:
+        yield _Part(buffer, filled)
 
 
 def _raise_first_failure(futures: list[Future[Any]]) -> None:

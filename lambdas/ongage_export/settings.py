@@ -15,8 +15,6 @@ from ongage_export.polling import PollingPolicy
 # (docs/benchmarks.md); landing.py grows the part size for bodies over ~70 GiB.
 DEFAULT_PART_SIZE_MIB = 8
 DEFAULT_UPLOAD_CONCURRENCY = 2
-# glibc hands part-sized buffers back to the OS at once instead of keeping them (Lambda env).
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
 class ConfigurationError(RuntimeError):

@@ -323,10 +323,11 @@ class StreamingS3:
         self.path(Key).write_bytes(b"")
         return {"UploadId": "upload-1"}
 
-    def upload_part(self, Key: str, PartNumber: int, Body: bytes, **_: Any) -> dict[str, Any]:
+    def upload_part(self, Key: str, PartNumber: int, Body: Any, **_: Any) -> dict[str, Any]:
+        data = Body.read() if hasattr(Body, "read") else Body  # boto3 takes either
         descriptor = os.open(self.path(Key), os.O_WRONLY)
         try:
-            os.pwrite(descriptor, Body, (PartNumber - 1) * PART)  # every part but the last: PART
+            os.pwrite(descriptor, data, (PartNumber - 1) * PART)  # every part but the last: PART
         finally:
             os.close(descriptor)
         self.parts.append({"PartNumber": PartNumber, "ETag": f'"{PartNumber}"'})

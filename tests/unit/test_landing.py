@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ongage_export.errors import CorruptExport, DownloadInterrupted, OngageUnexpectedResponse
-from ongage_export.landing import MIN_PART_SIZE, S3Landing, _parts
+from ongage_export.landing import MIN_PART_SIZE, S3Landing, _PartBuffers, _parts
 from tests.unit.conftest import BUCKET
 
 META = {"export-id": "42", "list-id": "7"}
@@ -123,6 +125,36 @@ def test_parts_regroup_any_chunking_exactly(sizes: list[int], part: int) -> None
     for size in sizes:
         chunks.append(data[start : start + size])
         start += size
-    parts = list(_parts(iter(chunks), part))
+    buffers, parts = _PartBuffers(part, 1), []
+    for part_body in _parts(iter(chunks), buffers):
+        parts.append(part_body.read())
+        buffers.give_back(part_body)  # one buffer only: the next part must reuse it
     assert b"".join(parts) == b"".join(chunks)
     assert all(len(p) == part for p in parts[:-1]) and all(parts)
+
+
+def test_parts_reuse_a_bounded_set_of_buffers_and_carry_a_crc32(s3: Any) -> None:
+    sent: list[tuple[bytearray, str]] = []  # buffers kept alive, so their ids stay unique
+    upload_part = s3.upload_part
+
+    def recording(**kwargs: Any) -> Any:
+        sent.append((kwargs["Body"].buffer, kwargs["ChecksumCRC32"]))
+        return upload_part(**kwargs)
+
+    s3.upload_part = recording
+    data = make_zip(40 * 1024 * 1024)  # nine 5 MiB parts through 2 uploads in flight
+    landing(s3).land(chunked(data), staging_key="incoming/x.zip", final_key="x.zip", metadata=META)
+    assert len(sent) == 9 and len({id(buffer) for buffer, _ in sent}) <= 3
+    expected = [
+        base64.b64encode(zlib.crc32(data[i : i + MIN_PART_SIZE]).to_bytes(4, "big")).decode()
+        for i in range(0, len(data), MIN_PART_SIZE)
+    ]
+    assert [checksum for _, checksum in sent] == expected
+
+
+def test_a_part_rewinds_for_a_retry() -> None:
+    buffers = _PartBuffers(8, 1)
+    (part,) = _parts(iter([b"abc", b"de"]), buffers)
+    assert len(part) == 5 and part.read(2) == b"ab" and part.read() == b"cde"
+    part.seek(0)
+    assert part.read(None) == b"abcde" and part.read() == b""
