@@ -4,6 +4,10 @@ The workflow's Wait state sleeps `next_wait_seconds`; this module decides it: ex
 back-off from `initial_seconds` by `growth`, capped at `max_seconds`, with jitter so runs
 started together drift apart, never past the deadline. The poll budget keeps the execution
 history far below Step Functions' 25,000 events (about 9 events a poll).
+
+The defaults (1.5 minutes, then x3, capped at 10 minutes) reach a 30-minute export in 5 polls,
+a tenth of what a 30-second loop costs, and see any export at most 10 minutes after it is ready;
+short exports wait a little longer than with a gentler start (docs/benchmarks.md, cost section).
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ MAX_POLL_BUDGET = 1000
 
 @dataclass(frozen=True)
 class PollingPolicy:
-    initial_seconds: int = 30
-    growth: float = 1.5
+    initial_seconds: int = 90
+    growth: float = 3.0
     max_seconds: int = 600
     jitter: float = 0.2
     deadline_seconds: int = 12 * 3600

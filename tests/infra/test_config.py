@@ -8,6 +8,7 @@ import json
 import pytest
 
 from infra.config import ConfigError, load_config
+from ongage_export.polling import PollingPolicy
 from tests.infra.conftest import ROOT, settings_under_test
 
 
@@ -16,6 +17,8 @@ def test_committed_cdk_json_is_valid():
     config = load_config(context["ongage_export"])
     assert config.ongage_concurrency_limit == 10
     assert config.ongage_base_url == "https://api.ongage.net"
+    # The shipped policy is the one the cost benchmark measures.
+    assert config.polling == PollingPolicy()
 
 
 def test_defaults_when_nothing_is_configured():

@@ -85,6 +85,12 @@ def assert_cost(result: dict[str, Any]) -> None:
         ours, fixed = row["ours"], row["fixed_30s"]
         assert 0 < ours["total_usd"] <= fixed["total_usd"]
         assert ours["latency_max_s"] <= result["policy"]["max_seconds"]
+    sweep = result["policy_sweep"]
+    assert [row["ready_after_seconds"] for row in sweep] == list(cost.SWEEP_READY_AFTER_SECONDS)
+    thirty = next(row for row in sweep if row["ready_after_seconds"] == 1800)
+    # The default spends fewer polls on a 30-minute export than the gentle policy.
+    assert thirty["default"]["polls_mean"] < thirty["gentle"]["polls_mean"]
+    assert thirty["default"]["fixed_ratio"] == result["summary"]["thirty_min_fixed_ratio"]
 
 
 def assert_scale(result: dict[str, Any]) -> None:
