@@ -98,6 +98,7 @@ def assert_scale(result: dict[str, Any]) -> None:
     assert result["succeeded"] == 3, result["errors"]
     assert 1 <= result["simulator_peak_concurrent"] <= 10
     assert result["lambda_invocations"]["retrieve-export"] >= 3
+    assert result["retries"]["throttle_retry_budget"] == 12  # the ASL's throttling retrier
 
 
 def test_policy_simulation_counts_polls_as_the_workflow_makes_them() -> None:
