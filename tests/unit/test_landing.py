@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ongage_export import landing as landing_module
 from ongage_export.errors import CorruptExport, DownloadInterrupted, OngageUnexpectedResponse
 from ongage_export.landing import MIN_PART_SIZE, S3Landing, _PartBuffers, _parts
 from tests.unit.conftest import BUCKET
@@ -158,3 +160,24 @@ def test_a_part_rewinds_for_a_retry() -> None:
     assert len(part) == 5 and part.read(2) == b"ab" and part.read() == b"cde"
     part.seek(0)
     assert part.read(None) == b"abcde" and part.read() == b""
+
+
+def test_publishing_copies_parts_in_parallel_and_in_order(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(landing_module, "COPY_PART_SIZE", MIN_PART_SIZE)
+    copied: list[int] = []
+    upload_part_copy = s3.upload_part_copy
+    both_in_flight = threading.Barrier(2, timeout=10)  # breaks if parts 1 and 2 run one by one
+
+    def recording(**kwargs: Any) -> Any:
+        copied.append(kwargs["PartNumber"])
+        if kwargs["PartNumber"] in (1, 2):
+            both_in_flight.wait()
+        return upload_part_copy(**kwargs)
+
+    s3.upload_part_copy = recording
+    data = make_zip(12 * 1024 * 1024)  # three copy parts
+    landing(s3).land(chunked(data), staging_key="incoming/x.zip", final_key="x.zip", metadata=META)
+    assert sorted(copied) == [1, 2, 3]
+    assert s3.get_object(Bucket=BUCKET, Key="x.zip")["Body"].read() == data
