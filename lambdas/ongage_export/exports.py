@@ -135,6 +135,8 @@ def _download(
     time_left: Callable[[], float],
 ) -> LandedObject | UploadProgress | None:
     """Retrieve and land; None when Ongage says the export is not ready yet."""
+    if resume is not None and not landing.is_open(resume):
+        resume = None  # its upload is gone (the lifecycle rule, or by hand): start from byte 0
     land = partial(
         landing.land,
         staging_key=staging_key(settings.staging_prefix, final_key, job["execution_id"]),

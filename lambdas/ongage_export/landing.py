@@ -137,7 +137,9 @@ class S3Landing:
         check_start: Callable[[bytes], None] | None = check_zip_start,
         object_args: Mapping[str, str] | None = None,
     ) -> StagedObject | UploadProgress:
-        """Upload the stream as a multipart object; abort it on any failure.
+        """Upload the stream as a multipart object; abort it on any failure, unless it resumes
+        an upload of an earlier invocation: that one stays open for the retry, which carries on
+        from the same checkpoint (S3 replaces a part uploaded again under its number).
 
         `check_start` vets the first bytes before anything is uploaded (a ZIP, by default);
         `object_args` go to CreateMultipartUpload (ContentType, Metadata...).
@@ -162,7 +164,8 @@ class S3Landing:
                 MultipartUpload={"Parts": self._listed_parts(key, done.upload_id)},
             )
         except BaseException:
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=done.upload_id)
+            if resume is None:
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=done.upload_id)
             raise
         size = done.size + sent.size
         # A resumed upload was hashed by pieces in several processes: hash the whole once more.
@@ -174,6 +177,18 @@ class S3Landing:
         if total is None:
             return self.part_size
         return max(self.part_size, -(-total // MAX_PARTS))
+
+    def is_open(self, progress: UploadProgress) -> bool:
+        """Whether the upload `progress` resumes still takes parts (not aborted or completed)."""
+        try:
+            self.s3.list_parts(
+                Bucket=self.bucket, Key=progress.key, UploadId=progress.upload_id, MaxParts=1
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NoSuchUpload":
+                return False
+            raise storage_error(error, self.bucket) from None
+        return True
 
     def abort_uploads(self, key: str) -> None:
         listed = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -255,6 +257,35 @@ def test_a_download_longer_than_one_invocation_resumes_with_range(
     assert len(downloads) >= 2 and downloads[0].status_code == 200
     resumed = [s.range[0] for s in downloads[1:] if s.range]
     assert resumed and all(start % (5 * 1024 * 1024) == 0 for start in resumed)
+    expected = simulator.expected_body(only_export_id(simulator))
+    assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
+    assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])
+
+
+def test_a_resumed_download_that_breaks_is_retried_from_its_checkpoint(
+    short_lived_runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    simulator.config.export_bytes = 24 * 1024 * 1024
+    simulator.inject(Fault.SLOW_TRICKLE, times=None, bytes_per_second=8 * 1024 * 1024)
+
+    def break_the_first_resumed_download() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(s.status_code == 200 for s in simulator.served):
+                simulator.inject(Fault.DROP_CONNECTION, at=1024 * 1024)
+                return
+            time.sleep(0.005)
+
+    breaker = threading.Thread(target=break_the_first_resumed_download, daemon=True)
+    breaker.start()
+    result = run(short_lived_runtime)
+    breaker.join()
+
+    assert result.status == "SUCCEEDED", result.cause
+    downloads = [s for s in simulator.served if s.status_code in (200, 206)]
+    broken = [s for s in downloads if s.status_code == 206 and not s.complete]
+    assert broken, "the fault should have hit a resumed download"
+    assert simulator.stats.creates == 1
     expected = simulator.expected_body(only_export_id(simulator))
     assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
     assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])

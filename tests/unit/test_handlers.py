@@ -83,6 +83,34 @@ def test_retrieve_waits_then_lands_then_reports_the_landed_object(
     assert json.loads(json.dumps(again)) == again  # the job stays plain JSON for the state
 
 
+def test_a_resume_whose_upload_is_gone_downloads_again_from_the_start(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    s3 = runtime.client("s3")
+    dead = s3.create_multipart_upload(Bucket=runtime.bucket, Key="incoming/gone.zip")
+    s3.abort_multipart_upload(
+        Bucket=runtime.bucket, Key="incoming/gone.zip", UploadId=dead["UploadId"]
+    )
+    job = create_export.handler(create_event(), context())
+    job["download"] = {  # as an earlier invocation left it, before the lifecycle rule struck
+        "key": "incoming/gone.zip",
+        "upload_id": dead["UploadId"],
+        "parts": 1,
+        "size": 5 * 1024 * 1024,
+        "total": None,
+        "part_size": 5 * 1024 * 1024,
+    }
+    simulator.config.ready_after_retrieves = 0
+    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+
+    assert job["landed"]["status"] == "SUCCEEDED"
+    (download,) = [s for s in simulator.served if s.status_code in (200, 206)]
+    assert download.status_code == 200 and download.range is None  # from byte 0
+    expected = simulator.expected_body(job["export_id"])
+    assert (job["landed"]["bytes"], job["landed"]["sha256"]) == (expected.size, expected.sha256())
+    assert runtime.open_uploads() == []
+
+
 def test_metrics_are_emitted_in_lambda(
     runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
