@@ -135,8 +135,7 @@ def _download(
     time_left: Callable[[], float],
 ) -> LandedObject | UploadProgress | None:
     """Retrieve and land; None when Ongage says the export is not ready yet."""
-    if resume is not None and not landing.is_open(resume):
-        resume = None  # its upload is gone (the lifecycle rule, or by hand): start from byte 0
+    resume = _still_resumable(landing, resume)
     land = partial(
         landing.land,
         staging_key=staging_key(settings.staging_prefix, final_key, job["execution_id"]),
@@ -144,9 +143,14 @@ def _download(
         metadata=object_metadata(job),
         resume=resume,
         should_stop=lambda: time_left() < settings.stop_margin_seconds,
+        time_to_verify=lambda size: (
+            time_left() >= settings.stop_margin_seconds + size / settings.verify_bytes_per_second
+        ),
     )
-    if resume is not None and resume.total is not None and resume.size >= resume.total:
-        return land(iter(()))  # every byte is uploaded already: only completion remains
+    if resume is not None and (
+        resume.staged or (resume.total is not None and resume.size >= resume.total)
+    ):
+        return land(iter(()))  # every byte is uploaded already: only the rest remains
     answer = client.retrieve(job["export_id"], job["list_id"], start=resume.size if resume else 0)
     if isinstance(answer, NotReady):
         job["last_message"] = answer.message
@@ -161,6 +165,15 @@ def _download(
                 "per run (split segments) or ask Ongage about range support."
             )
         return land(answer.chunks(), total=answer.total if resume is None else resume.total)
+
+
+def _still_resumable(landing: S3Landing, resume: UploadProgress | None) -> UploadProgress | None:
+    """`resume`, unless what it points to is gone: a staged object that failed its check (a
+    retry downloads again), an upload the lifecycle rule aborted. Then: from byte 0."""
+    if resume is None:
+        return None
+    alive = landing.exists(resume.key) if resume.staged else landing.is_open(resume)
+    return resume if alive else None
 
 
 def _not_ready(job: Job, message: str, elapsed: float, rng: random.Random | None) -> Job:

@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -39,7 +39,7 @@ READ_BUFFER = 8 * 1024 * 1024
 class StagedObject:
     key: str
     size: int
-    sha256: str
+    sha256: str  # "" when unknown (a resumed upload)
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,10 @@ class UploadProgress:
     size: int  # bytes in those parts: where the next HTTP Range starts
     total: int | None = None  # the whole body's size, as Ongage declared it
     part_size: int = 0  # kept, so a resumed upload goes on cutting parts the same way
+    # Every byte is in the staged object, and its check and publication are left to the next
+    # invocation, which has a whole timeout for them; `sha256` is the body's, when known.
+    staged: bool = False
+    sha256: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,16 +113,35 @@ class S3Landing:
         resume: UploadProgress | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         total: int | None = None,
+        time_to_verify: Callable[[int], bool] = lambda size: True,
     ) -> LandedObject | UploadProgress:
         """Stream, verify and publish; or, if `should_stop` says time is short, hand back the
-        progress so the next invocation resumes the same upload with an HTTP Range."""
+        progress so the next invocation resumes the same upload with an HTTP Range; or, if
+        `time_to_verify(size)` says the check would not fit in what is left of this invocation,
+        hand back the staged object for the next one to check and publish."""
         try:
-            staged = self.stream_to_staging(
-                chunks, staging_key, resume=resume, should_stop=should_stop, total=total
-            )
-            if isinstance(staged, UploadProgress):
-                return staged
+            if resume is not None and resume.staged:
+                staged = StagedObject(resume.key, resume.size, resume.sha256)
+            else:
+                streamed = self.stream_to_staging(
+                    chunks, staging_key, resume=resume, should_stop=should_stop, total=total
+                )
+                if isinstance(streamed, UploadProgress):
+                    return streamed
+                staged = streamed
+                if not time_to_verify(staged.size):
+                    return UploadProgress(
+                        staged.key,
+                        "",
+                        0,
+                        staged.size,
+                        staged.size,
+                        staged=True,
+                        sha256=staged.sha256,
+                    )
             try:
+                # A resumed upload was hashed by pieces in several processes: hash it whole.
+                staged = replace(staged, sha256=staged.sha256 or self._sha256_of(staged))
                 verify_zip(S3ObjectReader(self.s3, self.bucket, staged.key, staged.size))
                 return self.publish(staged, final_key, {**metadata, "sha256": staged.sha256})
             finally:
@@ -167,10 +190,9 @@ class S3Landing:
             if resume is None:
                 self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=done.upload_id)
             raise
-        size = done.size + sent.size
-        # A resumed upload was hashed by pieces in several processes: hash the whole once more.
-        digest = sent.sha256 if resume is None else self._sha256_of(key, size)
-        return StagedObject(key=key, size=size, sha256=digest)
+        # A resumed upload was hashed by pieces in several processes: its hash is unknown here.
+        digest = sent.sha256 if resume is None else ""
+        return StagedObject(key=key, size=done.size + sent.size, sha256=digest)
 
     def part_size_for(self, total: int | None) -> int:
         """The configured part size, grown for very large bodies: S3 takes 10,000 parts."""
@@ -252,9 +274,13 @@ class S3Landing:
                 parts.append(entry)
         return parts
 
-    def _sha256_of(self, key: str, size: int) -> str:
+    def exists(self, key: str) -> bool:
+        return self.find_landed(key) is not None
+
+    def _sha256_of(self, staged: StagedObject) -> str:
         digest = hashlib.sha256()
-        reader = io.BufferedReader(S3ObjectReader(self.s3, self.bucket, key, size), READ_BUFFER)
+        raw = S3ObjectReader(self.s3, self.bucket, staged.key, staged.size)
+        reader = io.BufferedReader(raw, READ_BUFFER)
         while block := reader.read(READ_BUFFER):
             digest.update(block)
         return digest.hexdigest()

@@ -31,6 +31,7 @@ class Settings:
     staging_prefix: str
     part_size_bytes: int
     stop_margin_seconds: float
+    verify_bytes_per_second: float
     default_polling: PollingPolicy
 
     @classmethod
@@ -48,6 +49,10 @@ class Settings:
                 # Stop streaming this long before the Lambda times out: enough to finish the
                 # parts in flight, verify and publish (resumed in the next invocation if not).
                 stop_margin_seconds=float(env.get("STREAM_STOP_MARGIN_SECONDS", "180")),
+                # How fast the ZIP check goes (a ranged re-read, inflating every member), set
+                # low: when the rest of the invocation is too short for it at this rate, the
+                # check and publication get an invocation of their own.
+                verify_bytes_per_second=float(env.get("VERIFY_BYTES_PER_SECOND", "20e6")),
                 default_polling=PollingPolicy.from_mapping(
                     {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}
                 ),

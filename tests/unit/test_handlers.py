@@ -111,6 +111,45 @@ def test_a_resume_whose_upload_is_gone_downloads_again_from_the_start(
     assert runtime.open_uploads() == []
 
 
+def test_a_check_that_would_not_fit_gets_an_invocation_of_its_own(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simulator.config.ready_after_retrieves = 0
+    job = create_export.handler(create_event(), context())
+    monkeypatch.setenv("VERIFY_BYTES_PER_SECOND", "1")  # no invocation is long enough now
+    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    assert job["landed"] is None and job["next_wait_seconds"] == 0
+    assert job["download"]["staged"] and job["download"]["sha256"]
+    assert runtime.object_keys() == [job["download"]["key"]]  # staged, not published
+
+    monkeypatch.delenv("VERIFY_BYTES_PER_SECOND")
+    calls = simulator.stats.total_calls
+    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    assert simulator.stats.total_calls == calls  # checked and published without Ongage
+    expected = simulator.expected_body(job["export_id"])
+    assert (job["landed"]["bytes"], job["landed"]["sha256"]) == (expected.size, expected.sha256())
+    assert runtime.object_keys() == [job["landed"]["key"]] and runtime.open_uploads() == []
+
+
+def test_a_staged_object_that_is_gone_is_downloaded_again(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    simulator.config.ready_after_retrieves = 0
+    job = create_export.handler(create_event(), context())
+    job["download"] = {  # left by an invocation whose check then failed and deleted it
+        "key": "incoming/checked-and-deleted.zip",
+        "upload_id": "",
+        "parts": 0,
+        "size": 1234,
+        "total": 1234,
+        "staged": True,
+        "sha256": "0" * 64,
+    }
+    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    expected = simulator.expected_body(job["export_id"])
+    assert (job["landed"]["bytes"], job["landed"]["sha256"]) == (expected.size, expected.sha256())
+
+
 def test_metrics_are_emitted_in_lambda(
     runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

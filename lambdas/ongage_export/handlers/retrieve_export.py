@@ -33,7 +33,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="BytesLanded", unit=MetricUnit.Bytes, value=landed["bytes"])
         logger.info("export landed", extra={"key": landed["key"], "bytes": landed["bytes"]})
     elif job["download"]:
-        logger.info("download continues in the next invocation", extra=job["download"])
+        logger.info("landing continues in the next invocation", extra=job["download"])
     elif job["give_up"]:
         logger.warning("export never became ready", extra={"reason": job["give_up"]})
     else:
