@@ -131,11 +131,11 @@ class S3Landing:
                 staged = streamed
                 if not time_to_verify(staged.size):
                     return UploadProgress(
-                        staged.key,
-                        "",
-                        0,
-                        staged.size,
-                        staged.size,
+                        key=staged.key,
+                        upload_id="",  # completed
+                        parts=0,
+                        size=staged.size,
+                        total=staged.size,
                         staged=True,
                         sha256=staged.sha256,
                     )
