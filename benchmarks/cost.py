@@ -29,7 +29,7 @@ from typing import Any
 from unittest import mock
 
 from benchmarks.history import count_history, execution_history
-from benchmarks.report import dollars, table
+from benchmarks.report import dollars, met, table
 from benchmarks.services import REQUEST
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
 from ongage_export.polling import PollingPolicy
@@ -234,7 +234,7 @@ def poll_loop_cost(model: Model, polls: float) -> dict[str, float]:
 def sleeper_cost(model: Model, ready_at: float) -> dict[str, Any]:
     """A Lambda that polls every 30 s and sleeps in between: billed for all of it, re-invoked by
     the workflow every 15 minutes (the Lambda maximum)."""
-    detected = max(1, math.ceil(ready_at / FIXED_POLL_SECONDS)) * FIXED_POLL_SECONDS
+    detected = fixed_loop_polls(ready_at) * FIXED_POLL_SECONDS
     invocations = math.ceil(detected / LAMBDA_MAX_SECONDS)
     compute = gb_seconds(model.create_ms, "create-export") + gb_seconds(
         detected * 1000 + model.landed_ms, "retrieve-export"
@@ -386,8 +386,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['memory_mb']['retrieve-export']} MB (retrieve, and the sleeping Lambda). "
         f"Default policy ({_policy_text(result['policy'])}), {result['samples']} jitter "
         f"draws. 30-minute case: {dollars(summary['thirty_min_usd'])} (goal < ${GOAL_30_MIN}: "
-        f"{_met(summary['meets_30_min_goal'])}), {summary['thirty_min_fixed_ratio']:.1f}x "
-        f"cheaper than the fixed loop (goal {GOAL_RATIO:.0f}x: {_met(summary['meets_ratio_goal'])}"
+        f"{met(summary['meets_30_min_goal'])}), {summary['thirty_min_fixed_ratio']:.1f}x "
+        f"cheaper than the fixed loop (goal {GOAL_RATIO:.0f}x: {met(summary['meets_ratio_goal'])}"
         f"); detection latency at most {summary['max_latency_s']:.0f} s "
         f"(cap {summary['cap_s']} s)."
     )
@@ -443,7 +443,3 @@ def _duration(seconds: int) -> str:
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
     return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds} s"
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "NOT met"

@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import mib, table
+from benchmarks.report import met, mib, table
 from benchmarks.services import (
     MIB,
     REQUEST,
@@ -159,13 +159,9 @@ def _verdict(result: dict[str, Any]) -> str:
     steady_text = "" if steady is None else f"; from {sizes[1]} to {sizes[-1]}: {steady:+.0f} MiB"
     return (
         f"Handler peak, {sizes[-1]} minus {sizes[0]}: {summary['handler_growth_mib']:+.0f} MiB "
-        f"(goal within {summary['flat_goal_mib']} MiB: {_met(summary['flat'])}){steady_text}. "
+        f"(goal within {summary['flat_goal_mib']} MiB: {met(summary['flat'])}){steady_text}. "
         f"Highest peak {summary['handler_peak_max_mib']:.0f} MiB (goal below "
-        f"{summary['lambda_memory_mib']} MiB: {_met(summary['fits_lambda'])}). The handler runs "
+        f"{summary['lambda_memory_mib']} MiB: {met(summary['fits_lambda'])}). The handler runs "
         f"as deployed: {result['part_size_mib']} MiB parts, 2 uploads in flight. The naive "
         f"approach is not run above {mib(NAIVE_MAX_MIB * MIB)}: it holds the body at least twice."
     )
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "NOT met"

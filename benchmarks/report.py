@@ -30,6 +30,11 @@ def mib(size: int | float | None) -> str:
     return f"{size / 1024**2:.3g} MiB"
 
 
+def met(ok: bool) -> str:
+    """A goal's verdict, as the tables print it."""
+    return "met" if ok else "NOT met"
+
+
 def dollars(amount: float) -> str:
     return f"${amount:.6f}" if amount < 0.01 else f"${amount:.4f}"
 

@@ -370,6 +370,27 @@ def _refuse_empty(first_bytes: bytes) -> None:
     raise ValueError("nothing to upload: S3 has no empty multipart object")
 
 
+class _SeekableReader(io.RawIOBase):
+    """Read-only and seekable over `size` bytes; a subclass reads from `position`."""
+
+    size: int
+    position: int
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+
 class _PartBuffers:
     """At most `count` part-sized buffers, reused: a fresh part-sized allocation costs a page
     fault per 4 KiB, and reuse keeps the process's memory flat however long the body."""
@@ -393,7 +414,7 @@ class _PartBuffers:
         return lambda _: self.give_back(part)
 
 
-class _Part(io.RawIOBase):
+class _Part(_SeekableReader):
     """The first `size` bytes of a reused buffer, read in place: botocore takes a file-like
     body, which it can rewind to retry (it takes no memoryview, and a bytes copy would cost
     the fresh allocation the buffers avoid)."""
@@ -401,27 +422,13 @@ class _Part(io.RawIOBase):
     def __init__(self, buffer: bytearray, size: int):
         self.buffer = buffer
         self.view = memoryview(buffer)[:size]
-        self.position = 0
+        self.size, self.position = size, 0
 
     def __len__(self) -> int:
-        return len(self.view)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: len(self.view)}[whence]
-        self.position = min(max(0, base + offset), len(self.view))
-        return self.position
+        return self.size
 
     def read(self, size: int | None = -1) -> bytes:
-        end = len(self.view) if size is None or size < 0 else self.position + size
+        end = self.size if size is None or size < 0 else self.position + size
         data = self.view[self.position : end].tobytes()
         self.position += len(data)
         return data
@@ -457,26 +464,12 @@ def _raise_first_failure(futures: list[Future[Any]]) -> None:
             future.result()
 
 
-class S3ObjectReader(io.RawIOBase):
+class S3ObjectReader(_SeekableReader):
     """A seekable, read-only view of an S3 object through ranged GETs (for `zipfile`)."""
 
     def __init__(self, s3: Any, bucket: str, key: str, size: int):
         self.s3, self.bucket, self.key, self.size = s3, bucket, key, size
         self.position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(0, base + offset)
-        return self.position
 
     def readinto(self, buffer: Any) -> int:
         if self.position >= self.size or not len(buffer):
