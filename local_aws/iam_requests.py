@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
 from urllib.parse import unquote
 
 from moto.awslambda.responses import LambdaResponse

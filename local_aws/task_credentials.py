@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 from moto.stepfunctions.parser.asl.utils import boto_client
 
@@ -83,4 +82,4 @@ def install(endpoint: str) -> None:
         except ImportError:  # optional parts of LocalStack's interpreter that moto left out
             continue
         if hasattr(module, "boto_client_for"):
-            module.boto_client_for = factory
+            module.boto_client_for = factory  # type: ignore[attr-defined]
