@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from local_aws import (
     change_sets,
+    event_patterns,
     iam_requests,
     resource_models,
     secure_transport,
@@ -19,6 +20,7 @@ MODULES = (
     state_machines,
     secure_transport,
     iam_requests,
+    event_patterns,
 )
 
 

@@ -4,6 +4,11 @@ Actions: moto checks the API operation's name, which is the IAM action's name bu
 operations; the one this stack uses is Lambda's Invoke, whose IAM action is
 `lambda:InvokeFunction`.
 
+Signatures: moto recomputes a request's signature over its parsed parameters when the body is
+empty (right for a form POST, whose body it has parsed), so every signed GET of a REST API
+(API Gateway's GetResources, Scheduler's ListSchedules) fails with SignatureDoesNotMatch; the
+payload that was signed is the empty body.
+
 Resources:
 moto's access-control mode checks S3 and SQS calls against the bucket, key or queue they name,
 but every other service against the resource "*", which no least-privilege statement matches
@@ -85,7 +90,17 @@ def check_action_permitted(self: IAMRequestBase, resource: str) -> None:
     _original_check(self, resource)
 
 
+_original_create_request = IAMRequestBase._create_aws_request
+
+
+def create_aws_request(self: IAMRequestBase) -> Any:
+    if not self._body and self._method in ("GET", "HEAD", "DELETE"):
+        self._data = {}  # the signed payload of a body-less request is empty
+    return _original_create_request(self)
+
+
 def install() -> None:
+    IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
     IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
     for response_class, resolve in RESOLVERS.items():
         response_class._determine_resource = resolve  # type: ignore[attr-defined]

@@ -176,3 +176,98 @@ def test_a_permission_taken_from_the_template_fails_the_run_with_access_denied(
     notice = local_env.notice_for(report["execution_arn"])
     assert notice["attributes"]["status"] == "FAILED"
     assert error in json.dumps(notice["message"])
+
+
+# --- the API, the schedule and the event pattern, where the local AWS cannot serve them -------
+
+
+def _resource(deployed: LocalDeployment, logical_prefix: str, kind: str) -> str:
+    resources = deployed.client("cloudformation").list_stack_resources(StackName=deployed.stack)
+    for resource in resources["StackResourceSummaries"]:
+        if resource["ResourceType"] == kind and resource["LogicalResourceId"].startswith(
+            logical_prefix
+        ):
+            return str(resource["PhysicalResourceId"])
+    raise AssertionError(f"no {kind} {logical_prefix}* in the deployed stack")
+
+
+def test_every_deployed_api_method_requires_iam_signatures(local_env: LocalTarget) -> None:
+    """Instead of an unsigned request (no API Gateway data plane here): the deployed methods."""
+    apigateway = local_env.deployed.client("apigateway")
+    api_id = _resource(local_env.deployed, "Api", "AWS::ApiGateway::RestApi")
+    methods = [
+        apigateway.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=verb)
+        for resource in apigateway.get_resources(restApiId=api_id)["items"]
+        for verb in resource.get("resourceMethods", {})
+    ]
+    assert {m["httpMethod"] for m in methods} == {"GET", "POST"}
+    assert all(m["authorizationType"] == "AWS_IAM" for m in methods)
+
+
+def _status(local_env: LocalTarget, export_id: str) -> dict[str, Any]:
+    """GET /exports/{id} as API Gateway's proxy integration invokes the deployed function."""
+    function = _resource(local_env.deployed, "ApiExportStatus", "AWS::Lambda::Function")
+    event = {"httpMethod": "GET", "resource": "/exports/{id}", "pathParameters": {"id": export_id}}
+    answer = local_env.deployed.client("lambda").invoke(
+        FunctionName=function, Payload=json.dumps(event).encode()
+    )
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    return dict(json.loads(answer["Payload"].read()))
+
+
+def test_the_status_function_answers_404_and_links_a_landed_export(
+    local_env: LocalTarget, tmp_path: Path
+) -> None:
+    assert _status(local_env, "no-such-export")["statusCode"] == 404
+
+    report = start_and_wait(tmp_path)
+    answer = _status(local_env, report["id"])
+
+    assert answer["statusCode"] == 200
+    body = json.loads(answer["body"])
+    assert body["status"] == "SUCCEEDED"
+    assert body["download_url"].startswith(local_env.deployed.environment["AWS_ENDPOINT_URL"])
+
+
+def test_a_schedule_target_input_starts_a_run_that_lands(local_env: LocalTarget) -> None:
+    """What Scheduler would send (it does not fire here): the deployed target's own input."""
+    scheduler = local_env.deployed.client("scheduler")
+    machine = local_env.deployed.outputs["StateMachineArn"]
+    (target,) = [
+        schedule["Target"]
+        for listed in scheduler.list_schedules()["Schedules"]
+        if (schedule := scheduler.get_schedule(Name=listed["Name"]))["Target"]["Arn"] == machine
+    ]
+    run_input = target["Input"].replace("<aws.scheduler.scheduled-time>", "2030-01-02T03:04:05Z")
+    run_input = json.dumps({**json.loads(run_input), "polling": {"initial_seconds": 1}})
+
+    sfn = local_env.deployed.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=target["Arn"], input=run_input)["executionArn"]
+
+    notice = local_env.notice_for(arn, timeout=120)
+    assert notice["attributes"]["status"] == "SUCCEEDED", notice
+    assert "2030-01-02T03-04-05Z" in notice["message"]["key"]
+
+
+def test_the_export_created_pattern_matches_what_s3_sends_for_a_landed_export(
+    local_env: LocalTarget,
+) -> None:
+    """EventBridge deliveries from S3 are not emulated; the pattern consumers subscribe with
+    (a stack output) is checked against the event S3 sends for a landed key."""
+    bucket = local_env.deployed.outputs["BucketName"]
+    pattern = local_env.deployed.outputs["ExportCreatedEventPattern"]
+    events = local_env.deployed.client("events")
+
+    def matches(key: str) -> bool:
+        event = {
+            "id": "1", "account": "123456789012", "region": "us-east-1",
+            "time": "2030-01-02T03:04:05Z", "resources": [f"arn:aws:s3:::{bucket}"],
+            "source": "aws.s3", "detail-type": "Object Created",
+            "detail": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+        }  # fmt: skip
+        return bool(
+            events.test_event_pattern(EventPattern=pattern, Event=json.dumps(event))["Result"]
+        )
+
+    assert matches("exports/list=1111/date=2030-01-02/e2e-7000001.zip")
+    assert not matches("incoming/run/e2e-7000001.zip")
