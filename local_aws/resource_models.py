@@ -221,7 +221,7 @@ class SnsTopicPolicy(_Created, CloudFormationModel):
         props = _properties(cloudformation_json)
         policy = json.dumps(props["PolicyDocument"])
         for topic_arn in props["Topics"]:
-            sns_backends[account_id][region_name].set_topic_attribute(topic_arn, "Policy", policy)
+            sns_backends[account_id][region_name].set_topic_attribute(topic_arn, "policy", policy)
         return cls(resource_name)
 
 
@@ -268,10 +268,11 @@ class ApiGatewayStage(_Created, CloudFormationModel):
         from moto.apigateway.models import apigateway_backends
 
         props = _properties(cloudformation_json)
+        deployment = props["DeploymentId"]  # moto's Deployment has no physical id: Ref is it
         stage = apigateway_backends[account_id][region_name].create_stage(
             function_id=props["RestApiId"],
             stage_name=props["StageName"],
-            deploymentId=props["DeploymentId"],
+            deploymentId=deployment if isinstance(deployment, str) else deployment.id,
             variables=props.get("Variables"),
             description=props.get("Description", ""),
             tracing_enabled=props.get("TracingEnabled"),
