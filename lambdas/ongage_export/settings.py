@@ -15,6 +15,12 @@ from ongage_export.polling import PollingPolicy
 # (docs/benchmarks.md); landing.py grows the part size for bodies over ~70 GiB.
 DEFAULT_PART_SIZE_MIB = 8
 DEFAULT_UPLOAD_CONCURRENCY = 2
+# Ongage calls: a connection within 10 s, and no silence longer than 60 s between bytes (a
+# create's answer, or the next chunk of a download). Both together stay well inside the
+# shortest function that calls Ongage (CreateExport, 90 s), so a stalled call is noticed and
+# retried by the workflow instead of timing the function out (tests/infra/test_timeouts.py).
+ONGAGE_CONNECT_TIMEOUT_SECONDS = 10.0
+ONGAGE_READ_TIMEOUT_SECONDS = 60.0
 
 
 class ConfigurationError(RuntimeError):
