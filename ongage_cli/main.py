@@ -93,6 +93,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from local_aws.cloud_assembly import AssemblyError
     from ongage_cli.local_run import LocalRun, credentials_from_env
 
     request = load_request_file(args.request)
@@ -116,7 +117,11 @@ def _run(args: argparse.Namespace) -> int:
     if "initial_seconds" in polling and "max_seconds" not in polling:
         polling["max_seconds"] = max(polling["initial_seconds"], 600)
     runner = LocalRun(account, out_dir=args.out, quiet=args.json)
-    summary = runner.run({"request": request, "polling": polling})
+    try:
+        summary = runner.run({"request": request, "polling": polling})
+    except AssemblyError as error:  # no cdk.out: the stack to run has not been synthesized
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         print(json.dumps(summary))
     else:
