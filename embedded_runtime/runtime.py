@@ -11,9 +11,10 @@ stack's secret, as a user does after `cdk deploy`.
 What differs from AWS, on purpose: the handlers run in this process from the installed
 package (the same code as the deployment package; `local_aws`, which `make test`'s e2e suite
 deploys to, runs the package itself under IAM); memory size is not enforced; X-Ray and EMF
-metrics are off. Tests may override a function setting through the Lambda API (part size,
-timeout, stop margin, reserved concurrency) or compress Retry waits; the defaults are the
-template's.
+metrics are off. S3 keeps large objects on disk and serves ranges of them
+(`local_aws.s3_streaming`), so a local run's memory stays flat in the export's size.
+Tests may override a function setting through the Lambda API (part size, timeout, stop
+margin, reserved concurrency) or compress Retry waits; the defaults are the template's.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
-from local_aws import cloud_assembly, resource_models, secure_transport, state_machines
+from local_aws import (
+    cloud_assembly,
+    resource_models,
+    s3_streaming,
+    secure_transport,
+    state_machines,
+)
 from ongage_export.polling import PollingPolicy
 from ongage_export.resume import resume_input
 
@@ -178,7 +185,7 @@ class EmbeddedRuntime:
         return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
     def _deploy(self) -> None:
-        for extension in (resource_models, state_machines, secure_transport):
+        for extension in (resource_models, state_machines, secure_transport, s3_streaming):
             extension.install()
         state_machines.RETRY_TIME_SCALE = self.retry_time_scale
         outputs = cloud_assembly.deploy(
