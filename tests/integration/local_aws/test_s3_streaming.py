@@ -28,7 +28,9 @@ def test_a_completed_upload_and_its_ranges_are_the_bytes_uploaded(streaming):
     parts = [bytes([n]) * PART for n in range(3)] + [b"tail"]
     upload = s3.create_multipart_upload(Bucket="bucket-b", Key="k")["UploadId"]
     etags = [
-        s3.upload_part(Bucket="bucket-b", Key="k", UploadId=upload, PartNumber=i + 1, Body=p)["ETag"]
+        s3.upload_part(Bucket="bucket-b", Key="k", UploadId=upload, PartNumber=i + 1, Body=p)[
+            "ETag"
+        ]
         for i, p in enumerate(parts)
     ]
     s3.complete_multipart_upload(
