@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: install demo test unit integration infra-test lint typecheck synth bench bench-small clean
+.PHONY: install demo test unit integration infra-test e2e lint typecheck synth bench bench-small clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -48,6 +48,10 @@ synth: $(SYNTH_STAMP)
 
 infra-test: $(STAMP) synth
 	$(PY) -m pytest tests/infra -q
+
+# The synthesized stack deployed into the local AWS (or the real stack in ONGAGE_EXPORT_STACK).
+e2e: $(STAMP) synth
+	$(PY) -m pytest tests/e2e -q
 
 # The whole suite that can run here (e2e tests skip themselves without AWS credentials).
 test: $(STAMP) node_modules/.installed lint typecheck synth
