@@ -1,7 +1,8 @@
 """CPU per GiB of checking a ZIP: the streaming check the single pass runs (zip_stream), the
 stream-unzip library on the same bodies, and the re-read the staged path does (`zipfile`
 testzip), each on the simulator's export (one STORED member, sizes in a data descriptor) and on
-the same CSV compressed with DEFLATE. All in this process, from files on disk, 1 MiB at a time:
+the same CSV compressed with DEFLATE. All in this process, from files in the page cache, 1 MiB
+at a time, best of three:
 this is the check's own CPU, without the network (the staged path's ranged GETs add theirs, in
 the throughput section's "verify" figure).
 """
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import met, mib, table
+from benchmarks.report import mib, table
 from benchmarks.services import MIB
 from ongage_export.zip_stream import check_zip_stream
 from ongage_simulator.export_body import ExportBody
@@ -23,6 +24,7 @@ from ongage_simulator.export_body import ExportBody
 FULL_SIZE_MIB = 256
 SMALL_SIZE_MIB = 16
 CHUNK = MIB
+TRIES = 3
 GIB = 1024 * MIB
 
 
@@ -96,10 +98,16 @@ CHECKS: dict[str, Callable[[Path], str]] = {
 
 
 def measure(check: Callable[[Path], str], path: Path) -> dict[str, Any]:
+    """The best of `TRIES` runs (the machine is shared: the least disturbed one)."""
     size = path.stat().st_size
-    cpu, started = time.process_time(), time.perf_counter()
-    outcome = check(path)
-    cpu, seconds = time.process_time() - cpu, time.perf_counter() - started
+    for _ in chunks_of(path):  # the file in the page cache before any check reads it
+        pass
+    cpu = seconds = float("inf")
+    for _ in range(TRIES):
+        cpu_before, started = time.process_time(), time.perf_counter()
+        outcome = check(path)
+        cpu = min(cpu, time.process_time() - cpu_before)
+        seconds = min(seconds, time.perf_counter() - started)
     return {
         "bytes": size,
         "outcome": outcome,
@@ -109,13 +117,15 @@ def measure(check: Callable[[Path], str], path: Path) -> dict[str, Any]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    by = {(row["body"], row["check"]): row for row in rows}
-    ratios = {
-        body: by[(body, "zip_stream (single pass)")]["cpu_s_per_gib"]
-        / by[(body, "zipfile re-read (staged)")]["cpu_s_per_gib"]
-        for body in ("stored", "deflated")
+    """Each check's CPU against the re-read's, per body (None where it refused the body)."""
+    by = {(row["body"], row["check"]): row["cpu_s_per_gib"] for row in rows}
+    return {
+        "vs_reread_cpu": {
+            f"{body}: {check}": by[(body, check)] / by[(body, "zipfile re-read (staged)")]
+            for body, check in by
+            if by[(body, check)] is not None and check != "zipfile re-read (staged)"
+        }
     }
-    return {"ours_vs_reread_cpu": ratios, "no_dearer_than_reread": max(ratios.values()) <= 1.1}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -129,12 +139,13 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for row in result["rows"]
     ]
-    summary = result["summary"]
-    ratios = summary["ours_vs_reread_cpu"]
+    ratios = ", ".join(
+        f"{name} {ratio:.2f}x" for name, ratio in result["summary"]["vs_reread_cpu"].items()
+    )
     note = (
-        "CPU s per GiB of ZIP, one core, from files on disk. The streaming check's CPU against "
-        f"the re-read's: {ratios['stored']:.2f}x (stored), {ratios['deflated']:.2f}x (deflated) "
-        f"(no dearer than the re-read, within 10 %: {met(summary['no_dearer_than_reread'])}); "
-        "on the single pass it runs in a thread of its own, beside the upload."
+        "CPU s per GiB of ZIP, one core, from files on disk (the re-read's ranged GETs not "
+        f"counted). Against the re-read's CPU: {ratios}. On the single pass the check runs in "
+        "a thread of its own, beside the upload; on a DEFLATE export inflating dominates "
+        "whichever check runs."
     )
     return table(["body", "check", "outcome", "CPU s / GiB", "MB/s"], rows) + "\n\n" + note

@@ -153,6 +153,8 @@ class S3Landing(MultipartUploader):
         except BaseException:
             self.abort(upload)
             raise
+        finally:
+            check.close()
         return LandedObject(self.bucket, key, sent.size, sent.sha256, landing=SINGLE_PASS)
 
     def _land_staged(

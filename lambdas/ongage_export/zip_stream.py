@@ -347,17 +347,18 @@ class StreamingZipCheck:
                 self._queue.put(chunk)
                 yield chunk
         finally:
-            self._end()
+            self.close()
 
     def result(self) -> list[Entry]:
         """The entries, once the check has seen the whole body; raises CorruptExport."""
-        self._end()
+        self.close()
         self._thread.join()
         if self._failure is not None:
             raise self._failure
         return self._entries
 
-    def _end(self) -> None:
+    def close(self) -> None:
+        """No more chunks (also when `passing` was never iterated): the thread ends."""
         if not self._ended:
             self._ended = True
             self._queue.put(_END)

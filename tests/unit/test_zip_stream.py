@@ -263,3 +263,10 @@ def test_a_descriptor_signature_split_between_chunks_is_found(cut: int) -> None:
     split = data.rindex(b"PK\x07\x08") + cut
     (entry,) = check_zip_stream([data[:split], data[split:]])
     assert entry.file_size == zipfile.ZipFile(io.BytesIO(data)).infolist()[0].file_size
+
+
+def test_the_threaded_check_ends_when_no_chunk_was_ever_passed() -> None:
+    check = StreamingZipCheck()
+    check.close()
+    with pytest.raises(CorruptExport, match="ends early"):
+        check.result()
