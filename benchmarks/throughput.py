@@ -372,7 +372,7 @@ def _config_table(result: dict[str, Any]) -> str:
 
 def goal_table(result: dict[str, Any]) -> str:
     rows = [
-        [goal["goal"], f"{goal['value']:.2f}", goal["target"], met(goal["met"])]
+        [goal["goal"], f"{goal['value']:.3f}", goal["target"], met(goal["met"])]
         for goal in result["summary"]["goals"]
     ]
     return table(["goal", "measured", "target", "verdict"], rows)
