@@ -148,7 +148,9 @@ class S3Landing(MultipartUploader):
         except ClientError as error:
             self.abort(upload)
             if error.response["Error"]["Code"] in CONDITION_FAILED:
-                return self.find_landed(key)  # landed meanwhile by another attempt
+                existing = self.find_landed(key)  # landed meanwhile by another attempt
+                if existing is not None:
+                    return existing
             raise
         except BaseException:
             self.abort(upload)

@@ -32,7 +32,7 @@ from ongage_export.errors import CorruptExport
 
 PENDING_CHUNKS = 8
 INFLATE_OUTPUT = 1024 * 1024  # at most this much inflated at a time: a ZIP bomb stays small
-MAX_TRAILER = 64 * 1024 * 1024  # central directory and end records (~500,000 entries)
+MAX_TRAILER = 16 * 1024 * 1024  # central directory and end records (~130,000 entries)
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 LOCAL_SIGNATURE = b"PK\x03\x04"
 CENTRAL_SIGNATURE = b"PK\x01\x02"
@@ -112,13 +112,16 @@ class _Stream:
 
     def rest(self, limit: int) -> bytes:
         """Everything up to the end of the stream (at most `limit` bytes)."""
-        while len(self._buffer) - self._position <= limit and self._more():
-            pass
-        data = self._buffer[self._position :]
-        if len(data) > limit:
+        pieces = [self._buffer[self._position :]]
+        size = len(pieces[0])
+        while size <= limit and (chunk := next(self._chunks, None)) is not None:
+            pieces.append(chunk)
+            size += len(chunk)
+        if size > limit:
             raise CorruptExport(f"the export has over {limit} bytes after its last entry")
-        self.skip(len(data))
-        return data
+        self._buffer, self._position = b"", 0
+        self.offset += size
+        return b"".join(pieces)
 
 
 def check_zip_stream(chunks: Iterable[bytes]) -> list[Entry]:

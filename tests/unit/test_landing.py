@@ -206,6 +206,23 @@ def test_an_existing_object_is_reported_not_overwritten(s3: Any) -> None:
     assert landing(s3).find_landed("exports/none.zip") is None
 
 
+def test_an_object_landed_meanwhile_is_reported_not_overwritten_by_the_single_pass(
+    s3: Any,
+) -> None:
+    other = make_zip(1000)
+
+    def lands_meanwhile() -> Iterator[bytes]:
+        yield from chunked(make_zip(12 * 1024 * 1024))
+        s3.put_object(Bucket=BUCKET, Key="exports/x.zip", Body=other, Metadata={"sha256": "abc"})
+
+    landed = landing(s3).land(
+        lands_meanwhile(), staging_key="incoming/r/x.zip", final_key="exports/x.zip", metadata=META
+    )
+    assert landed.already_landed and landed.sha256 == "abc"
+    assert s3.get_object(Bucket=BUCKET, Key="exports/x.zip")["Body"].read() == other
+    assert state(s3) == (["exports/x.zip"], [])  # the single pass's upload aborted
+
+
 def test_an_object_landed_in_one_pass_is_found_with_its_sha256(s3: Any) -> None:
     data = make_zip(1000)
     landed = landing(s3).land(

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ongage_export import zip_stream
 from ongage_export.errors import CorruptExport
 from ongage_export.zip_stream import StreamingZipCheck, check_zip_stream
 from ongage_simulator.export_body import ExportBody
@@ -270,3 +271,12 @@ def test_the_threaded_check_ends_when_no_chunk_was_ever_passed() -> None:
     check.close()
     with pytest.raises(CorruptExport, match="ends early"):
         check.result()
+
+
+def test_a_body_with_too_much_after_its_last_entry_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(zip_stream, "MAX_TRAILER", 100)
+    data = KINDS["stored"]  # its central directory holds four entries: over 100 bytes
+    with pytest.raises(CorruptExport, match="over 100 bytes after its last entry"):
+        check_zip_stream(chunked(data, 7))
