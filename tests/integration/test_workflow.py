@@ -264,6 +264,28 @@ def test_a_download_longer_than_one_invocation_resumes_with_range(
     assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])
 
 
+def test_a_single_pass_that_runs_out_of_time_is_downloaded_again_staged(
+    short_lived_runtime: EmbeddedRuntime,
+    simulator: OngageSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A check rate so optimistic that the body seems to fit: the single pass starts, and the
+    # slow download outlasts the invocation after all.
+    monkeypatch.setenv("VERIFY_BYTES_PER_SECOND", "1e12")
+    simulator.config.export_bytes = 24 * 1024 * 1024
+    simulator.inject(Fault.SLOW_TRICKLE, times=None, bytes_per_second=8 * 1024 * 1024)
+    result = run(short_lived_runtime)
+
+    assert result.status == "SUCCEEDED", result.cause
+    downloads = [s for s in simulator.served if s.status_code in (200, 206)]
+    whole = [s for s in downloads if not s.range]
+    assert len(whole) == 2 and not whole[0].complete  # the single pass, then staged from byte 0
+    assert result.output["landing"] == "staged"
+    expected = simulator.expected_body(only_export_id(simulator))
+    assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
+    assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])
+
+
 def test_a_resumed_download_that_breaks_is_retried_from_its_checkpoint(
     short_lived_runtime: EmbeddedRuntime, simulator: OngageSimulator
 ) -> None:
