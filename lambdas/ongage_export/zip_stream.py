@@ -30,7 +30,7 @@ from typing import Any
 
 from ongage_export.errors import CorruptExport
 
-PENDING_CHUNKS = 8
+PENDING_CHUNKS = 4  # of 1 MiB: enough to smooth the hand-over, small beside the parts
 INFLATE_OUTPUT = 1024 * 1024  # at most this much inflated at a time: a ZIP bomb stays small
 MAX_TRAILER = 16 * 1024 * 1024  # central directory and end records (~130,000 entries)
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
