@@ -52,6 +52,8 @@ class Case:
     # Retry intervals shrunk for speed; contention cases keep more of them, so that throttled
     # invocations spread out over time as they would on AWS.
     retry_time_scale: float = 0.02
+    # A key prefix where multipart uploads must have been started and every one aborted.
+    aborted_at: str | None = None
 
 
 @dataclass
@@ -120,6 +122,9 @@ CASES: tuple[Case, ...] = (
     Case("corrupt ZIP once", "landed", inject(Fault.CORRUPT_ZIP)),
     Case("corrupt ZIP always", "failed", inject(Fault.CORRUPT_ZIP, times=None),
          error="CorruptExport"),
+    Case("corrupt ZIP, caught by the single pass after parts are up", "failed",
+         inject(Fault.CORRUPT_ZIP, times=None), error="CorruptExport",
+         export_bytes=12 * 1024 * 1024, aborted_at="exports/"),
     Case("200 with JSON error body", "failed", inject(Fault.JSON_ERROR_ON_200, times=None),
          error="OngageUnexpectedResponse"),
     Case("200 with empty body", "failed", inject(Fault.EMPTY_200, times=None),
@@ -150,9 +155,11 @@ def run_case(case: Case) -> CaseResult:
                             part_size_mib=5,
                             reserved_concurrency=case.reserved_concurrency) as runtime,
             s3_fault(case.s3_fault),
+            s3_calls() as calls,
         ):  # fmt: skip
             results = _run_all(runtime, case)
             problems = _check(case, runtime, results, logs.getvalue())
+            problems += _check_aborted(case, calls)
             return CaseResult(
                 case=case,
                 statuses=[r.status for r in results],
@@ -192,6 +199,21 @@ def _check(case: Case, runtime: EmbeddedRuntime, results: list[RunResult], logs:
         problems.append(f"objects {keys} for {expected_objects} landed runs")
     if _leaks(runtime, results, logs):
         problems.append("a credential appeared in logs, notices or execution history")
+    return problems
+
+
+def _check_aborted(case: Case, calls: list[tuple[str, str]]) -> list[str]:
+    """Uploads were started under `case.aborted_at`, and every one was aborted, none completed."""
+    if case.aborted_at is None:
+        return []
+    under = [(op, key) for op, key in calls if key.startswith(case.aborted_at)]
+    started = {key for op, key in under if op == "CreateMultipartUpload"}
+    aborted = {key for op, key in under if op == "AbortMultipartUpload"}
+    problems = []
+    if not started or started - aborted:
+        problems.append(f"uploads started at {sorted(started)}, aborted at {sorted(aborted)}")
+    if any(op == "CompleteMultipartUpload" for op, _ in under):
+        problems.append(f"an upload under {case.aborted_at} was completed")
     return problems
 
 
@@ -249,6 +271,22 @@ def s3_fault(spec: tuple[str, int, int | None] | None) -> Iterator[None]:
         yield
     finally:
         client.meta.events.unregister(event, handler)
+
+
+@contextmanager
+def s3_calls() -> Iterator[list[tuple[str, str]]]:
+    """Every S3 call the Lambdas make meanwhile, as (operation, key)."""
+    calls: list[tuple[str, str]] = []
+
+    def record(params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        calls.append((model.name, params.get("Key", "")))
+
+    client = adapters.s3_client()
+    client.meta.events.register("before-parameter-build.s3", record)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister("before-parameter-build.s3", record)
 
 
 class _Raw:
