@@ -280,7 +280,7 @@ def policy_sweep(model: Model, samples: int) -> list[dict[str, Any]]:
     return rows
 
 
-def s3_requests_per_gib(part_mib: int, landing: str) -> dict[str, float]:
+def s3_requests_per_gib(part_mib: int, landing: str) -> dict[str, Any]:
     """The landing's S3 requests for one GiB. Single pass: parts, create, complete, the list of
     leftover uploads and of parts; GET-class: the HEAD that looks for an earlier landing.
     Staged adds the copy (create, copy parts, complete) and the verification's ranged reads."""

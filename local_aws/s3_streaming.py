@@ -5,8 +5,11 @@ grow with the export (and would make the benchmarks measure moto: at 4 GiB, 18 G
 - every ranged GET and every UploadPartCopy loads the object's whole body, so verifying a 4 GiB
   export through 8 MiB ranged reads costs 512 reads of 4 GiB;
 - CompleteMultipartUpload concatenates all parts in memory (and copies them twice more).
-The fixes read only the range asked for and assemble a completed upload part by part, in
-blocks; validation (ETags, part sizes) and checksums are computed as moto computes them (with
+- an object (and each uploaded part) stays in memory up to just under 5 MiB before moto's
+  spooled file rolls over to disk, so every 8 MiB part of an upload in progress is held in RAM.
+The fixes read only the range asked for, assemble a completed upload part by part, in blocks,
+and spool every object body to disk beyond 1 MiB (`MOTO_S3_DEFAULT_KEY_BUFFER_SIZE`);
+validation (ETags, part sizes) and checksums are computed as moto computes them (with
 its CRC32 fallback, as neither awscrt nor crc32c is installed). Nothing else changes.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
 import tempfile
 import threading
@@ -170,7 +174,12 @@ def get_object(self: S3Response) -> Any:
 PATCHES: tuple[tuple[Any, str, Any], ...] = ()
 
 
+# Bodies beyond this live in a temporary file, not in memory.
+KEY_BUFFER_BYTES = 1024 * 1024
+
+
 def install() -> None:
+    os.environ["MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"] = str(KEY_BUFFER_BYTES)
     for owner, attribute, replacement in PATCHES:
         setattr(owner, attribute, replacement)
 
