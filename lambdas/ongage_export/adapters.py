@@ -29,7 +29,9 @@ def ongage_client(settings: Settings) -> OngageClient:
         settings.ongage_secret_id, transform="json", max_age=SECRET_CACHE_SECONDS
     )
     credentials = OngageCredentials.from_secret(secret if isinstance(secret, dict) else {})
-    return OngageClient(settings.ongage_base_url, credentials)
+    return OngageClient(
+        settings.ongage_base_url, credentials, read_timeout=settings.ongage_read_timeout_seconds
+    )
 
 
 def s3_landing(settings: Settings) -> S3Landing:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from ongage_export.errors import (
     DownloadInterrupted,
@@ -94,8 +95,9 @@ class NotReady:
 class ExportDownload:
     """An open 200 (or 206) retrieve response; read it with `chunks()`, then `close()`."""
 
-    def __init__(self, response: requests.Response):
+    def __init__(self, response: requests.Response, read_timeout: float | None = None):
         self._response = response
+        self._read_timeout = read_timeout
         length = response.headers.get("Content-Length")
         self.declared_size: int | None = int(length) if length and length.isdigit() else None
         self.bytes_read = 0
@@ -114,15 +116,24 @@ class ExportDownload:
                 self.bytes_read += len(chunk)
                 yield chunk
         except (requests.RequestException, OSError) as error:
-            raise DownloadInterrupted(
-                f"the export download broke after {self.bytes_read} bytes "
-                f"({type(error).__name__}); it will be retried from the start"
-            ) from None
+            raise DownloadInterrupted(self._broke_because(error)) from None
         if self.declared_size is not None and self.bytes_read != self.declared_size:
             raise DownloadInterrupted(
                 f"the export download ended after {self.bytes_read} of the "
                 f"{self.declared_size} bytes Ongage declared; it will be retried"
             )
+
+    def _broke_because(self, error: Exception) -> str:
+        # requests reports a read timeout mid-body as a ConnectionError wrapping urllib3's.
+        if any(isinstance(arg, ReadTimeoutError) for arg in error.args):
+            return (
+                f"the export download stalled after {self.bytes_read} bytes: nothing arrived "
+                f"for {self._read_timeout:g} s (the read timeout); it will be retried"
+            )
+        return (
+            f"the export download broke after {self.bytes_read} bytes "
+            f"({type(error).__name__}); it will be retried"
+        )
 
     def close(self) -> None:
         self._response.close()
@@ -213,7 +224,7 @@ class OngageClient:
             with response:
                 raise _error_for(response, action="retrieve the export", creating=False)
         _require_zip_content(response)
-        return ExportDownload(response)
+        return ExportDownload(response, read_timeout=self.timeout[1])
 
     def _url(self, path: str, list_id: int | None) -> str:
         prefix = f"/{list_id}" if list_id is not None else ""

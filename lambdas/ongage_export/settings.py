@@ -33,6 +33,7 @@ class Settings:
     stop_margin_seconds: float
     verify_bytes_per_second: float
     default_polling: PollingPolicy
+    ongage_read_timeout_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,9 +57,19 @@ class Settings:
                 default_polling=PollingPolicy.from_mapping(
                     {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}
                 ),
+                # How long Ongage may send nothing (headers, or mid-body) before the call is
+                # given up and retried: a stalled body is noticed this long after it stops.
+                ongage_read_timeout_seconds=_positive(env, "ONGAGE_READ_TIMEOUT_SECONDS", 120),
             )
         except ValueError as error:
             raise ConfigurationError(f"bad Lambda configuration: {error}") from error
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = float(env.get(name, default))
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a positive number of seconds")
+    return value
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -443,3 +443,22 @@ def test_a_412_that_may_mean_not_finished_keeps_polling(sim: OngageSimulator, me
     sim.inject(Fault.NEVER_READY, message=message)
     answer = client(sim).retrieve(export_id, 1111)
     assert isinstance(answer, NotReady) and answer.message == message
+
+
+# --- 6. a body that stops flowing ---------------------------------------------------------------
+
+
+def test_a_stalled_body_is_noticed_by_the_read_timeout(sim: OngageSimulator) -> None:
+    """Headers and half the body, then silence with the socket open, far beyond the timeout."""
+    export_id = ready_export(sim)
+    sim.inject(Fault.STALL, at=0.5, stall_seconds=600)
+    download = client(sim).retrieve(export_id, 1111)  # read timeout: 2 s
+    assert isinstance(download, ExportDownload)
+    with (
+        download,
+        pytest.raises(
+            DownloadInterrupted, match=r"stalled after \d+ bytes: nothing arrived for 2 s"
+        ),
+    ):
+        for _ in download.chunks(4096):
+            pass
