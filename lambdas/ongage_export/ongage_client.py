@@ -153,13 +153,12 @@ class OngageClient:
         *,
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
-        session: requests.Session | None = None,
+        session: OngageSession | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self._credentials = credentials
-        # `session` (tests) must already be an OngageSession for base_url: a plain Session
-        # would carry the credentials across redirects.
+        # Never a plain requests.Session: it would carry the credentials across redirects.
         self._session = session or OngageSession(self.base_url, credentials.headers())
 
     def create_export(self, request: ExportRequest) -> str:
