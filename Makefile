@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy lambdas/ongage_export ongage_simulator embedded_runtime ongage_cli fault_injection tools infra app.py
+	$(VENV)/bin/mypy lambdas/ongage_export ongage_simulator embedded_runtime local_aws ongage_cli fault_injection tools infra app.py
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q

@@ -117,13 +117,14 @@ class ExportFunctions(Construct):
         config: StackConfig,
         storage: ExportStorage,
         credentials: OngageCredentials,
+        ongage_base_url: str,
         install_dependencies: bool,
     ):
         super().__init__(scope, construct_id)
         self.code = lambda_code(install_dependencies)
         self.log_retention_days = config.log_retention_days
         create_slots, retrieve_slots = split_concurrency(config.ongage_concurrency_limit)
-        environment = ongage_environment(config, storage, credentials)
+        environment = ongage_environment(config, storage, credentials, ongage_base_url)
         self.create_export = self.add(
             FunctionSpec(
                 "CreateExport",
@@ -207,14 +208,17 @@ def s3_landing_statements(storage: ExportStorage) -> list[iam.PolicyStatement]:
 
 
 def ongage_environment(
-    config: StackConfig, storage: ExportStorage, credentials: OngageCredentials
+    config: StackConfig,
+    storage: ExportStorage,
+    credentials: OngageCredentials,
+    ongage_base_url: str,
 ) -> dict[str, str]:
     """What `ongage_export.settings.Settings.from_env` reads (ids only, never the secret)."""
     environment = {
         "EXPORT_BUCKET": storage.bucket.bucket_name,
         "IDEMPOTENCY_TABLE": storage.table.table_name,
         "ONGAGE_SECRET_ID": credentials.secret_id,
-        "ONGAGE_BASE_URL": config.ongage_base_url,
+        "ONGAGE_BASE_URL": ongage_base_url,
         "EXPORT_PREFIX": EXPORT_PREFIX,
         "STAGING_PREFIX": STAGING_PREFIX,
         "PART_SIZE_MIB": str(PART_SIZE_MIB),

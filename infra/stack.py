@@ -15,6 +15,7 @@ from infra.functions import ExportFunctions
 from infra.monitoring import Monitoring
 from infra.nag import add_suppressions
 from infra.notifications import Notifications
+from infra.parameters import ongage_base_url
 from infra.storage import EXPORT_PREFIX, ExportStorage
 from infra.triggers import ExportApi, ScheduledExports
 from infra.workflow import ExportWorkflow
@@ -48,6 +49,7 @@ class OngageExportStack(cdk.Stack):
             config=config,
             storage=self.storage,
             credentials=self.credentials,
+            ongage_base_url=ongage_base_url(self, config.ongage_base_url),
             install_dependencies=install_dependencies,
         )
         self.workflow = ExportWorkflow(

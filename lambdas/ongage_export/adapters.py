@@ -11,7 +11,11 @@ from botocore.config import Config
 
 from ongage_export.landing import S3Landing
 from ongage_export.ongage_client import OngageClient, OngageCredentials
-from ongage_export.settings import DEFAULT_UPLOAD_CONCURRENCY, Settings
+from ongage_export.settings import (
+    DEFAULT_UPLOAD_CONCURRENCY,
+    ONGAGE_CONNECT_TIMEOUT_SECONDS,
+    Settings,
+)
 
 SECRET_CACHE_SECONDS = 300
 # Standard retry mode backs off on S3 throttling (503 SlowDown) and transient errors.
@@ -30,7 +34,10 @@ def ongage_client(settings: Settings) -> OngageClient:
     )
     credentials = OngageCredentials.from_secret(secret if isinstance(secret, dict) else {})
     return OngageClient(
-        settings.ongage_base_url, credentials, read_timeout=settings.ongage_read_timeout_seconds
+        settings.ongage_base_url,
+        credentials,
+        connect_timeout=ONGAGE_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=settings.ongage_read_timeout_seconds,
     )
 
 

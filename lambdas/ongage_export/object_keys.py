@@ -7,6 +7,7 @@ no control or non-ASCII characters), so a request can never steer the key elsewh
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from datetime import datetime
@@ -28,6 +29,16 @@ def export_key(
     return f"{prefix}list={list_part}/date={day}/{slug(name)}-{export_id}.zip"
 
 
-def staging_key(staging_prefix: str, final_key: str, execution_name: str) -> str:
-    """A per-run place for the upload in progress, never under the consumers' prefix."""
-    return f"{staging_prefix}{slug(execution_name)}/{final_key.rsplit('/', 1)[-1]}"
+RUN_FOLDER_NAME_LENGTH = 60
+
+
+def staging_key(staging_prefix: str, final_key: str, execution_arn: str) -> str:
+    """A per-run place for the upload in progress, never under the consumers' prefix.
+
+    The folder is the execution's name (the ARN's last part, readable) and a digest of the
+    whole ARN: every execution of every machine gets its own, however long the ARN (a real
+    one is ~130 characters, which a plain slug would cut to a prefix all runs share).
+    """
+    name = slug(execution_arn.rsplit(":", 1)[-1])[:RUN_FOLDER_NAME_LENGTH]
+    digest = hashlib.sha256(execution_arn.encode()).hexdigest()[:16]
+    return f"{staging_prefix}{name}-{digest}/{final_key.rsplit('/', 1)[-1]}"

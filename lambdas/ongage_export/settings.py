@@ -15,6 +15,12 @@ from ongage_export.polling import PollingPolicy
 # (docs/benchmarks.md); landing.py grows the part size for bodies over ~70 GiB.
 DEFAULT_PART_SIZE_MIB = 8
 DEFAULT_UPLOAD_CONCURRENCY = 2
+# Ongage calls: a connection within 10 s, and no silence longer than 60 s between bytes (a
+# create's answer, or the next chunk of a download). Both together stay well inside the
+# shortest function that calls Ongage (CreateExport, 90 s), so a stalled call is noticed and
+# retried by the workflow instead of timing the function out (tests/infra/test_timeouts.py).
+ONGAGE_CONNECT_TIMEOUT_SECONDS = 10.0
+ONGAGE_READ_TIMEOUT_SECONDS = 60.0
 
 
 class ConfigurationError(RuntimeError):
@@ -33,7 +39,7 @@ class Settings:
     stop_margin_seconds: float
     verify_bytes_per_second: float
     default_polling: PollingPolicy
-    ongage_read_timeout_seconds: float = 120.0
+    ongage_read_timeout_seconds: float = ONGAGE_READ_TIMEOUT_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,18 +63,21 @@ class Settings:
                 default_polling=PollingPolicy.from_mapping(
                     {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}
                 ),
-                # How long Ongage may send nothing (headers, or mid-body) before the call is
-                # given up and retried: a stalled body is noticed this long after it stops.
-                ongage_read_timeout_seconds=_positive(env, "ONGAGE_READ_TIMEOUT_SECONDS", 120),
+                # Tests and the fault matrix shorten the read timeout, to see a stalled body
+                # noticed quickly; it can never exceed ONGAGE_READ_TIMEOUT_SECONDS.
+                ongage_read_timeout_seconds=_read_timeout(env),
             )
         except ValueError as error:
             raise ConfigurationError(f"bad Lambda configuration: {error}") from error
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    value = float(env.get(name, default))
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be a positive number of seconds")
+def _read_timeout(env: Mapping[str, str]) -> float:
+    value = float(env.get("ONGAGE_READ_TIMEOUT_SECONDS", ONGAGE_READ_TIMEOUT_SECONDS))
+    if not 0 < value <= ONGAGE_READ_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"ONGAGE_READ_TIMEOUT_SECONDS must be above 0 and at most "
+            f"{ONGAGE_READ_TIMEOUT_SECONDS:g} (the budget the function timeouts allow)"
+        )
     return value
 
 

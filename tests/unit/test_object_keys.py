@@ -23,9 +23,29 @@ def test_traversal_and_odd_names_are_neutralised() -> None:
     assert slug("../../etc/passwd") == "etc-passwd"
     assert slug("Zoë's  export") == "Zoe-s-export"
     assert slug("...") == "export"
-    assert staging_key("incoming/", "exports/a/b/c.zip", "arn:x:execution:m:run-1") == (
-        "incoming/arn-x-execution-m-run-1/c.zip"
-    )
+    key = staging_key("incoming/", "exports/a/b/c.zip", "arn:x:execution:m:../run-1")
+    assert re.fullmatch(r"incoming/run-1-[0-9a-f]{16}/c\.zip", key)
+
+
+# What a deployed machine's executions look like: 130+ characters, all but the name shared.
+REAL_MACHINE = (
+    "arn:aws:states:eu-west-1:123456789012:execution:"
+    "OngageExport-WorkflowStateMachine8F1B1C15-AbCdEfGhIjKl"
+)
+
+
+def test_every_execution_of_a_deployed_machine_stages_in_its_own_folder() -> None:
+    names = ["daily-actives-2026-12-01T03-00-00Z", "daily-actives-2026-12-02T03-00-00Z", "x"]
+    keys = [staging_key("incoming/", "exports/a/c.zip", f"{REAL_MACHINE}:{n}") for n in names]
+    folders = {key.rsplit("/", 1)[0] for key in keys}
+    assert len(folders) == len(names)
+    assert keys[0].startswith("incoming/daily-actives-2026-12-01T03-00-00Z-")
+
+
+def test_the_same_name_on_two_machines_stages_apart() -> None:
+    one = staging_key("incoming/", "exports/c.zip", f"{REAL_MACHINE}:run")
+    other = staging_key("incoming/", "exports/c.zip", f"{REAL_MACHINE}X:run")
+    assert one != other
 
 
 @given(

@@ -1,0 +1,317 @@
+"""Lambda invocations run the deployed package's handler in a host Python process.
+
+moto without Docker answers every invoke with its input and runs no code. Here, as the Lambda
+service does, an invocation runs in a warm worker process of its function (started on first
+use, kept for the next invocation), which holds:
+- the function's deployment package, unpacked from the zip CloudFormation deployed;
+- the function's environment, plus what Lambda sets (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION...),
+  `AWS_ENDPOINT_URL` pointing back at this endpoint, and credentials of the function's role
+  (an STS session), so its calls are checked against that role's policies;
+- the function's timeout (the worker is killed, `Sandbox.Timedout`) and memory size (a worker
+  whose resident memory exceeds it is killed, `Runtime.OutOfMemory`);
+- its reserved concurrency (one more invocation at once is throttled with
+  TooManyRequestsException, seen by Step Functions as Lambda.TooManyRequestsException).
+An exception becomes an error payload with `FunctionError`, so Retry/Catch match its
+`errorType`. Not emulated: the arm64 platform (compiled wheels built for it fall back to their
+pure-Python parts), X-Ray (no daemon: tracing is switched off) and CloudWatch Logs (each
+function's output goes to `<state dir>/logs/<function name>.log`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import JsonRESTError
+
+BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+WATCH_INTERVAL_SECONDS = 0.05
+
+
+class TooManyRequestsException(JsonRESTError):
+    code = 429
+
+    def __init__(self, function_name: str, limit: int):
+        super().__init__(
+            "TooManyRequestsException",
+            f"Rate Exceeded: {function_name} is at its reserved concurrency of {limit}",
+        )
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What an invocation needs of a deployed function (read from moto's model)."""
+
+    name: str
+    arn: str
+    handler: str
+    timeout_seconds: int
+    memory_mb: int
+    role_arn: str
+    environment: dict[str, str]
+    code_sha256: str
+    region: str
+    account_id: str
+
+    @classmethod
+    def of(cls, function: Any) -> FunctionSpec:
+        return cls(
+            name=function.function_name,
+            arn=function.function_arn,
+            handler=function.handler,
+            timeout_seconds=int(function.timeout),
+            memory_mb=int(function.memory_size),
+            role_arn=function.role,
+            environment={k: str(v) for k, v in (function.environment_vars or {}).items()},
+            code_sha256=hashlib.sha256(function.code_bytes).hexdigest(),
+            region=function.region,
+            account_id=function.account_id,
+        )
+
+
+def unpack(code: bytes, into: Path) -> Path:
+    """The deployment package in its own folder, named by its hash, unpacked once."""
+    target = into / hashlib.sha256(code).hexdigest()
+    if not target.exists():
+        partial = target.with_name(target.name + f".{uuid.uuid4().hex}")
+        with zipfile.ZipFile(io.BytesIO(code)) as archive:
+            archive.extractall(partial)
+        partial.rename(target)
+    return target
+
+
+def role_credentials(spec: FunctionSpec) -> dict[str, str]:
+    """An STS session of the function's role, as Lambda gives each execution environment."""
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    role = sts_backends[spec.account_id][get_partition(spec.region)].assume_role(
+        region_name=spec.region,
+        role_session_name=spec.name[:64],
+        role_arn=spec.role_arn,
+        policy="",
+        duration=43200,
+        external_id="",
+    )
+    return {
+        "AWS_ACCESS_KEY_ID": role.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": role.secret_access_key,
+        "AWS_SESSION_TOKEN": role.session_token,
+    }
+
+
+def lambda_environment(spec: FunctionSpec, endpoint: str, code_dir: Path) -> dict[str, str]:
+    """The function's own variables over what the Lambda service sets in every environment."""
+    service = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "AWS_REGION": spec.region,
+        "AWS_DEFAULT_REGION": spec.region,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python",
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": uuid.uuid4().hex,
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "_HANDLER": spec.handler,
+        # No X-Ray daemon on a laptop: the SDK would warn on every call.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    return {**service, **spec.environment}
+
+
+def resident_mb(pid: int) -> float:
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * PAGE_SIZE / (1024 * 1024)
+
+
+class Worker:
+    """One warm execution environment: a process that runs one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], code_dir: Path, log: IO[str]):
+        self.spec = spec
+        answers_read, answers_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(BOOTSTRAP), str(code_dir), spec.handler, str(answers_write)],
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=code_dir,
+            pass_fds=(answers_write,),
+            text=True,
+        )
+        os.close(answers_write)
+        self._answers = os.fdopen(answers_read, "r")
+
+    def invoke(self, event: Any, request_id: str) -> dict[str, Any]:
+        """The handler's answer: {"result": ...} or {"error": payload}."""
+        assert self.process.stdin is not None
+        request = {
+            "event": event,
+            "request_id": request_id,
+            "function_arn": self.spec.arn,
+            "timeout_seconds": self.spec.timeout_seconds,
+        }
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        deadline = time.monotonic() + self.spec.timeout_seconds
+        while True:
+            ready, _, _ = select.select([self._answers], [], [], WATCH_INTERVAL_SECONDS)
+            if ready:
+                line = self._answers.readline()
+                if line:
+                    return dict(json.loads(line))
+                return self._died(request_id)
+            if time.monotonic() > deadline:
+                self.kill()
+                return _failure(
+                    "Sandbox.Timedout",
+                    f"RequestId: {request_id} Error: Task timed out after "
+                    f"{self.spec.timeout_seconds:.2f} seconds",
+                )
+            if resident_mb(self.process.pid) > self.spec.memory_mb:
+                self.kill()
+                return _failure(
+                    "Runtime.OutOfMemory",
+                    f"RequestId: {request_id} Error: Runtime exited with error: signal: killed "
+                    f"(more than {self.spec.memory_mb} MB)",
+                )
+
+    def _died(self, request_id: str) -> dict[str, Any]:
+        code = self.process.wait()
+        return _failure(
+            "Runtime.ExitError",
+            f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}",
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def _failure(error_type: str, message: str) -> dict[str, Any]:
+    return {"error": {"errorType": error_type, "errorMessage": message}}
+
+
+class Executor:
+    """Every function's warm workers, and the counts tests and benchmarks read."""
+
+    def __init__(self, endpoint: str, state_dir: Path):
+        self.endpoint = endpoint
+        self.code_root = state_dir / "lambda-code"
+        self.log_root = state_dir / "logs"
+        self.code_root.mkdir(parents=True, exist_ok=True)
+        self.log_root.mkdir(parents=True, exist_ok=True)
+        self.invocations: dict[str, int] = defaultdict(int)
+        self.throttled: dict[str, int] = defaultdict(int)
+        self.peak_concurrency: dict[str, int] = defaultdict(int)
+        self._running: dict[str, int] = defaultdict(int)
+        self._idle: dict[tuple[str, str], list[Worker]] = defaultdict(list)
+        self._logs: dict[str, IO[str]] = {}
+        self._lock = threading.Lock()
+
+    def invoke(self, function: Any, body: Any, response_headers: dict[str, str]) -> bytes:
+        spec = FunctionSpec.of(function)
+        self._admit(spec, function.reserved_concurrency)
+        try:
+            worker = self._worker(spec, function.code_bytes)
+            answer = worker.invoke(json.loads(body) if body else {}, str(uuid.uuid4()))
+            self._release(spec, worker)
+        finally:
+            with self._lock:
+                self._running[spec.name] -= 1
+        if "error" in answer:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(answer["error"]).encode()
+        return json.dumps(answer["result"]).encode()
+
+    def _admit(self, spec: FunctionSpec, reserved: Any) -> None:
+        with self._lock:
+            if reserved is not None and self._running[spec.name] >= int(reserved):
+                self.throttled[spec.name] += 1
+                raise TooManyRequestsException(spec.name, int(reserved))
+            self._running[spec.name] += 1
+            self.invocations[spec.name] += 1
+            self.peak_concurrency[spec.name] = max(
+                self.peak_concurrency[spec.name], self._running[spec.name]
+            )
+
+    def _worker(self, spec: FunctionSpec, code: bytes) -> Worker:
+        key = (spec.arn, f"{spec.code_sha256}:{hash(frozenset(spec.environment.items()))}")
+        with self._lock:
+            while self._idle[key]:
+                worker = self._idle[key].pop()
+                if worker.alive:
+                    return worker
+        code_dir = unpack(code, self.code_root)
+        env = {**lambda_environment(spec, self.endpoint, code_dir), **role_credentials(spec)}
+        return Worker(spec, env, code_dir, self._log(spec.name))
+
+    def _release(self, spec: FunctionSpec, worker: Worker) -> None:
+        if worker.alive:
+            key = (spec.arn, f"{spec.code_sha256}:{hash(frozenset(spec.environment.items()))}")
+            with self._lock:
+                self._idle[key].append(worker)
+
+    def _log(self, function_name: str) -> IO[str]:
+        with self._lock:
+            if function_name not in self._logs:
+                path = self.log_root / f"{function_name}.log"
+                self._logs[function_name] = path.open("a", buffering=1)
+            return self._logs[function_name]
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {
+            "invocations": dict(self.invocations),
+            "throttled": dict(self.throttled),
+            "peak_concurrency": dict(self.peak_concurrency),
+        }
+
+    def shutdown(self) -> None:
+        with self._lock:
+            workers = [w for pool in self._idle.values() for w in pool]
+            self._idle.clear()
+        for worker in workers:
+            worker.kill()
+
+
+def install(executor: Executor) -> None:
+    def invoke(
+        backend: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
+        return executor.invoke(
+            backend.get_function(function_name, qualifier), body, response_headers
+        )
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]

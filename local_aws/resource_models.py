@@ -1,0 +1,412 @@
+"""CloudFormation models for the resource types of this stack that moto's CloudFormation skips.
+
+moto has the services behind them (Secrets Manager, Scheduler, CloudWatch alarms, the policy
+setters, API Gateway stages, models, validators and gateway responses) but no CloudFormation
+model, so it skips them with a warning and their `Ref` is empty. Each model here maps the
+resource's properties onto the moto backend call the AWS API would make. moto finds models as
+the direct subclasses of `CloudFormationModel`, so each class names it as a base.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from moto.cloudformation import parsing
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.core.common_models import CloudFormationModel
+
+
+class _Created:
+    """What every model here shares: a physical id for `Ref`, attributes for `Fn::GetAtt`."""
+
+    def __init__(self, physical_id: str, **attributes: Any):
+        self._physical_id = physical_id
+        self._attributes = attributes
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self._physical_id
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name not in self._attributes:
+            raise UnformattedGetAttTemplateException()
+        return self._attributes[attribute_name]
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+        account_id: str, region_name: str,
+    ) -> Any:  # fmt: skip
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+def _properties(cloudformation_json: dict[str, Any]) -> Any:
+    """The resource's properties; Any, as moto's backends type optional arguments loosely."""
+    return dict(cloudformation_json.get("Properties") or {})
+
+
+def generated_secret_string(spec: dict[str, Any]) -> str:
+    """GenerateSecretString: a random value, alone or under a key of the JSON template."""
+    length = int(spec.get("PasswordLength", 32))
+    value = secrets.token_urlsafe(length)[:length]
+    key = spec.get("GenerateStringKey")
+    if key is None:
+        return value
+    document = json.loads(spec.get("SecretStringTemplate") or "{}")
+    document[key] = value
+    return json.dumps(document)
+
+
+class SecretsManagerSecret(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> SecretsManagerSecret:  # fmt: skip
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        props = _properties(cloudformation_json)
+        value = props.get("SecretString") or generated_secret_string(
+            props.get("GenerateSecretString") or {}
+        )
+        created = secretsmanager_backends[account_id][region_name].create_secret(
+            name=props.get("Name", resource_name),
+            secret_string=value,
+            secret_binary=None,
+            description=props.get("Description"),
+            tags=props.get("Tags"),
+            kms_key_id=props.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
+        arn = json.loads(created)["ARN"]
+        return cls(arn, Id=arn)
+
+
+class SchedulerSchedule(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Scheduler::Schedule"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> SchedulerSchedule:  # fmt: skip
+        from moto.scheduler.models import scheduler_backends
+
+        props = _properties(cloudformation_json)
+        schedule = scheduler_backends[account_id][region_name].create_schedule(
+            description=props.get("Description", ""),
+            end_date=props.get("EndDate"),
+            flexible_time_window=props["FlexibleTimeWindow"],
+            group_name=props.get("GroupName"),
+            kms_key_arn=props.get("KmsKeyArn"),
+            name=props.get("Name", resource_name),
+            schedule_expression=props["ScheduleExpression"],
+            schedule_expression_timezone=props.get("ScheduleExpressionTimezone"),
+            start_date=props.get("StartDate"),
+            state=props.get("State", "ENABLED"),
+            target=props["Target"],
+            action_after_completion=props.get("ActionAfterCompletion"),
+        )
+        return cls(schedule.name, Arn=schedule.arn)
+
+
+class CloudWatchAlarm(_Created, CloudFormationModel):
+    """The alarm is registered (DescribeAlarms shows it); moto never evaluates it."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> CloudWatchAlarm:  # fmt: skip
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        props = _properties(cloudformation_json)
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=props.get("AlarmName", resource_name),
+            namespace=props.get("Namespace", ""),
+            metric_name=props.get("MetricName", ""),
+            comparison_operator=props["ComparisonOperator"],
+            evaluation_periods=int(props["EvaluationPeriods"]),
+            period=int(props.get("Period", 60)),
+            threshold=float(props.get("Threshold", 0)),
+            statistic=props.get("Statistic", "Sum"),
+            description=props.get("AlarmDescription", ""),
+            dimensions=props.get("Dimensions", []),
+            alarm_actions=props.get("AlarmActions", []),
+            datapoints_to_alarm=props.get("DatapointsToAlarm"),
+            ok_actions=props.get("OKActions", []),
+            treat_missing_data=props.get("TreatMissingData"),
+        )
+        return cls(alarm.name, Arn=alarm.alarm_arn)
+
+
+class S3BucketPolicy(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> S3BucketPolicy:  # fmt: skip
+        from moto.s3.models import s3_backends
+        from moto.utilities.utils import get_partition
+
+        props = _properties(cloudformation_json)
+        backend = s3_backends[account_id][get_partition(region_name)]
+        backend.put_bucket_policy(props["Bucket"], json.dumps(props["PolicyDocument"]).encode())
+        return cls(props["Bucket"])
+
+
+class SnsTopicPolicy(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> SnsTopicPolicy:  # fmt: skip
+        from moto.sns.models import sns_backends
+
+        props = _properties(cloudformation_json)
+        policy = json.dumps(props["PolicyDocument"])
+        for topic_arn in props["Topics"]:
+            sns_backends[account_id][region_name].set_topic_attribute(topic_arn, "policy", policy)
+        return cls(resource_name)
+
+
+class SqsQueuePolicy(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> SqsQueuePolicy:  # fmt: skip
+        from moto.sqs.models import sqs_backends
+
+        props = _properties(cloudformation_json)
+        policy = json.dumps(props["PolicyDocument"])
+        for queue_url in props["Queues"]:
+            queue_name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+            sqs_backends[account_id][region_name].set_queue_attributes(
+                queue_name, {"Policy": policy}
+            )
+        return cls(resource_name)
+
+
+class ApiGatewayStage(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Stage"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "StageName"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayStage:  # fmt: skip
+        from moto.apigateway.models import apigateway_backends
+
+        props = _properties(cloudformation_json)
+        deployment = props["DeploymentId"]  # moto's Deployment has no physical id: Ref is it
+        stage = apigateway_backends[account_id][region_name].create_stage(
+            function_id=props["RestApiId"],
+            stage_name=props["StageName"],
+            deploymentId=deployment if isinstance(deployment, str) else deployment.id,
+            variables=props.get("Variables"),
+            description=props.get("Description", ""),
+            tracing_enabled=props.get("TracingEnabled"),
+        )
+        return cls(str(stage.name))
+
+
+class ApiGatewayGatewayResponse(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::GatewayResponse"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayGatewayResponse:  # fmt: skip
+        from moto.apigateway.models import apigateway_backends
+
+        props = _properties(cloudformation_json)
+        apigateway_backends[account_id][region_name].put_gateway_response(
+            rest_api_id=props["RestApiId"],
+            response_type=props["ResponseType"],
+            status_code=props.get("StatusCode"),
+            response_parameters=props.get("ResponseParameters"),
+            response_templates=props.get("ResponseTemplates"),
+        )
+        return cls(resource_name)
+
+
+class ApiGatewayModel(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Model"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayModel:  # fmt: skip
+        from moto.apigateway.models import apigateway_backends
+
+        props = _properties(cloudformation_json)
+        schema = props.get("Schema", {})
+        model = apigateway_backends[account_id][region_name].create_model(
+            rest_api_id=props["RestApiId"],
+            name=props.get("Name", resource_name),
+            content_type=props.get("ContentType", "application/json"),
+            description=props.get("Description", ""),
+            schema=schema if isinstance(schema, str) else json.dumps(schema),
+        )
+        return cls(model.name)
+
+
+class ApiGatewayRequestValidator(_Created, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::RequestValidator"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayRequestValidator:  # fmt: skip
+        from moto.apigateway.models import apigateway_backends
+
+        props = _properties(cloudformation_json)
+        validator = apigateway_backends[account_id][region_name].create_request_validator(
+            restapi_id=props["RestApiId"],
+            name=props.get("Name", resource_name),
+            body=props.get("ValidateRequestBody"),
+            params=props.get("ValidateRequestParameters"),
+        )
+        return cls(validator.id)
+
+
+class ApiGatewayAccount(_Created, CloudFormationModel):
+    """Account-wide API Gateway settings (the CloudWatch role): nothing for moto to hold."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Account"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayAccount:  # fmt: skip
+        return cls(resource_name)
+
+
+class CdkMetadata(_Created, CloudFormationModel):
+    """CDK's version report: no resource behind it."""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CDK::Metadata"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> CdkMetadata:  # fmt: skip
+        return cls(resource_name)
+
+
+MODELS = (
+    SecretsManagerSecret, SchedulerSchedule, CloudWatchAlarm, S3BucketPolicy, SnsTopicPolicy,
+    SqsQueuePolicy, ApiGatewayStage, ApiGatewayGatewayResponse, ApiGatewayModel,
+    ApiGatewayRequestValidator, ApiGatewayAccount, CdkMetadata,
+)  # fmt: skip
+
+
+def install() -> None:
+    """The models exist once this module is imported; moto's caches must see them."""
+    for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cache.cache_clear()

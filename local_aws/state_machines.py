@@ -1,0 +1,61 @@
+"""A state machine created by CloudFormation gets its definition from S3, and it runs.
+
+CDK's `DefinitionBody.from_file` emits `DefinitionS3Location` and `DefinitionSubstitutions`;
+moto reads only `DefinitionString`, so the machine would have an empty definition. It also
+creates it in the non-executing backend, where DescribeStateMachine then says
+StateMachineDoesNotExist when `execute_state_machine` is on. Here the definition is read from
+moto's S3, its `${Name}` placeholders substituted as CloudFormation does, and the machine is
+created in the backend the API uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.stepfunctions import models
+from moto.stepfunctions.responses import get_backend
+
+
+def substitute(definition: str, substitutions: dict[str, Any]) -> str:
+    """CloudFormation's DefinitionSubstitutions: each `${Name}` replaced by its value."""
+    for name, value in substitutions.items():
+        definition = definition.replace("${" + name + "}", str(value))
+    return definition
+
+
+def definition_from(properties: dict[str, Any], account_id: str, region_name: str) -> str:
+    definition = properties.get("DefinitionString")
+    if definition is None and "DefinitionS3Location" in properties:
+        from moto.s3.models import s3_backends
+        from moto.utilities.utils import get_partition
+
+        location = properties["DefinitionS3Location"]
+        key: Any = s3_backends[account_id][get_partition(region_name)].get_object(
+            location["Bucket"], location["Key"], version_id=location.get("Version")
+        )
+        definition = key.value.decode("utf-8")
+    return substitute(definition or "", properties.get("DefinitionSubstitutions") or {})
+
+
+def create_from_cloudformation_json(
+    cls: type[models.StateMachine],
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> models.StateMachine:
+    properties = cloudformation_json["Properties"]
+    backend = get_backend(account_id, region_name)
+    return backend.create_state_machine(
+        properties.get("StateMachineName", resource_name),
+        definition_from(properties, account_id, region_name),
+        properties.get("RoleArn", ""),
+        tags=models.cfn_to_api_tags(properties.get("Tags", [])),
+    )
+
+
+def install() -> None:
+    models.StateMachine.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+        create_from_cloudformation_json
+    )
