@@ -36,6 +36,7 @@ from ongage_export.ongage_client import (
 )
 from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession, origin_of
 from ongage_export.request import parse_request
+from ongage_export.settings import ConfigurationError, Settings
 from ongage_simulator import Fault, OngageSimulator, SimulatorConfig
 from ongage_simulator.other_origin import ReceivedRequest
 from tests.conftest import CREDENTIALS, REQUEST
@@ -462,3 +463,15 @@ def test_a_stalled_body_is_noticed_by_the_read_timeout(sim: OngageSimulator) -> 
     ):
         for _ in download.chunks(4096):
             pass
+
+
+@pytest.mark.parametrize(("value", "ok"), [("2", True), ("60", True), ("61", False), ("0", False)])
+def test_the_read_timeout_may_only_be_shortened(value: str, ok: bool) -> None:
+    env = {"EXPORT_BUCKET": "b", "IDEMPOTENCY_TABLE": "t", "ONGAGE_SECRET_ID": "s",
+           "ONGAGE_BASE_URL": "https://api.ongage.net",
+           "ONGAGE_READ_TIMEOUT_SECONDS": value}  # fmt: skip
+    if ok:
+        assert Settings.from_env(env).ongage_read_timeout_seconds == float(value)
+    else:
+        with pytest.raises(ConfigurationError, match="at most 60"):
+            Settings.from_env(env)
