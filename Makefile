@@ -18,7 +18,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: $(STAMP)
+# The demo deploys the synthesized stack: cdk.out, synthesized again only when its inputs change.
+demo: $(STAMP) synth
 	$(VENV)/bin/ongage-export demo
 
 lint: $(STAMP)
@@ -34,8 +35,16 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration -q
 
-synth: $(STAMP) node_modules/.installed
+# cdk.out is what `cdk deploy`, the embedded runtime and the e2e suite deploy; it is made again
+# only when what it is built from changes (the first synth, with the Lambda bundle: ~1-2 min).
+SYNTH_INPUTS := $(shell find app.py cdk.json infra lambdas statemachine -type f -not -path '*/__pycache__/*' 2>/dev/null | sort)
+SYNTH_STAMP := cdk.out/.synthesized-$(shell cat $(SYNTH_INPUTS) | md5sum | cut -c1-12)
+
+$(SYNTH_STAMP): $(STAMP) node_modules/.installed
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH npx cdk synth --quiet > /dev/null
+	touch $@
+
+synth: $(SYNTH_STAMP)
 
 infra-test: $(STAMP) synth
 	$(PY) -m pytest tests/infra -q

@@ -1,206 +1,22 @@
-"""A moto server for the benchmarks, in its own process, with three emulator fixes.
+"""A moto server for the benchmarks, in its own process, with S3 at constant memory
+(`local_aws.s3_streaming`), so that they measure our code and not moto.
 
 Run as `python -m benchmarks.moto_server`; it prints `listening on http://127.0.0.1:PORT`.
-
-Stock moto 5.2.5 handles large objects in ways S3 does not, which would make the benchmarks
-measure moto instead of our code (and, at 4 GiB, take 18 GiB of RAM in the moto process):
-- every ranged GET and every UploadPartCopy loads the object's whole body, so verifying a 4 GiB
-  export through 8 MiB ranged reads costs 512 reads of 4 GiB;
-- CompleteMultipartUpload concatenates all parts in memory (and copies them twice more).
-The fixes read only the range asked for and assemble a completed upload part by part, in
-blocks; validation (ETags, part sizes) and checksums are computed as moto computes them (with
-its CRC32 fallback, as neither awscrt nor crc32c is installed). Nothing else changes.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import logging
-import re
-import tempfile
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
-from moto.s3.models import FakeKey, FakeMultipart, S3Backend
-from moto.s3.responses import S3Response
-from moto.settings import S3_UPLOAD_PART_MIN_SIZE, get_s3_default_key_buffer_size
 
-BLOCK = 16 * 1024 * 1024
-# A plain `bytes=FIRST-LAST` range: the only form our client and boto3 send.
-_PLAIN_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
-_serving_range = threading.local()
-
-
-class RangeView:
-    """Stands in for an object's bytes: its length, and slices read from its spooled file."""
-
-    def __init__(self, key: FakeKey):
-        self._key = key
-
-    def __len__(self) -> int:
-        return int(self._key.size)
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __getitem__(self, item: slice) -> bytes:
-        start, stop, _ = item.indices(len(self))
-        with self._key.lock:
-            self._key._value_buffer.seek(start)
-            return bytes(self._key._value_buffer.read(max(0, stop - start)))
-
-    def blocks(self) -> Iterator[bytes]:
-        for start in range(0, len(self), BLOCK):
-            yield self[start : start + BLOCK]
-
-
-class AssembledBody:
-    """A completed upload's body in a spooled file (moto disposes of the parts right after
-    `complete`, before the new object is made): the new object adopts the file as it is."""
-
-    def __init__(self, parts: list[FakeKey], algorithm: str, kind: str):
-        # Not closed here: the new object adopts it as its body (see set_value).
-        self.file: Any = tempfile.SpooledTemporaryFile(get_s3_default_key_buffer_size())  # noqa: SIM115
-        self.size = 0
-        whole, joined = Digest(algorithm), bytearray()
-        for part in parts:
-            digest = Digest(algorithm)
-            for block in RangeView(part).blocks():
-                self.file.write(block)
-                digest.update(block)
-                whole.update(block)
-                self.size += len(block)
-            joined += digest.digest()
-        # As moto's MultipartChecksumBuilder: COMPOSITE hashes the parts' checksums.
-        if kind == "COMPOSITE":
-            self.checksum = (kind, _b64(digest_of([bytes(joined)], algorithm)), len(parts))
-        else:
-            self.checksum = (kind, _b64(whole.digest()), 1)
-
-    def __len__(self) -> int:
-        return self.size
-
-
-class Digest:
-    """moto's `compute_checksum`, fed block by block."""
-
-    def __init__(self, algorithm: str):
-        crc = algorithm in ("CRC32", "CRC32C", "CRC64NVME")  # moto's fallback: CRC32
-        self._hash = None if crc else hashlib.new("sha1" if algorithm == "SHA1" else "sha256")
-        self._crc = 0
-
-    def update(self, data: bytes) -> None:
-        if self._hash is None:
-            self._crc = binascii.crc32(data, self._crc)
-        else:
-            self._hash.update(data)
-
-    def digest(self) -> bytes:
-        return self._crc.to_bytes(4, "big") if self._hash is None else self._hash.digest()
-
-
-def digest_of(blocks: Iterable[bytes], algorithm: str) -> bytes:
-    digest = Digest(algorithm)
-    for block in blocks:
-        digest.update(block)
-    return digest.digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def complete(
-    self: FakeMultipart, body: Iterator[tuple[int, str]]
-) -> tuple[AssembledBody, str, tuple[str, str, int]]:
-    """FakeMultipart.complete without concatenating the parts in memory."""
-    parts: list[FakeKey] = []
-    md5s = bytearray()
-    for number, etag in body:
-        part = self.parts.get(number)
-        if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
-            raise InvalidPart()
-        if parts and parts[-1].contentsize < S3_UPLOAD_PART_MIN_SIZE:
-            raise EntityTooSmall()
-        md5s.extend(bytes.fromhex(part.etag.replace('"', "")))
-        parts.append(part)
-    if not parts:
-        raise MalformedXML
-    algorithm = self.metadata.get("x-amz-checksum-algorithm") or "CRC64NVME"
-    kind = self.metadata.get("x-amz-checksum-type") or (
-        "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
-    )
-    assembled = AssembledBody(parts, algorithm, kind)
-    etag = f"{hashlib.md5(bytes(md5s)).hexdigest()}-{len(parts)}"
-    return assembled, etag, assembled.checksum
-
-
-def patch_moto() -> None:
-    value_property: Any = FakeKey.value
-    original_get_object = S3Response.get_object
-
-    def get_value(self: FakeKey) -> Any:
-        # Only inside a plain ranged GET: moto then slices what we return (see key_response).
-        if getattr(_serving_range, "active", False):
-            return RangeView(self)
-        return value_property.fget(self)
-
-    def set_value(self: FakeKey, new_value: Any) -> None:
-        if not isinstance(new_value, AssembledBody):
-            return value_property.fset(self, new_value)  # type: ignore[no-any-return]
-        self._value_buffer.close()
-        self._value_buffer = new_value.file
-        self.contentsize = new_value.size
-        return None
-
-    def get_object(self: S3Response) -> Any:
-        _serving_range.active = _is_plain_range(self.headers.get("range")) and not (
-            self.querystring.get("partNumber")
-        )
-        try:
-            return original_get_object(self)
-        finally:
-            _serving_range.active = False
-
-    FakeKey.value = property(get_value, set_value)  # type: ignore[assignment,method-assign]
-    FakeMultipart.complete = complete  # type: ignore[assignment,method-assign]
-    S3Response.get_object = get_object  # type: ignore[method-assign]
-    S3Backend.upload_part_copy = upload_part_copy  # type: ignore[method-assign]
-
-
-def upload_part_copy(
-    self: S3Backend,
-    dest_bucket_name: str,
-    multipart_id: str,
-    part_id: int,
-    src_bucket_name: str,
-    src_key_name: str,
-    src_version_id: str | None,
-    start_byte: int | None,
-    end_byte: int | None,
-) -> FakeKey:
-    """S3Backend.upload_part_copy reading only the source range."""
-    source = self.get_object(src_bucket_name, src_key_name, version_id=src_version_id)
-    assert source is not None
-    view = RangeView(source)
-    data = view[:] if start_byte is None or end_byte is None else view[start_byte : end_byte + 1]
-    multipart = self.get_bucket(dest_bucket_name).multiparts[multipart_id]
-    return multipart.set_part(part_id, data)
-
-
-def _is_plain_range(header: str | None) -> bool:
-    match = _PLAIN_RANGE.match(header or "")
-    return match is not None and int(match.group(1)) <= int(match.group(2))
+from local_aws import s3_streaming
 
 
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    patch_moto()
+    s3_streaming.install()
     server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -1,10 +1,20 @@
-"""The whole AWS side on a laptop: moto runs the real ASL file and dispatches its Lambda tasks
-to the real handlers, in this process.
+"""The whole AWS side on a laptop: the synthesized stack, deployed into moto in this process,
+running the real ASL and dispatching its Lambda tasks to the real handlers.
 
-Created here, as the CDK stack creates them in AWS: the export bucket, the SNS topic (with an
-SQS queue subscribed, so notices can be read back), the idempotency table, the credentials
-secret, both functions (same handler strings, same environment variables) and the state machine
-from `statemachine/export.asl.json` with its placeholders substituted.
+Nothing is wired by hand: `cdk.out` (what `make synth` writes, what `cdk deploy` deploys) is
+deployed with CloudFormation (`local_aws.cloud_assembly`), so the bucket (versioned, with its
+lifecycle rules and policy), the topic, the table, the secret, the functions (handler,
+environment, timeout, memory, reserved concurrency) and the state machine (its definition
+asset and substitutions) are the template's. Then the Ongage credentials are put into the
+stack's secret, as a user does after `cdk deploy`.
+
+What differs from AWS, on purpose: the handlers run in this process from the installed
+package (the same code as the deployment package; `local_aws`, which `make test`'s e2e suite
+deploys to, runs the package itself under IAM); memory size is not enforced; X-Ray and EMF
+metrics are off. S3 keeps large objects on disk and serves ranges of them
+(`local_aws.s3_streaming`), so a local run's memory stays flat in the export's size.
+Tests may override a function setting through the Lambda API (part size, timeout, stop
+margin, reserved concurrency) or compress Retry waits; the defaults are the template's.
 """
 
 from __future__ import annotations
@@ -24,18 +34,23 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
+from local_aws import (
+    cloud_assembly,
+    resource_models,
+    s3_streaming,
+    secure_transport,
+    state_machines,
+)
 from ongage_export.polling import PollingPolicy
 from ongage_export.resume import resume_input
 
 REGION = "us-east-1"
-ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "export.asl.json"
-FUNCTIONS = {
-    "CreateExportFunctionArn": ("create-export", "ongage_export.handlers.create_export.handler"),
-    "RetrieveExportFunctionArn": (
-        "retrieve-export",
-        "ongage_export.handlers.retrieve_export.handler",
-    ),
-}
+ACCOUNT = "123456789012"
+ROOT = Path(__file__).resolve().parent.parent
+CDK_OUT = ROOT / "cdk.out"
+STACK = "OngageExport"
+# The stack's two Ongage-calling functions, by the start of their logical ids.
+FUNCTIONS = {"create-export": "FunctionsCreateExport", "retrieve-export": "FunctionsRetrieveExport"}
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -89,7 +104,13 @@ class RunResult:
 
 
 class EmbeddedRuntime:
-    """Use as a context manager; each instance is a fresh, empty AWS account."""
+    """Use as a context manager; each instance is a fresh AWS account with the stack deployed.
+
+    `polling` changes the functions' default polling policy (the POLL_* variables), and
+    `part_size_mib`, `function_timeout_seconds`, `stop_margin_seconds` and
+    `reserved_concurrency` their configuration, through the Lambda API after the deployment;
+    left None, what the template says holds.
+    """
 
     def __init__(
         self,
@@ -99,20 +120,22 @@ class EmbeddedRuntime:
         retry_time_scale: float = 1.0,
         reserved_concurrency: dict[str, int] | None = None,
         log_stream: IO[str] | None = None,
-        part_size_mib: int = 8,
-        function_timeout_seconds: int = 900,
-        stop_margin_seconds: float = 180,
+        part_size_mib: int | None = None,
+        function_timeout_seconds: int | None = None,
+        stop_margin_seconds: float | None = None,
+        cdk_out: Path = CDK_OUT,
     ):
         self.ongage = ongage
-        self.polling = polling or PollingPolicy()
+        self.polling = polling
         self.retry_time_scale = retry_time_scale
         self.reserved_concurrency = reserved_concurrency or {}
         self.log_stream = log_stream or sys.stderr
         self.part_size_mib = part_size_mib
         self.function_timeout_seconds = function_timeout_seconds
         self.stop_margin_seconds = stop_margin_seconds
+        self.cdk_out = cdk_out
         self.suffix = uuid.uuid4().hex[:8]
-        self.bucket = f"ongage-exports-{self.suffix}"
+        self.stack_name = f"ongage-export-{self.suffix}"
         self._mock = mock_aws(
             config={
                 "stepfunctions": {"execute_state_machine": True},
@@ -125,15 +148,18 @@ class EmbeddedRuntime:
     # -- set-up -------------------------------------------------------------------------------
 
     def __enter__(self) -> EmbeddedRuntime:
+        cloud_assembly.template_path(self.cdk_out, STACK)  # fail before anything starts
         # moto's interpreter logs every failed state with its internals; the run's result and
         # the failure notice say what matters.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._set_env(FAKE_AWS_ENV)
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):  # this account, never another one
+            self._saved_env.setdefault(name, os.environ.pop(name, None))
         self._mock.start()
         parameters.clear_caches()  # a cached secret from an earlier account must not leak in
         self.dispatcher.install()
         try:
-            self._create_resources()
+            self._deploy()
         except BaseException:
             self.__exit__()
             raise
@@ -142,6 +168,7 @@ class EmbeddedRuntime:
     def __exit__(self, *exc: object) -> None:
         self.dispatcher.uninstall()
         self._mock.stop()
+        state_machines.RETRY_TIME_SCALE = 1.0
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -157,17 +184,26 @@ class EmbeddedRuntime:
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
-    def _create_resources(self) -> None:
-        self.client("s3").create_bucket(Bucket=self.bucket)
-        self.topic_arn = self.client("sns").create_topic(Name=f"ongage-exports-{self.suffix}")[
-            "TopicArn"
-        ]
-        self.queue_url = self._subscribe_queue()
-        self.table = f"ongage-export-idempotency-{self.suffix}"
-        self._create_idempotency_table()
-        self.secret_id = f"ongage-export/credentials-{self.suffix}"
-        self.client("secretsmanager").create_secret(
-            Name=self.secret_id,
+    def _deploy(self) -> None:
+        for extension in (resource_models, state_machines, secure_transport, s3_streaming):
+            extension.install()
+        state_machines.RETRY_TIME_SCALE = self.retry_time_scale
+        outputs = cloud_assembly.deploy(
+            self.client,
+            self.cdk_out,
+            stack=STACK,
+            stack_name=self.stack_name,
+            parameters={"OngageBaseUrl": self.ongage.url},
+            account=ACCOUNT,
+            region=REGION,
+        )
+        self.outputs = outputs
+        self.bucket = outputs["BucketName"]
+        self.topic_arn = outputs["TopicArn"]
+        self.state_machine_arn = outputs["StateMachineArn"]
+        self.secret_id = outputs["SecretId"]
+        self.client("secretsmanager").put_secret_value(
+            SecretId=self.secret_id,
             SecretString=json.dumps(
                 {
                     "username": self.ongage.username,
@@ -176,49 +212,57 @@ class EmbeddedRuntime:
                 }
             ),
         )
-        self.role_arn = self._create_role()
-        environment = self.lambda_environment()
-        self._set_env(environment)  # handlers run in this process and read os.environ
-        substitutions = {"NotificationTopicArn": self.topic_arn}
-        for placeholder, (name, handler) in FUNCTIONS.items():
-            substitutions[placeholder] = self._create_function(name, handler, environment)
-        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
-            name=f"ongage-export-{self.suffix}",
-            definition=load_definition(substitutions, self.retry_time_scale),
-            roleArn=self.role_arn,
-        )["stateMachineArn"]
+        self.queue_url = self._subscribe_queue()
+        self.functions = self._stack_functions()
+        for name, function in self.functions.items():
+            self._override(name, function)
+        # The handlers run in this process and read os.environ: the functions' environment.
+        self._set_env(self.lambda_environment())
+
+    def _stack_functions(self) -> dict[str, str]:
+        """Function name by role (create-export, retrieve-export), from the deployed stack."""
+        resources = self.client("cloudformation").list_stack_resources(StackName=self.stack_name)
+        found = {}
+        for resource in resources["StackResourceSummaries"]:
+            for name, prefix in FUNCTIONS.items():
+                logical = resource["LogicalResourceId"]
+                if resource["ResourceType"] == "AWS::Lambda::Function" and logical.startswith(
+                    prefix
+                ):
+                    found[name] = resource["PhysicalResourceId"]
+        return found
+
+    def _override(self, name: str, function: str) -> None:
+        lam = self.client("lambda")
+        variables = dict(
+            lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+        )
+        if self.part_size_mib is not None:
+            variables["PART_SIZE_MIB"] = str(self.part_size_mib)
+        if self.stop_margin_seconds is not None:
+            variables["STREAM_STOP_MARGIN_SECONDS"] = str(self.stop_margin_seconds)
+        if self.polling is not None:
+            policy = self.polling.as_dict()
+            variables.update({var: str(policy[k]) for k, var in PollingPolicy.ENV_VARS.items()})
+        update: dict[str, Any] = {"Environment": {"Variables": variables}}
+        if self.function_timeout_seconds is not None:
+            update["Timeout"] = self.function_timeout_seconds
+        lam.update_function_configuration(FunctionName=function, **update)
+        if name in self.reserved_concurrency:
+            lam.put_function_concurrency(
+                FunctionName=function, ReservedConcurrentExecutions=self.reserved_concurrency[name]
+            )
 
     def lambda_environment(self) -> dict[str, str]:
-        env = {
-            "EXPORT_BUCKET": self.bucket,
-            "IDEMPOTENCY_TABLE": self.table,
-            "ONGAGE_SECRET_ID": self.secret_id,
-            "ONGAGE_BASE_URL": self.ongage.url,
-            "EXPORT_PREFIX": "exports/",
-            "STAGING_PREFIX": "incoming/",
-            "PART_SIZE_MIB": str(self.part_size_mib),
-            "STREAM_STOP_MARGIN_SECONDS": str(self.stop_margin_seconds),
-            "POWERTOOLS_SERVICE_NAME": "ongage-export",
-            "POWERTOOLS_METRICS_NAMESPACE": "OngageExport",
-        }
-        policy = self.polling.as_dict()
-        env.update({var: str(policy[key]) for key, var in PollingPolicy.ENV_VARS.items()})
-        return env
-
-    def _create_role(self) -> str:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        return self.client("iam").create_role(
-            RoleName=f"ongage-export-{self.suffix}", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
+        """The environment both Ongage-calling functions run with (the same for both)."""
+        lam = self.client("lambda")
+        environments = [
+            lam.get_function_configuration(FunctionName=f)["Environment"]["Variables"]
+            for f in self.functions.values()
+        ]
+        if any(env != environments[0] for env in environments):
+            raise RuntimeError("the stack's Ongage functions have different environments")
+        return dict(environments[0])
 
     def _subscribe_queue(self) -> str:
         sqs = self.client("sqs")
@@ -227,33 +271,7 @@ class EmbeddedRuntime:
             "Attributes"
         ]["QueueArn"]
         self.client("sns").subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
-        return queue_url
-
-    def _create_idempotency_table(self) -> None:
-        self.client("dynamodb").create_table(
-            TableName=self.table,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-
-    def _create_function(self, name: str, handler: str, environment: dict[str, str]) -> str:
-        lam = self.client("lambda")
-        arn = lam.create_function(
-            FunctionName=f"{name}-{self.suffix}",
-            Runtime="python3.13",
-            Role=self.role_arn,
-            Handler=handler,
-            Code={"ZipFile": b"the real handler runs in-process"},
-            Timeout=self.function_timeout_seconds,
-            MemorySize=256,
-            Environment={"Variables": environment},
-        )["FunctionArn"]
-        if name in self.reserved_concurrency:
-            lam.put_function_concurrency(
-                FunctionName=arn, ReservedConcurrentExecutions=self.reserved_concurrency[name]
-            )
-        return arn
+        return str(queue_url)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -341,24 +359,3 @@ class EmbeddedRuntime:
 def _is_about(notice: dict[str, Any], execution_arn: str) -> bool:
     message = notice["message"]
     return execution_arn in (message.get("execution_arn"), message.get("execution_id"))
-
-
-def load_definition(substitutions: dict[str, str], retry_time_scale: float = 1.0) -> str:
-    """The ASL file with its `${...}` placeholders filled in, as CDK's substitutions do.
-
-    `retry_time_scale` shrinks Retry intervals for tests (Ongage's 429 guidance is minutes);
-    the flow itself is never altered.
-    """
-    text = ASL_FILE.read_text()
-    for name, value in substitutions.items():
-        text = text.replace("${" + name + "}", value)
-    if "${" in text:
-        raise ValueError(f"unsubstituted placeholder left in {ASL_FILE.name}")
-    definition = json.loads(text)
-    if retry_time_scale != 1.0:
-        for state in definition["States"].values():
-            for retrier in state.get("Retry", []):
-                for key in ("IntervalSeconds", "MaxDelaySeconds"):
-                    if key in retrier:
-                        retrier[key] = max(1, round(retrier[key] * retry_time_scale))
-    return json.dumps(definition)

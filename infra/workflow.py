@@ -47,12 +47,12 @@ class ExportWorkflow(Construct):
         substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in functions.items()}
         substitutions["NotificationTopicArn"] = topic.topic_arn
         _check_substitutions(substitutions)
-        stack = cdk.Stack.of(self)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            # The vendedlogs prefix keeps CloudWatch's resource policy from growing per group.
-            log_group_name=f"/aws/vendedlogs/states/{stack.stack_name}-export",
+            # The vendedlogs prefix keeps CloudWatch's resource policy from growing per group;
+            # the name is the deployed stack's (a token), so one template deploys many times.
+            log_group_name=f"/aws/vendedlogs/states/{cdk.Aws.STACK_NAME}-export",
             retention=log_retention(log_retention_days),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )

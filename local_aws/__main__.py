@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from local_aws.server import LocalAws
+from local_aws.server import Endpoint, LocalAws
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4566, help="0 picks a free port")
     parser.add_argument("--state-dir", type=Path, default=Path(".local-aws"))
     parser.add_argument("--no-iam", action="store_true", help="do not enforce IAM policies")
+    parser.add_argument(
+        "--print-env", action="store_true", help="print the client environment and exit"
+    )
     args = parser.parse_args(argv)
+    if args.print_env:
+        endpoint = Endpoint(f"http://127.0.0.1:{args.port}", args.state_dir)
+        for name, value in endpoint.environment().items():
+            print(f"export {name}={value}")
+        return 0
     local = LocalAws(args.state_dir, port=args.port, enforce_iam=not args.no_iam)
     endpoint = local.start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -7,6 +7,7 @@ from local_aws import (
     event_patterns,
     iam_requests,
     resource_models,
+    s3_streaming,
     secure_transport,
     state_machines,
     template_url,
@@ -21,6 +22,7 @@ MODULES = (
     secure_transport,
     iam_requests,
     event_patterns,
+    s3_streaming,
 )
 
 

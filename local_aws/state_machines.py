@@ -6,10 +6,15 @@ creates it in the non-executing backend, where DescribeStateMachine then says
 StateMachineDoesNotExist when `execute_state_machine` is on. Here the definition is read from
 moto's S3, its `${Name}` placeholders substituted as CloudFormation does, and the machine is
 created in the backend the API uses.
+
+Tests may compress the workflow's Retry waits (`RETRY_TIME_SCALE`, e.g. 0.02 turns Ongage's
+one-minute 429 back-off into about a second): the flow, the attempts and the order of retries
+are unchanged; only how long each retry waits shrinks. It is 1 (off) unless set.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from moto.stepfunctions import models
@@ -23,6 +28,22 @@ def substitute(definition: str, substitutions: dict[str, Any]) -> str:
     return definition
 
 
+RETRY_TIME_SCALE = 1.0
+
+
+def scale_retry_waits(definition: str, scale: float) -> str:
+    """Every Retry's IntervalSeconds and MaxDelaySeconds times `scale` (at least 1 s)."""
+    if scale == 1.0:
+        return definition
+    document = json.loads(definition)
+    for state in document.get("States", {}).values():
+        for retrier in state.get("Retry", []):
+            for key in ("IntervalSeconds", "MaxDelaySeconds"):
+                if key in retrier:
+                    retrier[key] = max(1, round(retrier[key] * scale))
+    return json.dumps(document)
+
+
 def definition_from(properties: dict[str, Any], account_id: str, region_name: str) -> str:
     definition = properties.get("DefinitionString")
     if definition is None and "DefinitionS3Location" in properties:
@@ -34,7 +55,8 @@ def definition_from(properties: dict[str, Any], account_id: str, region_name: st
             location["Bucket"], location["Key"], version_id=location.get("Version")
         )
         definition = key.value.decode("utf-8")
-    return substitute(definition or "", properties.get("DefinitionSubstitutions") or {})
+    definition = substitute(definition or "", properties.get("DefinitionSubstitutions") or {})
+    return scale_retry_waits(definition, RETRY_TIME_SCALE)
 
 
 def create_from_cloudformation_json(

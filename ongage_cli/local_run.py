@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
+from local_aws.cloud_assembly import AssemblyError
 from ongage_export.polling import PollingPolicy
 
 DEMO_REQUEST = {
@@ -108,7 +109,14 @@ def run_demo(out_dir: Path, export_bytes: int) -> int:
         )
         runner = LocalRun(account, out_dir=out_dir)
         PollingPolicy.from_mapping(DEMO_POLLING)  # fail early if the demo timings drift
-        print("Running the workflow (statemachine/export.asl.json) on the embedded runtime...")
-        summary = runner.run({"request": DEMO_REQUEST, "polling": DEMO_POLLING}, timeout=120)
+        print(
+            "Deploying the synthesized stack (cdk.out) into the embedded AWS and running "
+            "its workflow (statemachine/export.asl.json)..."
+        )
+        try:
+            summary = runner.run({"request": DEMO_REQUEST, "polling": DEMO_POLLING}, timeout=120)
+        except AssemblyError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         runner.describe(summary)
     return 0 if summary["status"] == "SUCCEEDED" else 1

@@ -99,6 +99,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from local_aws.cloud_assembly import AssemblyError
     from ongage_cli.local_run import LocalRun, credentials_from_env
 
     request = load_request_file(args.request)
@@ -126,7 +127,10 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as error:
         return fail(f"--poll-initial/--poll-max/--deadline: {error}")
     runner = LocalRun(account, out_dir=out, quiet=args.json)
-    summary = runner.run({"request": request, "polling": polling})
+    try:
+        summary = runner.run({"request": request, "polling": polling})
+    except AssemblyError as error:  # no cdk.out: the stack to run has not been synthesized
+        return fail(str(error))
     if args.json:
         print(json.dumps(summary))
     else:

@@ -124,11 +124,7 @@ def without_action(template: dict[str, Any], role_prefix: str, action: str) -> d
 
 
 def deploy_variant(target: LocalTarget, name: str, template: dict[str, Any]) -> LocalDeployment:
-    """A second stack from a changed template (the assets are the ones `cdk deploy` published).
-    Literal names (the workflow's log group) get the stack's name, as two stacks need."""
-    for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Logs::LogGroup" and "LogGroupName" in resource["Properties"]:
-            resource["Properties"]["LogGroupName"] += f"-{name}"
+    """A second stack from a changed template (the assets are the ones `cdk deploy` published)."""
     cloudformation = target.deployed.client("cloudformation")
     cloudformation.create_stack(
         StackName=name,

@@ -68,3 +68,21 @@ def test_stock_moto_still_ignores_the_s3_definition(aws):
     except sfn.exceptions.StateMachineDoesNotExist:
         return
     assert "hello" not in definition
+
+
+def test_retry_waits_can_be_compressed_without_changing_the_flow():
+    definition = json.dumps(
+        {"States": {"T": {"Type": "Task", "Retry": [
+            {"ErrorEquals": ["X"], "IntervalSeconds": 60, "MaxDelaySeconds": 960, "MaxAttempts": 5}
+        ]}}}
+    )  # fmt: skip
+    (retrier,) = json.loads(state_machines.scale_retry_waits(definition, 0.02))["States"]["T"][
+        "Retry"
+    ]
+    assert retrier == {
+        "ErrorEquals": ["X"],
+        "IntervalSeconds": 1,
+        "MaxDelaySeconds": 19,
+        "MaxAttempts": 5,
+    }
+    assert state_machines.scale_retry_waits(definition, 1.0) == definition
