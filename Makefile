@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: install demo test unit integration infra-test lint typecheck synth bench bench-small clean
+.PHONY: install demo test unit integration infra-test e2e lint complexity typecheck synth bench bench-small clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: $(STAMP) synth
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# No function above cyclomatic grade C, no module above B, the average A (radon's grades).
+SOURCES := lambdas/ongage_export ongage_simulator embedded_runtime local_aws ongage_cli fault_injection infra tools benchmarks
+complexity: $(STAMP)
+	$(VENV)/bin/xenon --max-absolute C --max-modules B --max-average A $(SOURCES)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy lambdas/ongage_export ongage_simulator embedded_runtime local_aws ongage_cli fault_injection tools infra app.py
@@ -49,8 +54,12 @@ synth: $(SYNTH_STAMP)
 infra-test: $(STAMP) synth
 	$(PY) -m pytest tests/infra -q
 
+# The synthesized stack deployed into the local AWS (or the real stack in ONGAGE_EXPORT_STACK).
+e2e: $(STAMP) synth
+	$(PY) -m pytest tests/e2e -q
+
 # The whole suite that can run here (e2e tests skip themselves without AWS credentials).
-test: $(STAMP) node_modules/.installed lint typecheck synth
+test: $(STAMP) node_modules/.installed lint complexity typecheck synth
 	$(PY) -m pytest tests -q
 
 bench: $(STAMP)

@@ -141,15 +141,15 @@ def summarize(
         "simulator_calls": stats.total_calls,
         "simulator_429": stats.rate_limited,
         "within_ongage_limit": stats.peak_concurrent <= ONGAGE_MAX_PARALLEL,
-        "lambda_invocations": _by_function(runtime.dispatcher.invocations),
-        "lambda_throttled": _by_function(runtime.dispatcher.throttled),
-        "lambda_peak_concurrency": _by_function(runtime.dispatcher.peak_concurrency),
+        "lambda_invocations": _by_function(runtime, runtime.dispatcher.invocations),
+        "lambda_throttled": _by_function(runtime, runtime.dispatcher.throttled),
+        "lambda_peak_concurrency": _by_function(runtime, runtime.dispatcher.peak_concurrency),
     }
 
 
-def _by_function(counts: dict[str, int]) -> dict[str, int]:
-    """Drop the runtime's per-instance suffix: `create-export-1a2b3c4d` -> `create-export`."""
-    return {name.rsplit("-", 1)[0]: count for name, count in counts.items()}
+def _by_function(runtime: EmbeddedRuntime, counts: dict[str, int]) -> dict[str, int]:
+    """Counts by the function's role (`create-export`), not its deployed name."""
+    return {role: counts.get(name, 0) for role, name in runtime.functions.items()}
 
 
 def markdown(result: dict[str, Any]) -> str:
