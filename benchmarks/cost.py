@@ -280,12 +280,18 @@ def policy_sweep(model: Model, samples: int) -> list[dict[str, Any]]:
     return rows
 
 
-def s3_requests_per_gib(part_mib: int) -> dict[str, float]:
-    """PUT-class: parts, copy parts, 2 creates, 2 completes; GET-class: the verification reads."""
-    puts = 1024 / part_mib + 1024 / COPY_PART_MIB + 4
-    gets = 1024 / VERIFY_READ_MIB + 2  # plus the HEAD that looks for an earlier landing
+def s3_requests_per_gib(part_mib: int, landing: str) -> dict[str, float]:
+    """The landing's S3 requests for one GiB. Single pass: parts, create, complete, the list of
+    leftover uploads and of parts; GET-class: the HEAD that looks for an earlier landing.
+    Staged adds the copy (create, copy parts, complete) and the verification's ranged reads."""
+    puts = 1024 / part_mib + 4
+    gets = 1.0
+    if landing == "staged":
+        puts += 1024 / COPY_PART_MIB + 2
+        gets += 1024 / VERIFY_READ_MIB + 1
     usd = puts * S3_PRICES["put_class_per_request"] + gets * S3_PRICES["get_class_per_request"]
-    return {"part_size_mib": part_mib, "put_requests": puts, "get_requests": gets, "usd": usd}
+    return {"part_size_mib": part_mib, "landing": landing, "put_requests": puts,
+            "get_requests": gets, "usd": usd}  # fmt: skip
 
 
 def run(samples: int) -> dict[str, Any]:
@@ -304,7 +310,11 @@ def run(samples: int) -> dict[str, Any]:
         "scenarios": rows,
         "policy_sweep": policy_sweep(model, samples),
         "gentle_policy": GENTLE_POLICY.as_dict(),
-        "s3_requests_per_gib": [s3_requests_per_gib(part) for part in (8, 16, 32)],
+        "s3_requests_per_gib": [
+            s3_requests_per_gib(part, landing)
+            for landing in ("single-pass", "staged")
+            for part in (8, 16, 32)
+        ],
         "summary": {
             "thirty_min_usd": thirty["ours"]["total_usd"],
             "meets_30_min_goal": thirty["ours"]["total_usd"] < GOAL_30_MIN,
@@ -392,18 +402,20 @@ def markdown(result: dict[str, Any]) -> str:
         f"(cap {summary['cap_s']} s)."
     )
     s3_rows = [
-        [f"{r['part_size_mib']} MiB", f"{r['put_requests']:.0f}", f"{r['get_requests']:.0f}",
-         dollars(r["usd"])]
+        [r["landing"], f"{r['part_size_mib']} MiB", f"{r['put_requests']:.0f}",
+         f"{r['get_requests']:.0f}", dollars(r["usd"])]
         for r in result["s3_requests_per_gib"]
     ]  # fmt: skip
-    s3_head = ["part size", "PUT-class / GiB", "GET-class / GiB", "S3 requests $ / GiB landed"]
+    s3_head = ["landing", "part size", "PUT-class / GiB", "GET-class / GiB",
+               "S3 requests $ / GiB landed"]  # fmt: skip
     return "\n\n".join(
         [
             table(head, measured),
             table(scenario_head, rows),
             note,
-            "The landing's own S3 requests, not counted above (the same for any multipart "
-            "landing), at $0.005 per 1,000 PUT-class and $0.0004 per 1,000 GET-class requests:",
+            "The landing's own S3 requests, not counted above (single pass: a fresh download; "
+            "staged: one resumed across invocations), at $0.005 per 1,000 PUT-class and "
+            "$0.0004 per 1,000 GET-class requests:",
             table(s3_head, s3_rows),
             "What the default policy trades: polls, mean detection latency and how much cheaper "
             f"than the fixed 30 s loop, beside a gentler policy "

@@ -133,6 +133,8 @@ def markdown(result: dict[str, Any]) -> str:
         "handler peak RSS MiB",
         "handler after imports",
         "handler s (MB/s)",
+        "handler CPU s per GiB",
+        "landing",
         "naive peak RSS MiB",
         "naive after imports",
     ]
@@ -147,6 +149,8 @@ def _row(row: dict[str, Any]) -> list[str]:
         f"{handler['peak_rss_mib']:.0f}",
         f"{handler['rss_after_imports_mib']:.0f}",
         f"{handler['seconds']:.1f} ({row['bytes'] / handler['seconds'] / 1e6:.0f})",
+        f"{handler['cpu_seconds'] * 1024 * MIB / row['bytes']:.1f}",
+        handler.get("landing") or "",
         f"{naive['peak_rss_mib']:.0f}" if naive else "not run",
         f"{naive['rss_after_imports_mib']:.0f}" if naive else "",
     ]

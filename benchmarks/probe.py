@@ -84,7 +84,8 @@ def handler_mode(spec: dict[str, Any]) -> Result:
     def run() -> Result:
         out = handler({"job": job, "execution_id": job["execution_id"]}, Context())
         landed = out.get("landed") or {}
-        return {"bytes": landed.get("bytes"), "landed": bool(landed), "key": landed.get("key")}
+        return {"bytes": landed.get("bytes"), "landed": bool(landed), "key": landed.get("key"),
+                "landing": landed.get("landing")}  # fmt: skip
 
     return measured(run)
 
@@ -105,34 +106,63 @@ def naive_mode(spec: dict[str, Any]) -> Result:
 
 
 def land_mode(spec: dict[str, Any]) -> Result:
-    """S3Landing.land on the retrieve stream, each phase timed from outside."""
+    """The body into S3 one of three ways (`spec["landing"]`), each phase timed from outside:
+    "stream" (into a multipart upload, unchecked: what the baselines do), "single-pass" (what
+    `S3Landing.land` does with a fresh download) or "staged" (stream, then the ranged re-read
+    and the copy: a download resumed across invocations)."""
     from benchmarks.services import ongage_client, s3_client
     from ongage_export import landing
 
     phases: dict[str, float] = {}
     landing.verify_zip = _timed(landing.verify_zip, "verify", phases)  # type: ignore[assignment]
+    s3 = s3_client(spec["endpoint"])
+    requests = _count_requests(s3)
     lander = landing.S3Landing(
-        s3_client(spec["endpoint"]),
+        s3,
         spec["bucket"],
         part_size=spec["part_size_mib"] * 1024 * 1024,
         upload_concurrency=spec["concurrency"],
     )
-    for name in ("stream_to_staging", "publish"):
+    for name in ("stream_to_staging", "publish", "land_single_pass"):
         setattr(lander, name, _timed(getattr(lander, name), name, phases))
     client = ongage_client(spec["simulator_url"])
+    staging_key = f"incoming/{spec['key']}"
+
+    def land(chunks: Any) -> Any:
+        if spec["landing"] == "stream":
+            return lander.stream_to_staging(chunks, spec["key"])
+        if spec["landing"] == "single-pass":
+            return lander.land(chunks, staging_key=staging_key, final_key=spec["key"],
+                               metadata={"benchmark": "throughput"})  # fmt: skip
+        staged = lander.stream_to_staging(chunks, staging_key)
+        resumed = landing.UploadProgress(
+            staged.key, "", 0, staged.size, staged.size, staged=True, sha256=staged.sha256
+        )
+        return lander.land(iter(()), staging_key=staging_key, final_key=spec["key"],
+                           metadata={"benchmark": "throughput"}, resume=resumed)  # fmt: skip
 
     def run() -> Result:
         with _download(client, spec) as answer:
-            landed = lander.land(
-                answer.chunks(),
-                staging_key=f"incoming/{spec['key']}",
-                final_key=spec["key"],
-                metadata={"benchmark": "throughput"},
-            )
+            landed = land(answer.chunks())
         size = getattr(landed, "size", None)
-        return {"bytes": size, "landed": size is not None, "phases": phases}
+        return {"bytes": size, "landed": size is not None, "phases": phases, "s3": requests}
 
     return measured(run)
+
+
+def _count_requests(s3: Any) -> dict[str, Any]:
+    """S3 requests by operation, and the bytes GetObject read back, as `s3` sends them."""
+    counts: dict[str, Any] = {"operations": {}, "bytes_read": 0}
+
+    def before(model: Any, **kwargs: Any) -> None:
+        counts["operations"][model.name] = counts["operations"].get(model.name, 0) + 1
+
+    def after(parsed: Any, **kwargs: Any) -> None:
+        counts["bytes_read"] += parsed.get("ContentLength", 0)
+
+    s3.meta.events.register("before-call.s3", before)
+    s3.meta.events.register("after-call.s3.GetObject", after)
+    return counts
 
 
 def source_mode(spec: dict[str, Any]) -> Result:

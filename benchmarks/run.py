@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost, memory, scale, throughput
+from benchmarks import cost, memory, scale, throughput, zip_check
 from benchmarks.report import machine, machine_markdown
 
 
@@ -46,6 +46,13 @@ def sections(small: bool) -> dict[str, Section]:
             lambda work: throughput.run(plan, work),
             throughput.markdown,
         ),
+        "zip-check": Section(
+            "CPU of the ZIP check: streaming, stream-unzip, re-read",
+            lambda work: zip_check.run(
+                zip_check.SMALL_SIZE_MIB if small else zip_check.FULL_SIZE_MIB, work
+            ),
+            zip_check.markdown,
+        ),
         "cost": Section(
             "Cost per export",
             lambda work: cost.run(cost.SMALL_SAMPLES if small else cost.FULL_SAMPLES),
@@ -63,9 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--small", action="store_true", help="small sizes only (CI)")
     parser.add_argument("--out", type=Path, default=Path(".bench"), help="where the JSON goes")
-    parser.add_argument(
-        "--only", default="", help="comma-separated sections: memory,throughput,cost,scale"
-    )
+    parser.add_argument("--only", default="", help="comma-separated sections (default: all)")
     return parser.parse_args(argv)
 
 

@@ -65,6 +65,8 @@ class Case:
     request: dict[str, Any] | None = None  # instead of REQUEST
     resume_export_id: str | None = None  # the run resumes this export (no create call)
     lambda_env: dict[str, str] = field(default_factory=dict)  # for the functions, this case
+    # A key prefix where multipart uploads must have been started and every one aborted.
+    aborted_at: str | None = None
 
 
 @dataclass
@@ -146,6 +148,9 @@ CASES: tuple[Case, ...] = (
     Case("corrupt ZIP once", "landed", inject(Fault.CORRUPT_ZIP)),
     Case("corrupt ZIP always", "failed", inject(Fault.CORRUPT_ZIP, times=None),
          error="CorruptExport"),
+    Case("corrupt ZIP, caught by the single pass after parts are up", "failed",
+         inject(Fault.CORRUPT_ZIP, times=None), error="CorruptExport",
+         export_bytes=12 * 1024 * 1024, aborted_at="exports/"),
     Case("200 with JSON error body", "failed", inject(Fault.JSON_ERROR_ON_200, times=None),
          error="OngageUnexpectedResponse"),
     Case("200 with empty body", "failed", inject(Fault.EMPTY_200, times=None),
@@ -216,10 +221,12 @@ def run_case(case: Case) -> CaseResult:
                             part_size_mib=5,
                             reserved_concurrency=case.reserved_concurrency) as runtime,
             s3_fault(case.s3_fault),
+            s3_calls() as calls,
         ):  # fmt: skip
             results = _run_all(runtime, case)
             problems = _check(case, runtime, results, logs.getvalue())
             problems += _check_ongage(case, sim, len(results))
+            problems += _check_aborted(case, calls)
             return CaseResult(
                 case=case,
                 statuses=[r.status for r in results],
@@ -313,6 +320,21 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _check_aborted(case: Case, calls: list[tuple[str, str]]) -> list[str]:
+    """Uploads were started under `case.aborted_at`, and every one was aborted, none completed."""
+    if case.aborted_at is None:
+        return []
+    under = [(op, key) for op, key in calls if key.startswith(case.aborted_at)]
+    started = {key for op, key in under if op == "CreateMultipartUpload"}
+    aborted = {key for op, key in under if op == "AbortMultipartUpload"}
+    problems = []
+    if not started or started - aborted:
+        problems.append(f"uploads started at {sorted(started)}, aborted at {sorted(aborted)}")
+    if any(op == "CompleteMultipartUpload" for op, _ in under):
+        problems.append(f"an upload under {case.aborted_at} was completed")
+    return problems
+
+
 def _leaks(runtime: EmbeddedRuntime, results: list[RunResult], logs: str) -> bool:
     sfn = runtime.client("stepfunctions")
     seen = [logs, json.dumps(runtime.notices())]
@@ -367,6 +389,22 @@ def s3_fault(spec: tuple[str, int, int | None] | None) -> Iterator[None]:
         yield
     finally:
         client.meta.events.unregister(event, handler)
+
+
+@contextmanager
+def s3_calls() -> Iterator[list[tuple[str, str]]]:
+    """Every S3 call the Lambdas make meanwhile, as (operation, key)."""
+    calls: list[tuple[str, str]] = []
+
+    def record(params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        calls.append((model.name, params.get("Key", "")))
+
+    client = adapters.s3_client()
+    client.meta.events.register("before-parameter-build.s3", record)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister("before-parameter-build.s3", record)
 
 
 class _Raw:

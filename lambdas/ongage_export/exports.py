@@ -215,6 +215,7 @@ def success_notice(job: Job, landed: LandedObject, now: datetime) -> dict[str, A
         "bytes": landed.size,
         "sha256": landed.sha256,
         "already_landed": landed.already_landed,
+        "landing": landed.landing,
         "export_id": job["export_id"],
         "list_id": job["list_id"],
         "request": job["request"],

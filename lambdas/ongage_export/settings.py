@@ -56,9 +56,11 @@ class Settings:
                 # Stop streaming this long before the Lambda times out: enough to finish the
                 # parts in flight, verify and publish (resumed in the next invocation if not).
                 stop_margin_seconds=float(env.get("STREAM_STOP_MARGIN_SECONDS", "180")),
-                # How fast the ZIP check goes (a ranged re-read, inflating every member), set
-                # low: when the rest of the invocation is too short for it at this rate, the
-                # check and publication get an invocation of their own.
+                # How fast the ZIP check goes (inflating every member), set low. A body that
+                # fits in the rest of the invocation at this rate lands in one pass (checked
+                # while it streams); else it is staged, and when the rest of the invocation
+                # is too short for the staged object's re-read, the check and publication get
+                # an invocation of their own.
                 verify_bytes_per_second=float(env.get("VERIFY_BYTES_PER_SECOND", "20e6")),
                 default_polling=PollingPolicy.from_mapping(
                     {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}

@@ -67,7 +67,7 @@ def object_created_event(runtime: EmbeddedRuntime, key: str) -> dict[str, Any]:
             "request-id": uuid.uuid4().hex[:16].upper(),
             "requester": ACCOUNT,
             "source-ip-address": "10.0.0.1",
-            "reason": "CompleteMultipartUpload",  # the workflow publishes by multipart copy
+            "reason": "CompleteMultipartUpload",  # both landings complete a multipart upload
         },
     }
 
@@ -96,7 +96,8 @@ def test_a_landed_export_meets_the_success_event_and_metadata_contracts(
     key = notice["message"]["key"]
     head = runtime.client("s3").head_object(Bucket=runtime.bucket, Key=key)
     validator("s3-object-created", "objectMetadata").validate(head["Metadata"])
-    assert head["Metadata"]["sha256"] == notice["message"]["sha256"]
+    assert head["Metadata"]["landing"] == notice["message"]["landing"] == "single-pass"
+    assert "sha256" not in head["Metadata"]  # fixed before the body streamed: in the notice
     assert head["Metadata"]["export-id"] == notice["message"]["export_id"]
 
     event = object_created_event(runtime, key)
@@ -154,6 +155,7 @@ def test_the_schemas_are_valid_and_their_examples_meet_them(name: str) -> None:
     [
         ("sns-success", "status", "FAILED"),
         ("sns-success", "sha256", "not-a-digest"),
+        ("sns-success", "landing", "copied"),
         ("sns-success", "key", "incoming/run/x.zip"),
         ("sns-success", "landed_at", "yesterday"),
         ("sns-failure", "error", ""),
@@ -169,13 +171,19 @@ def test_the_schemas_reject_what_breaks_the_contract(name: str, field: str, valu
         validator(name).validate(broken)
 
 
-def test_metadata_without_its_digest_breaks_the_contract() -> None:
+def test_a_staged_object_without_its_digest_breaks_the_contract() -> None:
     metadata = {
         "export-id": "7000001",
         "list-id": "1111",
         "request-name": "Daily actives %2F Zo%C3%AB",
         "execution-id": "run-1",
+        "landing": "staged",
     }
     with pytest.raises(ValidationError):
         validator("s3-object-created", "objectMetadata").validate(metadata)
     validator("s3-object-created", "objectMetadata").validate({**metadata, "sha256": "0" * 64})
+    validator("s3-object-created", "objectMetadata").validate(
+        {**metadata, "landing": "single-pass"}
+    )
+    with pytest.raises(ValidationError):
+        validator("s3-object-created", "objectMetadata").validate({**metadata, "landing": "copied"})

@@ -61,7 +61,7 @@ def test_happy_path_after_several_412_polls(
     stored = runtime.client("s3").get_object(Bucket=runtime.bucket, Key=result.output["key"])
     data = stored["Body"].read()
     assert len(data) == expected.size and hashlib.sha256(data).hexdigest() == expected.sha256()
-    assert stored["Metadata"]["sha256"] == expected.sha256()
+    assert stored["Metadata"]["landing"] == "single-pass"  # its sha256 is in the notice
     assert stored["Metadata"]["export-id"] == export_id
     assert stored["Metadata"]["list-id"] == "1111"
 
@@ -76,6 +76,7 @@ def test_happy_path_after_several_412_polls(
     assert message["key"].endswith(f"/Daily-actives-Zoe-{export_id}.zip")
     assert message["bytes"] == expected.size
     assert message["sha256"] == expected.sha256()
+    assert message["landing"] == "single-pass"
     assert message["export_id"] == export_id
     assert message["list_id"] == 1111
     assert message["request"]["name"] == REQUEST["name"]
@@ -257,6 +258,29 @@ def test_a_download_longer_than_one_invocation_resumes_with_range(
     assert len(downloads) >= 2 and downloads[0].status_code == 200
     resumed = [s.range[0] for s in downloads[1:] if s.range]
     assert resumed and all(start % (5 * 1024 * 1024) == 0 for start in resumed)
+    expected = simulator.expected_body(only_export_id(simulator))
+    assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
+    assert result.output["landing"] == "staged"  # a resumed download cannot be checked in one pass
+    assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])
+
+
+def test_a_single_pass_that_runs_out_of_time_is_downloaded_again_staged(
+    short_lived_runtime: EmbeddedRuntime,
+    simulator: OngageSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A check rate so optimistic that the body seems to fit: the single pass starts, and the
+    # slow download outlasts the invocation after all.
+    monkeypatch.setenv("VERIFY_BYTES_PER_SECOND", "1e12")
+    simulator.config.export_bytes = 24 * 1024 * 1024
+    simulator.inject(Fault.SLOW_TRICKLE, times=None, bytes_per_second=8 * 1024 * 1024)
+    result = run(short_lived_runtime)
+
+    assert result.status == "SUCCEEDED", result.cause
+    downloads = [s for s in simulator.served if s.status_code in (200, 206)]
+    whole = [s for s in downloads if not s.range]
+    assert len(whole) == 2 and not whole[0].complete  # the single pass, then staged from byte 0
+    assert result.output["landing"] == "staged"
     expected = simulator.expected_body(only_export_id(simulator))
     assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
     assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])

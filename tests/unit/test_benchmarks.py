@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import cost, memory, run, scale, throughput
+from benchmarks import cost, memory, run, scale, throughput, zip_check
 from benchmarks.services import MIB, s3_client, start_moto
 from ongage_export.landing import S3Landing, StagedObject
 from ongage_export.polling import PollingPolicy
@@ -30,6 +30,7 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(throughput, "SMALL", throughput.Plan(8, (5,), (2,)))
     monkeypatch.setattr(scale, "SMALL_EXECUTIONS", 3)
     monkeypatch.setattr(cost, "SMALL_SAMPLES", 200)
+    monkeypatch.setattr(zip_check, "SMALL_SIZE_MIB", 2)
 
 
 def run_small(out: Path) -> dict[str, Any]:
@@ -46,15 +47,22 @@ def test_small_benchmarks_report_every_section(
     report = run_small(out)
 
     sections = report["sections"]
-    assert set(sections) == {"memory", "throughput", "cost", "scale"}
+    assert set(sections) == {"memory", "throughput", "zip-check", "cost", "scale"}
     assert {name: s.get("error") for name, s in sections.items() if not s["ok"]} == {}
     assert report["machine"]["nproc"] >= 1 and report["machine"]["python"]
     assert_memory(sections["memory"]["result"])
     assert_throughput(sections["throughput"]["result"])
+    assert_zip_check(sections["zip-check"]["result"])
     assert_cost(sections["cost"]["result"])
     assert_scale(sections["scale"]["result"])
     printed = capsys.readouterr().out
-    for title in ("### Memory", "### Throughput", "### Cost per export", "### Scale"):
+    for title in (
+        "### Memory",
+        "### Throughput",
+        "### CPU of the ZIP check",
+        "### Cost",
+        "### Scale",
+    ):
         assert title in printed
     assert (out / ".gitignore").read_text() == "*\n"  # results stay out of git
 
@@ -70,11 +78,26 @@ def assert_memory(result: dict[str, Any]) -> None:
 def assert_throughput(result: dict[str, Any]) -> None:
     baselines = result["baselines"]
     assert all(baselines[name]["mb_s"] > 0 for name in ("source", "sink", "pipeline"))
-    (config,) = result["configs"]
-    assert config["bytes"] >= 8 * MIB
-    assert config["stream_mb_s"] > 0 and config["end_to_end_mb_s"] > 0
-    assert config["verify_seconds"] > 0 and config["publish_seconds"] > 0
-    assert result["summary"]["best"] == {"part_size_mib": 5, "concurrency": 2}
+    configs = {config["landing"]: config for config in result["configs"]}
+    assert set(configs) == {"stream", "single-pass", "staged"}
+    assert all(c["bytes"] >= 8 * MIB and c["end_to_end_mb_s"] > 0 for c in configs.values())
+    single, staged = configs["single-pass"], configs["staged"]
+    # The single pass reads nothing back and copies nothing; the staged path does both.
+    assert single["read_back_per_byte"] == 0 and staged["read_back_per_byte"] >= 1
+    assert "UploadPartCopy" not in single["s3_operations"]
+    assert staged["s3_operations"]["UploadPartCopy"] >= 1 and staged["verify_seconds"] > 0
+    goals = result["summary"]["goals"]
+    assert len(goals) == 4 and all(isinstance(goal["met"], bool) for goal in goals)
+    assert goals[2]["met"]  # 0 bytes read back: not a speed, a fact
+
+
+def assert_zip_check(result: dict[str, Any]) -> None:
+    outcomes = {(row["body"], row["check"]): row["outcome"] for row in result["rows"]}
+    assert outcomes[("stored", "zip_stream (single pass)")] == "ok"
+    assert outcomes[("deflated", "zip_stream (single pass)")] == "ok"
+    # Why the library is not used: it refuses the simulator's (STORED + descriptor) exports.
+    assert outcomes[("stored", "stream-unzip 0.0.101")] == "refused (NotStreamUnzippable)"
+    assert outcomes[("deflated", "stream-unzip 0.0.101")] == "ok"
 
 
 def assert_cost(result: dict[str, Any]) -> None:
