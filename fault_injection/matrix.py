@@ -2,7 +2,8 @@
 workflow on the embedded runtime, and checks the outcome and what must never happen.
 
 After every case: no open multipart upload, no partial, staging or duplicate object, exactly
-one notice per run, and no credential in any log line, notice or execution history.
+one notice per run, no credential in any log line, notice or execution history, none at the
+other origin a redirect leads to, and never more than one Ongage export per run.
 `python -m fault_injection` prints the table; tests/integration/test_fault_matrix.py asserts it.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount, RunResult
 from ongage_export import adapters
 from ongage_simulator import Credentials, Fault, OngageSimulator, SimulatorConfig
+from ongage_simulator.other_origin import ReceivedRequest
 
 CREDENTIALS = Credentials("fault-user", "s3cr3t-Pa55word-never-logged", "ACCT7SECRET")
 REQUEST = {
@@ -32,8 +35,11 @@ REQUEST = {
     "file_format": "csv",
     "status": ["active"],
 }
+SUPPRESSION_REQUEST = {**{k: v for k, v in REQUEST.items() if k != "segment_id"},
+                       "name": "Fault matrix suppression list"}  # fmt: skip
 POLLING = {"initial_seconds": 1, "growth": 1.0, "max_seconds": 1, "jitter": 0.0,
            "deadline_seconds": 20}  # fmt: skip
+CREDENTIAL_HEADERS = ("X_USERNAME", "X_PASSWORD", "X_ACCOUNT_CODE")
 Arrange = Callable[[OngageSimulator], None]
 
 
@@ -52,6 +58,13 @@ class Case:
     # Retry intervals shrunk for speed; contention cases keep more of them, so that throttled
     # invocations spread out over time as they would on AWS.
     retry_time_scale: float = 0.02
+    exports_per_run: int = 1  # what Ongage must have created, per run (never more)
+    create_calls: int | None = None  # POST /api/export calls the case must make in all
+    max_retrieves: int | None = None  # a run that must end promptly: at most this many
+    via_other_origin: bool = False  # the ZIP must come from the redirect's other origin
+    request: dict[str, Any] | None = None  # instead of REQUEST
+    resume_export_id: str | None = None  # the run resumes this export (no create call)
+    lambda_env: dict[str, str] = field(default_factory=dict)  # for the functions, this case
     # A key prefix where multipart uploads must have been started and every one aborted.
     aborted_at: str | None = None
 
@@ -66,6 +79,8 @@ class CaseResult:
     seconds: float
     ongage_peak_parallel: int
     lambda_throttles: int
+    exports_created: int = 0
+    credentials_elsewhere: int = 0  # credential headers or values seen by the other origin
 
     @property
     def ok(self) -> bool:
@@ -78,13 +93,23 @@ class CaseResult:
             for status, error in zip(self.statuses, self.errors, strict=True)
         )
         lost = "0" if self.ok else "; ".join(self.problems)
-        return (f"| {self.case.name} | {len(self.statuses)} | {landed} | {failed_ok} | {lost} "
+        per_run = self.exports_created / max(len(self.statuses), 1)
+        return (f"| {self.case.name} | {len(self.statuses)} | {landed} | {failed_ok} "
+                f"| {per_run:g} | {self.credentials_elsewhere} | {lost} "
                 f"| {self.seconds:.1f} |")  # fmt: skip
 
 
 def inject(fault: Fault, **params: Any) -> Arrange:
     def arrange(sim: OngageSimulator) -> None:
         sim.inject(fault, **params)
+
+    return arrange
+
+
+def together(*arranges: Arrange) -> Arrange:
+    def arrange(sim: OngageSimulator) -> None:
+        for each in arranges:
+            each(sim)
 
     return arrange
 
@@ -98,18 +123,19 @@ CASES: tuple[Case, ...] = (
          error="ExportNotReady", polling={"deadline_seconds": 3}),
     Case("401 wrong credentials", "failed",
          setting("credentials", Credentials("fault-user", "rotated", "ACCT7SECRET")),
-         error="OngageAuthError"),
+         error="OngageAuthError", exports_per_run=0),
     Case("403 no API access", "failed", inject(Fault.FORBIDDEN, times=None),
-         error="OngageAuthError"),
+         error="OngageAuthError", exports_per_run=0),
     Case("412 on create (invalid data)", "failed", inject(Fault.CREATE_REJECTED, times=None),
-         error="OngageRequestRejected"),
+         error="OngageRequestRejected", exports_per_run=0),
     Case("412 on create (unknown list)", "failed", setting("known_list_ids", frozenset({1})),
-         error="OngageRequestRejected"),
-    Case("429 burst on create", "landed", inject(Fault.RATE_LIMITED, times=3, endpoint="create")),
+         error="OngageRequestRejected", exports_per_run=0),
+    Case("429 burst on create", "landed", inject(Fault.RATE_LIMITED, times=3, endpoint="create"),
+         create_calls=4),
     Case("429 burst on retrieve", "landed",
          inject(Fault.RATE_LIMITED, times=3, endpoint="retrieve")),
     Case("5xx burst (503) on create", "landed",
-         inject(Fault.SERVER_ERROR, times=3, endpoint="create")),
+         inject(Fault.SERVER_ERROR, times=3, endpoint="create"), create_calls=4),
     Case("5xx burst (502, HTML) on retrieve", "landed",
          inject(Fault.SERVER_ERROR, times=3, status=502, html=True, endpoint="retrieve")),
     Case("connection reset at 0% of body", "landed", inject(Fault.DROP_CONNECTION, at=0.0)),
@@ -129,6 +155,45 @@ CASES: tuple[Case, ...] = (
          error="OngageUnexpectedResponse"),
     Case("200 with empty body", "failed", inject(Fault.EMPTY_200, times=None),
          error="OngageUnexpectedResponse"),
+    Case("retrieve redirected to another origin (302)", "landed",
+         inject(Fault.REDIRECT, times=None), via_other_origin=True),
+    Case("retrieve redirected to another origin (307), reset mid-body", "landed",
+         together(inject(Fault.REDIRECT, times=None, redirect_status=307),
+                  inject(Fault.DROP_CONNECTION, at=0.5)),
+         via_other_origin=True, export_bytes=12 * 1024 * 1024),
+    Case("retrieve redirected within Ongage's origin", "landed",
+         inject(Fault.REDIRECT, times=None, redirect_to="same_origin")),
+    Case("redirect loop (more than 5 hops)", "failed",
+         inject(Fault.REDIRECT, times=None, redirect_to="loop"), error="OngageRedirectRefused"),
+    Case("200 on create, id with '/'", "failed", inject(Fault.UNUSABLE_ID, id_value="7/../8"),
+         error="OngageExportUnusable", create_calls=1),
+    Case("200 on create, id '..'", "failed", inject(Fault.UNUSABLE_ID, id_value=".."),
+         error="OngageExportUnusable", create_calls=1),
+    Case("200 on create, id with '?'", "failed",
+         inject(Fault.UNUSABLE_ID, id_value="7000001?list_id=1"),
+         error="OngageExportUnusable", create_calls=1),
+    Case("200 on create, no id", "failed", inject(Fault.UNUSABLE_ID, id_value=None),
+         error="OngageExportUnusable", create_calls=1),
+    Case("200 on create, HTML instead of the envelope", "failed",
+         inject(Fault.HTML_ON_200, endpoint="create"),
+         error="OngageExportUnusable", create_calls=1),
+    Case("200 on create, error envelope", "failed",
+         inject(Fault.JSON_ERROR_ON_200, endpoint="create"),
+         error="OngageExportUnusable", create_calls=1),
+    Case("412 'Export not found' (purged while polling)", "failed",
+         inject(Fault.EXPORT_PURGED), error="ExportRejected", max_retrieves=1),
+    Case("412 for an unknown id (resumed with a crafted id)", "failed",
+         resume_export_id="9999999", error="ExportRejected", exports_per_run=0,
+         max_retrieves=1),
+    Case("412 'Invalid data or export is not finished yet' x3, then ready", "landed",
+         inject(Fault.NEVER_READY, times=3, message="Invalid data or export is not finished yet")),
+    Case("412 with an unrecognised message x3, then ready", "landed",
+         inject(Fault.NEVER_READY, times=3, message="Please hold the line")),
+    Case("suppression-list export (list_id, no segment or mailing)", "landed",
+         request=SUPPRESSION_REQUEST),
+    Case("body stalls (socket open) past the 2 s read timeout", "landed",
+         inject(Fault.STALL, at=0.5, stall_seconds=600),
+         lambda_env={"ONGAGE_READ_TIMEOUT_SECONDS": "2"}, export_bytes=2 * 1024 * 1024),
     Case("S3 throttling (503 SlowDown on UploadPart)", "landed",
          s3_fault=("UploadPart", 503, 3)),
     Case("S3 access denied", "failed", s3_fault=("CreateMultipartUpload", 403, None),
@@ -151,6 +216,7 @@ def run_case(case: Case) -> CaseResult:
         case.arrange(sim)
         account = OngageAccount(sim.url, "fault-user", CREDENTIALS.password, "ACCT7SECRET")
         with (
+            environment(case.lambda_env),
             EmbeddedRuntime(account, retry_time_scale=case.retry_time_scale, log_stream=logs,
                             part_size_mib=5,
                             reserved_concurrency=case.reserved_concurrency) as runtime,
@@ -159,6 +225,7 @@ def run_case(case: Case) -> CaseResult:
         ):  # fmt: skip
             results = _run_all(runtime, case)
             problems = _check(case, runtime, results, logs.getvalue())
+            problems += _check_ongage(case, sim, len(results))
             problems += _check_aborted(case, calls)
             return CaseResult(
                 case=case,
@@ -169,11 +236,16 @@ def run_case(case: Case) -> CaseResult:
                 seconds=time.monotonic() - began,
                 ongage_peak_parallel=sim.stats.peak_concurrent,
                 lambda_throttles=sum(runtime.dispatcher.throttled.values()),
+                exports_created=sim.stats.creates,
+                credentials_elsewhere=credentials_seen(sim.other_origin.received),
             )
 
 
 def _run_all(runtime: EmbeddedRuntime, case: Case) -> list[RunResult]:
-    run_input = {"request": REQUEST, "polling": {**POLLING, **case.polling}}
+    run_input: dict[str, Any] = {"request": case.request or REQUEST,
+                                 "polling": {**POLLING, **case.polling}}  # fmt: skip
+    if case.resume_export_id:
+        run_input["resume"] = {"export_id": case.resume_export_id}
     names = ["same-key"] * case.runs if case.same_name else [None] * case.runs
     with ThreadPoolExecutor(max_workers=min(case.runs, 32)) as pool:
         arns = list(pool.map(lambda name: runtime.start(run_input, name), names))
@@ -200,6 +272,52 @@ def _check(case: Case, runtime: EmbeddedRuntime, results: list[RunResult], logs:
     if _leaks(runtime, results, logs):
         problems.append("a credential appeared in logs, notices or execution history")
     return problems
+
+
+def _check_ongage(case: Case, sim: OngageSimulator, runs: int) -> list[str]:
+    """What Ongage saw: exports created, create calls, retrieves, the other origin's requests."""
+    problems = []
+    stats = sim.stats
+    if stats.creates != case.exports_per_run * runs:
+        problems.append(f"{stats.creates} Ongage exports for {runs} run(s)")
+    creates = stats.calls_by_endpoint.get("create", 0)
+    if case.create_calls is not None and creates != case.create_calls:
+        problems.append(f"{creates} create calls, expected {case.create_calls}")
+    retrieves = stats.calls_by_endpoint.get("retrieve", 0)
+    if case.max_retrieves is not None and retrieves > case.max_retrieves:
+        problems.append(f"{retrieves} retrieves before giving up (at most {case.max_retrieves})")
+    received = sim.other_origin.received
+    if credentials_seen(received):
+        problems.append(f"{credentials_seen(received)} credentials reached another origin")
+    if case.via_other_origin and not received:
+        problems.append("the redirect's other origin served nothing")
+    return problems
+
+
+def credentials_seen(received: list[ReceivedRequest]) -> int:
+    """Credential headers, or credential values anywhere, in what the other origin received."""
+    values = (CREDENTIALS.username, CREDENTIALS.password, CREDENTIALS.account_code)
+    seen = 0
+    for request in received:
+        texts = [request.path, *(f"{name}: {value}" for name, value in request.headers)]
+        seen += sum(name.upper() in CREDENTIAL_HEADERS for name, _ in request.headers)
+        seen += sum(value in text for value in values for text in texts)
+    return seen
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Extra environment for the functions (they run in this process) during one case."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _check_aborted(case: Case, calls: list[tuple[str, str]]) -> list[str]:
@@ -300,6 +418,7 @@ class _Raw:
 
 
 def table(results: list[CaseResult]) -> str:
-    head = ["| case | runs | landed | failed as expected | anything lost | seconds |",
-            "|---|---|---|---|---|---|"]  # fmt: skip
+    head = ["| case | runs | landed | failed as expected | exports created per run "
+            "| credentials seen by other origins | anything lost | seconds |",
+            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     return "\n".join(head + [result.row() for result in results])

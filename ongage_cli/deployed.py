@@ -27,8 +27,9 @@ import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from ongage_cli.inputs import InputError, load_request_file, positive_int, positive_seconds
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import validate_request
 from ongage_export.resume import resume_input
@@ -98,24 +99,28 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
     start = subparsers.add_parser("start", help="start an export on the deployed stack")
     start.add_argument("request", type=Path, help="the Ongage create-export body (JSON)")
     start.add_argument("--idempotency-key", help="names the run; the same key never starts two")
-    start.add_argument("--poll-initial", type=int, help="first wait before retrieving, seconds")
-    start.add_argument("--poll-max", type=int, help="longest wait between retrieves, seconds")
-    start.add_argument("--deadline", type=int, help="give up after this many seconds")
+    start.add_argument("--poll-initial", type=positive_int, help="first wait, seconds")
+    start.add_argument("--poll-max", type=positive_int, help="longest wait between retrieves")
+    start.add_argument("--deadline", type=positive_int, help="give up after this many seconds")
     start.add_argument("--via-api", action="store_true", help="POST /exports (SigV4) instead")
     start.add_argument("--wait", action="store_true", help="then wait for it, showing progress")
-    start.add_argument("--timeout", type=float, help="with --wait: stop waiting after seconds")
+    start.add_argument(
+        "--timeout", type=positive_seconds, help="with --wait: stop waiting after seconds"
+    )
     start.set_defaults(func=start_command)
 
     status = subparsers.add_parser("status", help="an export's status and download link")
     status.add_argument("id", help="the export id printed by start (or its execution ARN)")
-    status.add_argument("--link-seconds", type=int, default=900, help="download link lifetime")
+    status.add_argument(
+        "--link-seconds", type=positive_int, default=900, help="download link lifetime"
+    )
     status.set_defaults(func=status_command)
 
     wait = subparsers.add_parser(
         "wait", help="wait for an export, showing progress (exit 0 landed, 1 failed, 3 timeout)"
     )
     wait.add_argument("id", help="the export id printed by start (or its execution ARN)")
-    wait.add_argument("--timeout", type=float, help="stop waiting after this many seconds")
+    wait.add_argument("--timeout", type=positive_seconds, help="stop waiting after seconds")
     wait.set_defaults(func=wait_command)
 
     redrive = subparsers.add_parser(
@@ -123,11 +128,15 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     redrive.add_argument("id", help="the failed run's export id (or its execution ARN)")
     redrive.add_argument("--wait", action="store_true", help="then wait for it, showing progress")
-    redrive.add_argument("--timeout", type=float, help="with --wait: stop waiting after seconds")
+    redrive.add_argument(
+        "--timeout", type=positive_seconds, help="with --wait: stop waiting after seconds"
+    )
     redrive.set_defaults(func=redrive_command)
 
     for waiting in (start, wait, redrive):
-        waiting.add_argument("--interval", type=float, default=10.0, help="seconds between checks")
+        waiting.add_argument(
+            "--interval", type=positive_seconds, default=10.0, help="seconds between checks"
+        )
 
     for command in (start, status, wait, redrive):
         command.add_argument(
@@ -157,9 +166,13 @@ def wait_command(args: argparse.Namespace) -> int:
 
 def _guarded(args: argparse.Namespace, command: Callable[[argparse.Namespace], int]) -> int:
     try:
+        _check_id(getattr(args, "id", None))
         return command(args)
-    except DeployedError as error:
+    except (DeployedError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except NoRegionError:
+        print("error: no AWS region: pass --region or set AWS_REGION", file=sys.stderr)
         return EXIT_USAGE
     except NoCredentialsError:
         print("error: no AWS credentials found (aws configure, AWS_PROFILE...)", file=sys.stderr)
@@ -424,13 +437,19 @@ def format_report(report: Mapping[str, Any]) -> str:
 # --- helpers -----------------------------------------------------------------------------------
 
 
+def _check_id(execution_id: str | None) -> None:
+    """An export id's form, checked before the stack is looked up (no AWS call for a typo)."""
+    if execution_id is None or execution_id.startswith("arn:"):
+        return
+    if not EXECUTION_NAME.match(execution_id):
+        raise DeployedError(
+            f"{execution_id[:100]!r} is not an export id: letters, digits, '-' and '_', 80 at "
+            "most (the id `ongage-export start` printed), or its execution ARN"
+        )
+
+
 def _load_request(path: Path) -> dict[str, Any]:
-    try:
-        request = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DeployedError(f"{path} does not exist") from None
-    except json.JSONDecodeError as error:
-        raise DeployedError(f"{path} is not valid JSON ({error})") from None
+    request = load_request_file(path)
     problems = validate_request(request)
     if problems:
         raise DeployedError(f"{path} is not a valid export request: " + "; ".join(problems))

@@ -34,8 +34,8 @@ def credentials_from_env(url: str, env: Mapping[str, str]) -> OngageAccount:
     ]
     if missing:
         raise ValueError(f"set {', '.join(missing)} to your Ongage API credentials")
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"--ongage-url must be an http(s) URL, not {url!r}")
+    if not url.startswith(("http://", "https://")):  # the URL is not echoed: it may hold secrets
+        raise ValueError("--ongage-url must be an http:// or https:// URL")
     return OngageAccount(
         url, env["ONGAGE_USERNAME"], env["ONGAGE_PASSWORD"], env["ONGAGE_ACCOUNT_CODE"]
     )

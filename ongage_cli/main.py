@@ -15,8 +15,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
+from ongage_cli.inputs import (
+    InputError,
+    Parser,
+    fail,
+    http_url,
+    load_request_file,
+    non_negative_int,
+    positive_int,
+    writable_dir,
+)
+from ongage_export.polling import PollingPolicy
 from ongage_export.request import validate_request
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -33,11 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         build_parser().print_help()
         return EXIT_USAGE
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except InputError as error:
+        return fail(str(error))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ongage-export",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -46,17 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run one export end to end on the embedded runtime")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="where to write")
-    demo.add_argument("--export-bytes", type=int, default=2 * 1024 * 1024)
+    demo.add_argument("--export-bytes", type=non_negative_int, default=2 * 1024 * 1024)
     demo.set_defaults(func=_demo)
 
     run = commands.add_parser("run", help="run the real workflow on the embedded runtime")
     run.add_argument("request", type=Path, help="the Ongage create-export body (JSON)")
-    run.add_argument("--ongage-url", required=True, help="Ongage base URL (or the simulator's)")
+    run.add_argument(
+        "--ongage-url", required=True, type=http_url, help="Ongage base URL (or the simulator's)"
+    )
     run.add_argument("--out", type=Path, help="write the landed ZIP and the notices here")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    run.add_argument("--poll-initial", type=int, help="first wait before retrieving, seconds")
-    run.add_argument("--poll-max", type=int, help="longest wait between retrieves, seconds")
-    run.add_argument("--deadline", type=int, help="give up after this many seconds")
+    run.add_argument("--poll-initial", type=positive_int, help="first wait, seconds")
+    run.add_argument("--poll-max", type=positive_int, help="longest wait between retrieves, s")
+    run.add_argument("--deadline", type=positive_int, help="give up after this many seconds")
     run.set_defaults(func=_run)
 
     validate = commands.add_parser("validate", help="check a request file against the rules")
@@ -70,15 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
 
         add_deployed_commands(commands)
     return parser
-
-
-def load_request_file(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SystemExit(f"error: {path} does not exist") from None
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"error: {path} is not valid JSON ({error})") from None
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -103,8 +109,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         account = credentials_from_env(args.ongage_url, os.environ)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(str(error))
+    out = writable_dir(args.out) if args.out is not None else None
     polling = {
         key: value
         for key, value in (
@@ -116,12 +122,15 @@ def _run(args: argparse.Namespace) -> int:
     }
     if "initial_seconds" in polling and "max_seconds" not in polling:
         polling["max_seconds"] = max(polling["initial_seconds"], 600)
-    runner = LocalRun(account, out_dir=args.out, quiet=args.json)
+    try:
+        PollingPolicy.from_mapping(polling)
+    except ValueError as error:
+        return fail(f"--poll-initial/--poll-max/--deadline: {error}")
+    runner = LocalRun(account, out_dir=out, quiet=args.json)
     try:
         summary = runner.run({"request": request, "polling": polling})
     except AssemblyError as error:  # no cdk.out: the stack to run has not been synthesized
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(str(error))
     if args.json:
         print(json.dumps(summary))
     else:
@@ -155,7 +164,7 @@ def _report_invalid(args: argparse.Namespace, problems: list[str]) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ongage_cli.local_run import run_demo
 
-    return run_demo(args.out, args.export_bytes)
+    return run_demo(writable_dir(args.out), args.export_bytes)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 Endpoint = Literal["create", "retrieve"]
+RedirectTo = Literal["elsewhere", "same_origin", "loop"]
 
 
 class Fault(StrEnum):
@@ -15,7 +16,13 @@ class Fault(StrEnum):
     SERVER_ERROR = "server_error"  # `status` (500/502/503...), envelope or `html` body
     FORBIDDEN = "forbidden"  # 403, as for an account without API access
     CREATE_REJECTED = "create_rejected"  # create answers 412 "Invalid data"
-    NEVER_READY = "never_ready"  # a ready export still answers 412 "not finished yet"
+    NEVER_READY = "never_ready"  # a ready export still answers 412 `message` (default
+    # "Export is not finished yet")
+    EXPORT_PURGED = "export_purged"  # the export is forgotten: 412 as for an unknown id
+    UNUSABLE_ID = "unusable_id"  # create makes the export but answers 200 with `id_value`
+    REDIRECT = "redirect"  # a ready retrieve answers `redirect_status` to `redirect_to`:
+    # "elsewhere" (the other-origin download server), "same_origin" or "loop" (to itself)
+    STALL = "stall"  # `at` bytes of the body, then silence for `stall_seconds`, socket open
     JSON_ERROR_ON_200 = "json_error_on_200"  # 200, application/json, an error envelope
     HTML_ON_200 = "html_on_200"  # 200 with an HTML page instead of the ZIP
     EMPTY_200 = "empty_200"  # 200 with an empty body
@@ -35,12 +42,12 @@ class Fault(StrEnum):
         """Where the fault applies unless told otherwise (None: any endpoint)."""
         if self in (Fault.RATE_LIMITED, Fault.SERVER_ERROR, Fault.FORBIDDEN):
             return None
-        return "create" if self is Fault.CREATE_REJECTED else "retrieve"
+        return "create" if self in (Fault.CREATE_REJECTED, Fault.UNUSABLE_ID) else "retrieve"
 
 
 # Faults that only make sense while a ready export's body is being served.
 BODY_FAULTS = frozenset(
-    {Fault.SLOW_TRICKLE, Fault.DROP_CONNECTION, Fault.TRUNCATE, Fault.CORRUPT_ZIP}
+    {Fault.SLOW_TRICKLE, Fault.DROP_CONNECTION, Fault.TRUNCATE, Fault.CORRUPT_ZIP, Fault.STALL}
 )
 
 
@@ -49,8 +56,8 @@ class FaultSpec:
     """One fault and its parameters; `times=None` means forever.
 
     `at` is a byte offset into the response body when an int, a fraction of it when a float.
-    Body faults (and never_ready, *_on_200 on retrieve) are only used up by a retrieve of a
-    ready export, so polls before readiness do not consume them.
+    Body faults (and never_ready, redirect, *_on_200 on retrieve) are only used up by a
+    retrieve of a ready export, so polls before readiness do not consume them.
     """
 
     fault: Fault
@@ -61,6 +68,11 @@ class FaultSpec:
     html: bool = False  # server_error: an HTML page instead of the JSON envelope
     at: int | float = 0.5  # drop_connection, truncate
     bytes_per_second: int = 64 * 1024  # slow_trickle
+    message: str | None = None  # never_ready: the 412's message
+    id_value: Any = "../7000001"  # unusable_id: payload.id as answered (None: null)
+    redirect_to: RedirectTo = "elsewhere"  # redirect
+    redirect_status: int = 302  # redirect: 301, 302, 303, 307 or 308
+    stall_seconds: float = 300.0  # stall: how long the body stops (the socket stays open)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fault", Fault(self.fault))
@@ -74,6 +86,12 @@ class FaultSpec:
             raise ValueError(f"a fractional 'at' must be within 0..1, not {self.at}")
         if self.bytes_per_second < 1:
             raise ValueError("bytes_per_second must be positive")
+        if self.redirect_to not in ("elsewhere", "same_origin", "loop"):
+            raise ValueError(f"redirect_to: elsewhere, same_origin or loop: {self.redirect_to!r}")
+        if self.redirect_status not in (301, 302, 303, 307, 308):
+            raise ValueError(f"redirect_status must be 301-308, not {self.redirect_status}")
+        if self.stall_seconds <= 0:
+            raise ValueError("stall_seconds must be positive")
 
     def cut_point(self, length: int) -> int:
         """The byte count after which the body is cut, for a body of `length` bytes."""

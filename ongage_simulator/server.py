@@ -15,12 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from ongage_export.request import validate_request
 from ongage_simulator.config import Credentials
 from ongage_simulator.export_body import ExportBody
 from ongage_simulator.faults import Endpoint, Fault, FaultSpec
 from ongage_simulator.limits import RATE_MESSAGE
 from ongage_simulator.records import ServedRecord
+from ongage_simulator.rules import documented_problems
 
 if TYPE_CHECKING:
     from ongage_simulator.simulator import OngageSimulator
@@ -34,6 +34,8 @@ INVALID_DATA = "Invalid data"
 FILE_NOT_AVAILABLE = "Export file is not available"
 _AUTH_HEADERS = ("X_USERNAME", "X_PASSWORD", "X_ACCOUNT_CODE")
 _ROUTE = re.compile(r"^/(?:(?P<list>\d+)/)?api/export(?:/(?P<export>[^/]+)/retrieve)?/?$")
+# Where a same-origin REDIRECT sends a retrieve: still Ongage's origin, so still authenticated.
+_FILE_ROUTE = re.compile(r"^/files/(?P<export>[^/]+)\.zip$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _HTML_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
@@ -56,6 +58,7 @@ class Route:
     list_prefix: int | None
     query_list_id: str | None
     export_id: str | None
+    file: bool = False  # /files/<id>.zip: the target of a same-origin redirect
 
     @property
     def method(self) -> str:
@@ -64,6 +67,9 @@ class Route:
 
 def parse_route(path: str) -> Route | None:
     parts = urlsplit(path)
+    file = _FILE_ROUTE.match(parts.path)
+    if file is not None:
+        return Route("retrieve", None, None, file.group("export"), file=True)
     match = _ROUTE.match(parts.path)
     if match is None:
         return None
@@ -246,16 +252,21 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return self._send_error(400, "Invalid JSON", ["the request body is not valid JSON"])
         if self._take(Fault.CREATE_REJECTED, route):
             return self._send_error(412, INVALID_DATA, ["the export was rejected (simulated)"])
-        if self._replaced_200(route):
-            return
-        problems = validate_request(data)
+        given = isinstance(data, dict) and "list_id" in data
+        given = given or route.query_list_id is not None or route.list_prefix is not None
+        problems = documented_problems(data, list_id_given=given)
         if problems:
             return self._send_error(412, INVALID_DATA, problems)
         list_id, problems = self._resolve_list(route, data.get("list_id"))
         if list_id is None:
             return self._send_error(412, INVALID_DATA, problems)
         record = self.sim._create_export(data, list_id)
+        # From here Ongage has acted: a fault may spoil the answer, not undo the export.
+        if self._replaced_200(route):
+            return
         payload = {**data, "id": record.id, "list_id": list_id, "created": int(record.created)}
+        if spec := self._take(Fault.UNUSABLE_ID, route):
+            payload["id"] = spec.id_value
         self._send_json(200, envelope_ok(payload))
 
     def _resolve_list(self, route: Route, body_list_id: int | None) -> tuple[int | None, list[str]]:
@@ -284,14 +295,34 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         _, problems = self._resolve_list(route, None)
         if problems:
             return self._send_error(412, INVALID_DATA, problems)
+        if self._take(Fault.EXPORT_PURGED, route):
+            self.sim._forget(route.export_id)
         record = self.sim.exports.get(route.export_id)
         if record is None:
             return self._send_error(412, NOT_FOUND, [f"no export with id {route.export_id}"])
-        if not self.sim._note_retrieve(record) or self._take(Fault.NEVER_READY, route):
+        if route.file:  # the redirect's target: the export was ready when it redirected
+            return self._send_export(route, self.sim.expected_body(record.id))
+        if not self.sim._note_retrieve(record):
             return self._send_error(412, NOT_FINISHED)
+        if spec := self._take(Fault.NEVER_READY, route):
+            return self._send_error(412, spec.message or NOT_FINISHED)
+        if spec := self._take(Fault.REDIRECT, route):
+            return self._send_redirect(spec, record.id)
         if self._replaced_200(route):
             return
         self._send_export(route, self.sim.expected_body(record.id))
+
+    def _send_redirect(self, spec: FaultSpec, export_id: str) -> None:
+        """Send the retrieve on: elsewhere (another origin, as a signed link would), to a file
+        on this origin, or back to the same retrieve (a loop)."""
+        if spec.redirect_to == "loop":
+            location = self.path
+        elif spec.redirect_to == "same_origin":
+            location = f"/files/{export_id}.zip"
+        else:
+            elsewhere = self.sim.other_origin.url
+            location = f"{elsewhere}/files/{export_id}.zip?signature=sim-{export_id}"
+        self._start_response(spec.redirect_status, 0, {"Location": location})
 
     def _send_export(self, route: Route, body: ExportBody) -> None:
         status, start, end = 200, 0, body.size
@@ -318,11 +349,18 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     def _stream(self, chunks: Iterator[bytes], route: Route) -> None:
         """Send the body, slowed, dropped or truncated as the faults in force say."""
         trickle = self._take(Fault.SLOW_TRICKLE, route)
+        stall = self._take(Fault.STALL, route)
         drop = self._take(Fault.DROP_CONNECTION, route)
         cut_spec = drop or self._take(Fault.TRUNCATE, route)
         cut = cut_spec.cut_point(self.expected) if cut_spec else None
+        pause = stall.cut_point(self.expected) if stall else None
         rate = trickle.bytes_per_second if trickle else None
         for chunk in chunks:
+            if pause is not None and stall and self.sent + len(chunk) >= pause:
+                before, chunk = chunk[: pause - self.sent], chunk[pause - self.sent :]
+                self._write(before, rate)
+                self._stall(stall.stall_seconds)
+                pause = None
             if cut is not None and self.sent + len(chunk) >= cut:
                 self._write(chunk[: cut - self.sent], rate)
                 break
@@ -346,6 +384,12 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self.sent += len(piece)
             if rate is not None and self.sim._stopping.wait(len(piece) / rate):
                 raise ConnectionAbortedError("the simulator is stopping")
+
+    def _stall(self, seconds: float) -> None:
+        """Silence with the connection open: headers (and some body) sent, then nothing."""
+        self.wfile.flush()
+        if self.sim._stopping.wait(seconds):
+            raise ConnectionAbortedError("the simulator is stopping")
 
     def _abort_connection(self) -> None:
         """Reset the TCP connection (RST, not FIN): what a crashed peer or proxy looks like."""

@@ -14,6 +14,7 @@ from ongage_simulator.config import SimulatorConfig
 from ongage_simulator.export_body import DEFAULT_DATE_FORMAT, DEFAULT_FIELDS, ExportBody
 from ongage_simulator.faults import ActiveFault, Fault, FaultBook, FaultSpec
 from ongage_simulator.limits import AccountLimits, SimulatorStats, StatsRecorder
+from ongage_simulator.other_origin import OtherOrigin
 from ongage_simulator.records import ExportRecord, ServedRecord
 from ongage_simulator.server import SimulatorHTTPServer
 
@@ -42,6 +43,7 @@ class OngageSimulator:
         self._stopping = threading.Event()
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._other_origin: OtherOrigin | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -55,17 +57,20 @@ class OngageSimulator:
             name=f"ongage-simulator-{self.port}", daemon=True,
         )  # fmt: skip
         self._thread.start()
+        self._other_origin = OtherOrigin(self, self.host)
         return self
 
     def stop(self) -> None:
         if self._server is None:
             return
         self._stopping.set()  # trickling responses give up instead of holding the shutdown
+        if self._other_origin is not None:
+            self._other_origin.stop()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self._server = self._thread = None
+        self._server = self._thread = self._other_origin = None
 
     def __enter__(self) -> OngageSimulator:
         return self.start()
@@ -87,6 +92,13 @@ class OngageSimulator:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def other_origin(self) -> OtherOrigin:
+        """The download server a REDIRECT fault sends retrieves to (same host, another port)."""
+        if self._other_origin is None:
+            raise RuntimeError("the simulator is not running")
+        return self._other_origin
 
     # --- what tests use -----------------------------------------------------------------
 
@@ -136,6 +148,12 @@ class OngageSimulator:
             self.exports[record.id] = record
         self._stats.created()
         return record
+
+    def _forget(self, export_id: str) -> None:
+        """Drop an export, as Ongage purging it would: retrieves answer as for an unknown id."""
+        with self._lock:
+            self.exports.pop(export_id, None)
+            self._bodies.pop(export_id, None)
 
     def _note_retrieve(self, record: ExportRecord) -> bool:
         """Count a retrieve of `record`; True when the export is ready to be served."""

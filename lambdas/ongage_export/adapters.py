@@ -14,7 +14,6 @@ from ongage_export.ongage_client import OngageClient, OngageCredentials
 from ongage_export.settings import (
     DEFAULT_UPLOAD_CONCURRENCY,
     ONGAGE_CONNECT_TIMEOUT_SECONDS,
-    ONGAGE_READ_TIMEOUT_SECONDS,
     Settings,
 )
 
@@ -38,7 +37,7 @@ def ongage_client(settings: Settings) -> OngageClient:
         settings.ongage_base_url,
         credentials,
         connect_timeout=ONGAGE_CONNECT_TIMEOUT_SECONDS,
-        read_timeout=ONGAGE_READ_TIMEOUT_SECONDS,
+        read_timeout=settings.ongage_read_timeout_seconds,
     )
 
 

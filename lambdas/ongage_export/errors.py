@@ -40,6 +40,25 @@ class OngageUnexpectedResponse(OngageError):
     """A 200 that is not what the API promises (JSON or HTML instead of a ZIP, an empty body)."""
 
 
+class OngageExportUnusable(OngageError):
+    """The create call got a 2xx, so Ongage has acted, but its answer names no usable export.
+
+    Never retried: a second create would make a second export at Ongage for the same run.
+    """
+
+
+class ExportRejected(OngageError):
+    """Retrieve answered 412 with words that say the export id is invalid or unknown.
+
+    Polling cannot help: the id was never Ongage's, or Ongage no longer has the export.
+    """
+
+
+class OngageRedirectRefused(OngageError):
+    """Ongage redirected somewhere the client will not follow (https to http, a non-http
+    scheme, more redirects than allowed). A setting or a security problem: not retried."""
+
+
 class DownloadInterrupted(ExportError):
     """The ZIP body stopped before its end; nothing was landed and the retrieve is retried."""
 

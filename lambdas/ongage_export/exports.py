@@ -17,7 +17,7 @@ from urllib.parse import quote
 from ongage_export.errors import DownloadNotResumable, InvalidPollingPolicy
 from ongage_export.landing import LandedObject, S3Landing, UploadProgress
 from ongage_export.object_keys import export_key, staging_key
-from ongage_export.ongage_client import EXPORT_ID_PATTERN, NotReady, OngageClient
+from ongage_export.ongage_client import NotReady, OngageClient, export_id_problem
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import ExportRequest, InvalidExportRequest, parse_request
 from ongage_export.settings import Settings
@@ -54,10 +54,11 @@ def _resumed_export_id(resume: Any) -> str | None:
     if resume is None:
         return None
     export_id = resume.get("export_id") if isinstance(resume, Mapping) else None
-    if not isinstance(export_id, str) or not EXPORT_ID_PATTERN.match(export_id):
+    problem = export_id_problem(export_id) if isinstance(export_id, str) else "it is not a string"
+    if problem:
         raise InvalidExportRequest(
-            ["'resume' must be {\"export_id\": <an Ongage export id>}, as "
-             "`ongage-export redrive` writes it"]
+            [f"'resume' must be {{\"export_id\": <an Ongage export id>}}, as "
+             f"`ongage-export redrive` writes it; its export_id is refused: {problem}"]
         )  # fmt: skip
     return export_id
 

@@ -1,8 +1,15 @@
 """A small client for Ongage's export API: create an export, retrieve it as a stream.
 
-Every call carries the three auth headers and connect/read timeouts; every failure becomes one
-of the typed errors in `errors.py` carrying Ongage's own message. Credentials live only in the
-session's headers: they never reach a message, a repr or a log line.
+Every call to Ongage's origin carries the three auth headers (and nothing else does: see
+`ongage_session.py`) and connect/read timeouts; every failure becomes one of the typed errors
+in `errors.py` carrying Ongage's own message. Credentials live only in the session: they never
+reach a message, a repr or a log line.
+
+Two decisions live here and nowhere else:
+- a create answered 2xx means Ongage has acted: its answer yields a usable export id or the
+  run stops (`OngageExportUnusable`), never a second create (`create_export`);
+- a retrieve's 412 means "not finished" unless Ongage's words say the export is invalid or
+  unknown (`is_rejection`, with the patterns in REJECTED_412 / NOT_FINISHED_412).
 """
 
 from __future__ import annotations
@@ -14,22 +21,44 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from ongage_export.errors import (
     DownloadInterrupted,
+    ExportRejected,
     OngageAuthError,
     OngageError,
+    OngageExportUnusable,
     OngageRateLimited,
+    OngageRedirectRefused,
     OngageRequestRejected,
     OngageUnavailable,
     OngageUnexpectedResponse,
 )
+from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession
 from ongage_export.request import ExportRequest
 
-EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# An export id is opaque, but it goes into a URL path as one segment, unencoded: only RFC 3986
+# "unreserved" characters, and not the dot segments "." and ".." (which a URL resolver removes).
+EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
 MAX_ERROR_BODY = 64 * 1024
+MAX_QUOTED_BODY = 300  # characters of an unusable answer quoted in a failure notice
 CONTENT_RANGE = re.compile(r"^bytes (?P<start>\d+)-\d+/(?P<total>\d+|\*)$")
+
+# Ongage documents retrieve's 412 as "Invalid data or export is not finished yet". A message
+# that says the export is invalid or unknown ends the run; one that says "not finished" (even
+# beside "invalid", as the documented sentence does), says nothing, or says something else
+# keeps polling: a wrong "rejected" would fail a good run, a wrong "not finished" only waits
+# until the deadline.
+REJECTED_412 = re.compile(
+    r"\b(invalid|unknown|not found|does ?n[o']t exist|no such|no export|deleted|expired)\b",
+    re.IGNORECASE,
+)
+NOT_FINISHED_412 = re.compile(
+    r"\b(not (yet )?(finished|ready|complete|completed|done)|in progress|processing|pending)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -66,8 +95,9 @@ class NotReady:
 class ExportDownload:
     """An open 200 (or 206) retrieve response; read it with `chunks()`, then `close()`."""
 
-    def __init__(self, response: requests.Response):
+    def __init__(self, response: requests.Response, read_timeout: float | None = None):
         self._response = response
+        self._read_timeout = read_timeout
         length = response.headers.get("Content-Length")
         self.declared_size: int | None = int(length) if length and length.isdigit() else None
         self.bytes_read = 0
@@ -86,15 +116,24 @@ class ExportDownload:
                 self.bytes_read += len(chunk)
                 yield chunk
         except (requests.RequestException, OSError) as error:
-            raise DownloadInterrupted(
-                f"the export download broke after {self.bytes_read} bytes "
-                f"({type(error).__name__}); it will be retried from the start"
-            ) from None
+            raise DownloadInterrupted(self._broke_because(error)) from None
         if self.declared_size is not None and self.bytes_read != self.declared_size:
             raise DownloadInterrupted(
                 f"the export download ended after {self.bytes_read} of the "
                 f"{self.declared_size} bytes Ongage declared; it will be retried"
             )
+
+    def _broke_because(self, error: Exception) -> str:
+        # requests reports a read timeout mid-body as a ConnectionError wrapping urllib3's.
+        if any(isinstance(arg, ReadTimeoutError) for arg in error.args):
+            return (
+                f"the export download stalled after {self.bytes_read} bytes: nothing arrived "
+                f"for {self._read_timeout:g} s (the read timeout); it will be retried"
+            )
+        return (
+            f"the export download broke after {self.bytes_read} bytes "
+            f"({type(error).__name__}); it will be retried"
+        )
 
     def close(self) -> None:
         self._response.close()
@@ -114,42 +153,77 @@ class OngageClient:
         *,
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
-        session: requests.Session | None = None,
+        session: OngageSession | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
-        self._session = session or requests.Session()
-        self._session.headers.update(credentials.headers())
+        self._credentials = credentials
+        # Never a plain requests.Session: it would carry the credentials across redirects.
+        self._session = session or OngageSession(self.base_url, credentials.headers())
 
     def create_export(self, request: ExportRequest) -> str:
-        """POST /api/export; returns the new export's id."""
-        response = self._call("POST", self._url("api/export", request.list_id), json=request.body)
+        """POST /api/export; returns the new export's id.
+
+        Only answers that show nothing was created (no connection, 429, 5xx) are retryable
+        errors; any 2xx is final: its id, or OngageExportUnusable.
+        """
+        url = self._url("api/export", request.list_id)
+        response = self._call("POST", url, json=request.body, stream=True)
         with response:
-            if response.status_code != 200:
+            if not 200 <= response.status_code < 300:
                 raise _error_for(response, action="create the export", creating=True)
-            payload = _envelope_payload(response)
-        export_id = str(payload.get("id", "")) if isinstance(payload, dict) else ""
-        if not EXPORT_ID_PATTERN.match(export_id):
-            raise OngageUnexpectedResponse(
-                f"Ongage created an export but its id {export_id[:80]!r} is missing or malformed"
-            )
-        return export_id
+            try:
+                body = _read_at_most(response, MAX_ERROR_BODY)
+            except (requests.RequestException, OSError):
+                body = b""  # the 2xx broke off mid-body: Ongage has acted all the same
+        return self._created_export_id(response.status_code, body, request.name)
+
+    def _created_export_id(self, status: int, body: bytes, name: str) -> str:
+        problem, export_id = _export_id_in(body)
+        if problem is None:
+            return export_id
+        raise OngageExportUnusable(
+            f"Ongage answered the create call with {status}, so it may have created an "
+            f"export, but {problem}. The run stops here rather than create a second export. "
+            f"Ongage's answer: {self._quote(body)}. What to do: look for an export named "
+            f"{name!r} in Ongage, report the answer to Ongage, and start a new run once "
+            "creates answer with an export id",
+            status=status,
+        )
+
+    def _quote(self, body: bytes) -> str:
+        """Ongage's answer for a notice: trimmed, one line, with no credential in it."""
+        text = body.decode("utf-8", "replace")
+        for secret in self._credentials.headers().values():
+            text = text.replace(secret, "***")
+        text = re.sub(r"\s+", " ", "".join(ch if ch.isprintable() else " " for ch in text))
+        text = text.strip()
+        if not text:
+            return "(an empty body)"
+        return repr(text[:MAX_QUOTED_BODY] + ("..." if len(text) > MAX_QUOTED_BODY else ""))
 
     def retrieve(
         self, export_id: str, list_id: int | None, *, start: int = 0
     ) -> NotReady | ExportDownload:
-        """GET .../retrieve: NotReady on 412, else the open streaming response."""
+        """GET .../retrieve: NotReady on a 412 that may mean "not finished", ExportRejected on
+        one that says the export is invalid or unknown, else the open streaming response."""
+        problem = export_id_problem(export_id)
+        if problem:  # never let an id steer the URL: refused, not percent-encoded
+            raise ExportRejected(f"export id refused before calling Ongage: {problem}")
         path = f"api/export/{export_id}/retrieve"
         headers = {"Range": f"bytes={start}-"} if start else {}
         response = self._call("GET", self._url(path, list_id), stream=True, headers=headers)
         if response.status_code == 412:
             with response:
-                return NotReady(_ongage_message(response) or "export is not finished yet")
+                said = _ongage_message(response)
+            if is_rejection(said):
+                raise _rejected(export_id, said)
+            return NotReady(said or "export is not finished yet")
         if response.status_code not in (200, 206):
             with response:
                 raise _error_for(response, action="retrieve the export", creating=False)
         _require_zip_content(response)
-        return ExportDownload(response)
+        return ExportDownload(response, read_timeout=self.timeout[1])
 
     def _url(self, path: str, list_id: int | None) -> str:
         prefix = f"/{list_id}" if list_id is not None else ""
@@ -158,6 +232,11 @@ class OngageClient:
     def _call(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         try:
             return self._session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.TooManyRedirects:
+            raise OngageRedirectRefused(
+                f"Ongage redirected more than {MAX_REDIRECTS} times ({method} {_path(url)}); "
+                "the client stopped following. Report the redirect chain to Ongage"
+            ) from None
         except requests.Timeout:
             raise OngageUnavailable(
                 f"Ongage did not answer within {self.timeout[1]:g} s ({method} {_path(url)})"
@@ -169,8 +248,72 @@ class OngageClient:
 
 
 def _path(url: str) -> str:
-    """The URL without scheme and host, for messages (never includes credentials anyway)."""
-    return "/" + url.split("://", 1)[-1].split("/", 1)[-1]
+    """The URL's path only, for messages: no host, and no query (a signed link's signature)."""
+    return "/" + url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+
+
+def _read_at_most(response: requests.Response, limit: int) -> bytes:
+    """The body's first `limit` bytes: an answer that is not what it should be may be huge."""
+    body = bytearray()
+    for chunk in response.iter_content(chunk_size=16 * 1024):
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
+def export_id_problem(value: Any) -> str | None:
+    """Why `value` cannot be used as an export id in a URL path, or None if it can."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return f"the id is {_kind(value)}, not a string or a number"
+    text = str(value)
+    if text in (".", "..") or not EXPORT_ID_PATTERN.match(text):
+        return (
+            f"the id {text[:80]!r} is not one URL path segment (letters, digits, '-', '_', "
+            "'.', '~'; 128 characters at most; not '.' or '..')"
+        )
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "missing"
+    names = {bool: "a boolean", float: "a fractional number", list: "an array"}
+    return names.get(type(value), "an object")
+
+
+def _export_id_in(body: bytes) -> tuple[str | None, str]:
+    """(problem, id) read from a 2xx create answer; problem is None when the id is usable."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return "its body is not JSON", ""
+    if not isinstance(document, dict) or not isinstance(document.get("payload"), dict):
+        return "its body is not Ongage's {metadata, payload} envelope", ""
+    metadata = document.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("error"):
+        return f"its envelope reports an error ({_message_of(document) or 'no message'})", ""
+    export_id = document["payload"].get("id")
+    problem = export_id_problem(export_id)
+    if problem:
+        return f"its payload.id is unusable: {problem}", ""
+    return None, str(export_id)
+
+
+def is_rejection(message: str) -> bool:
+    """Whether a retrieve's 412 message says the export is invalid or unknown (see REJECTED_412)."""
+    return bool(REJECTED_412.search(message)) and not NOT_FINISHED_412.search(message)
+
+
+def _rejected(export_id: str, said: str) -> ExportRejected:
+    return ExportRejected(
+        f"Ongage answered 412 for export {export_id} with words that say it is invalid or "
+        f"unknown ({said}); polling cannot make it ready. What to do: if the run was resumed "
+        "(`ongage-export redrive`), check that it carried the right export id; if Ongage no "
+        "longer has the export (purged or deleted), start a new run, which creates a new one",
+        status=412,
+        ongage_message=said,
+    )
 
 
 def _error_for(response: requests.Response, *, action: str, creating: bool) -> OngageError:
@@ -208,21 +351,6 @@ def _error_for(response: requests.Response, *, action: str, creating: bool) -> O
         status=status,
         ongage_message=said,
     )
-
-
-def _envelope_payload(response: requests.Response) -> Any:
-    try:
-        body = response.json()
-    except ValueError:
-        raise OngageUnexpectedResponse(
-            f"Ongage answered {response.status_code} with a body that is not JSON"
-        ) from None
-    if not isinstance(body, dict) or body.get("metadata", {}).get("error"):
-        raise OngageUnexpectedResponse(
-            f"Ongage reported an error in a {response.status_code} answer: "
-            f"{_message_of(body) or 'no message'}"
-        )
-    return body.get("payload")
 
 
 def _ongage_message(response: requests.Response) -> str:

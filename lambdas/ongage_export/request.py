@@ -4,6 +4,11 @@ Everything that accepts a request (the CLI's `validate`, the workflow's first st
 JSON Schema) goes through `validate_request` or `request_json_schema`, both built from the
 constants below. Problems are collected, never raised one at a time, so a user fixes them all
 in one go.
+
+Three kinds of export, as Ongage documents them: by segment (`segment_id`), by mailing
+(`mailing_id`), and a list's suppression list (`list_id` and neither id list: "In case of
+Suppression list, Segment ID is not required"; "For Suppression List Export, List ID is
+Required"). `bounced` and `complaint` are "available for export based on segment only".
 """
 
 from __future__ import annotations
@@ -65,6 +70,13 @@ class ExportRequest:
     @property
     def name(self) -> str:
         return str(self.body["name"])
+
+    @property
+    def kind(self) -> str:
+        """'segment', 'mailing' or 'suppression' (the list's suppression list)."""
+        if "segment_id" in self.body:
+            return "segment"
+        return "mailing" if "mailing_id" in self.body else "suppression"
 
     @property
     def list_id(self) -> int | None:
@@ -146,7 +158,12 @@ def _check_list_id(data: Mapping[str, Any]) -> list[str]:
 def _check_source(data: Mapping[str, Any]) -> list[str]:
     given = [key for key in ("segment_id", "mailing_id") if key in data]
     if not given:
-        return ["give exactly one of 'segment_id' or 'mailing_id', an array of Ongage ids"]
+        if "list_id" in data:
+            return []  # a suppression-list export: the list's suppressed contacts
+        return [
+            "say what to export: exactly one of 'segment_id' or 'mailing_id' (an array of "
+            "Ongage ids), or, for the list's suppression list, 'list_id' alone"
+        ]
     if len(given) == 2:
         return ["give either 'segment_id' or 'mailing_id', not both"]
     key = given[0]
@@ -258,7 +275,14 @@ def request_json_schema() -> dict[str, Any]:
                 },
             },
         },
-        "oneOf": [{"required": ["segment_id"]}, {"required": ["mailing_id"]}],
+        "oneOf": [
+            {"required": ["segment_id"]},
+            {"required": ["mailing_id"]},
+            {  # a suppression-list export: list_id and neither id list
+                "required": ["list_id"],
+                "not": {"anyOf": [{"required": ["segment_id"]}, {"required": ["mailing_id"]}]},
+            },
+        ],
         "anyOf": [
             {"required": ["segment_id"]},
             {"properties": {"status": {"items": {"enum": not_segment_only}}}},

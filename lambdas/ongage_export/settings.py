@@ -39,6 +39,7 @@ class Settings:
     stop_margin_seconds: float
     verify_bytes_per_second: float
     default_polling: PollingPolicy
+    ongage_read_timeout_seconds: float = ONGAGE_READ_TIMEOUT_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,9 +65,22 @@ class Settings:
                 default_polling=PollingPolicy.from_mapping(
                     {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}
                 ),
+                # Tests and the fault matrix shorten the read timeout, to see a stalled body
+                # noticed quickly; it can never exceed ONGAGE_READ_TIMEOUT_SECONDS.
+                ongage_read_timeout_seconds=_read_timeout(env),
             )
         except ValueError as error:
             raise ConfigurationError(f"bad Lambda configuration: {error}") from error
+
+
+def _read_timeout(env: Mapping[str, str]) -> float:
+    value = float(env.get("ONGAGE_READ_TIMEOUT_SECONDS", ONGAGE_READ_TIMEOUT_SECONDS))
+    if not 0 < value <= ONGAGE_READ_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"ONGAGE_READ_TIMEOUT_SECONDS must be above 0 and at most "
+            f"{ONGAGE_READ_TIMEOUT_SECONDS:g} (the budget the function timeouts allow)"
+        )
+    return value
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -343,7 +343,7 @@ def test_start_via_api_reports_a_rejection(aws, tmp_path, capsys, monkeypatch):
 
 def test_polling_options_are_checked_before_starting(aws, tmp_path, capsys):
     _deploy()
-    code, _, err = _run(["start", _request_file(tmp_path), "--poll-initial", "0"], capsys)
+    code, _, err = _run(["start", _request_file(tmp_path), "--poll-initial", "4000"], capsys)
     assert code == deployed.EXIT_USAGE
     assert "initial_seconds" in err
 

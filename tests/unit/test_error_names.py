@@ -25,6 +25,9 @@ ENDS_THE_RUN_AT_ONCE = {
     "InvalidPollingPolicy",  # the run's polling overrides are out of bounds
     "InvalidExportRequest",  # the request breaks Ongage's documented rules
     "ConfigurationError",  # a deployment mistake in the Lambda environment
+    "OngageExportUnusable",  # a 2xx create: Ongage has acted, a retry would make a 2nd export
+    "ExportRejected",  # a 412 whose words say the export is invalid or unknown
+    "OngageRedirectRefused",  # https -> http, a non-http scheme, or more than 5 redirects
 }
 
 

@@ -149,3 +149,24 @@ def test_execution_arn_is_built_from_the_state_machine_arn():
         == "arn:aws:states:eu-west-1:123456789012:execution:Export:abc_1-2"
     )
     assert export_status.execution_arn("a/b", machine) is None
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"pathParameters": None},
+        {"pathParameters": ["id"]},
+        {"pathParameters": {"id": 7}},
+        {"pathParameters": {"id": None}},
+        {"pathParameters": {"id": "x" * 100_000}},  # oversized
+        {"pathParameters": {"id": "%ff%fe"}},  # percent-encoded bytes that are not UTF-8
+        {"pathParameters": {"id": "%2e%2e%2fetc"}},
+    ],
+)
+def test_a_bad_path_parameter_is_a_400_that_says_what_an_id_is(aws, monkeypatch, event):
+    _machine(aws, monkeypatch, {"Type": "Succeed"})
+    response = export_status.handler(event, _Context())
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 400
+    assert body["error"] == "InvalidId" and "idempotency_key" in body["message"]

@@ -37,6 +37,19 @@ def test_documented_examples_are_valid() -> None:
     assert validate_request(mailing) == []
 
 
+def test_a_suppression_list_export_needs_only_the_list_id() -> None:
+    """ "In case of Suppression list, Segment ID is not required"; "List ID is Required"."""
+    suppression = {key: value for key, value in VALID.items() if key != "segment_id"}
+    assert validate_request(suppression) == []
+    assert parse_request(suppression).kind == "suppression"
+    assert parse_request(VALID).kind == "segment"
+    problems = validate_request({**suppression, "status": ["active", "complaint"]})
+    assert problems == ["'status' ['complaint'] is only available for segment exports (segment_id)"]
+    without_list = {key: value for key, value in suppression.items() if key != "list_id"}
+    (problem,) = validate_request(without_list)
+    assert "'segment_id' or 'mailing_id'" in problem and "'list_id' alone" in problem
+
+
 def test_every_problem_is_listed_at_once() -> None:
     problems = validate_request({"mailing_id": [0], "status": ["bounced"], "file_format": "xls"})
     text = " | ".join(problems)
@@ -54,7 +67,9 @@ def test_every_problem_is_listed_at_once() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"segment_id": None}, "exactly one of 'segment_id' or 'mailing_id'"),
+        ({"segment_id": None, "list_id": None}, "exactly one of 'segment_id' or 'mailing_id'"),
+        ({"segment_id": None, "list_id": None}, "or, for the list's suppression list, 'list_id'"),
+        ({"segment_id": None, "status": ["bounced"]}, "only available for segment exports"),
         ({"mailing_id": [1]}, "not both"),
         ({"segment_id": []}, "non-empty array"),
         ({"segment_id": [True]}, "positive integers"),
@@ -101,7 +116,8 @@ ids = st.lists(st.integers(min_value=1, max_value=2**63 - 1), min_size=1, max_si
 
 @st.composite
 def valid_requests(draw: st.DrawFn) -> dict[str, Any]:
-    by_segment = draw(st.booleans())
+    kind = draw(st.sampled_from(["segment_id", "mailing_id", "suppression"]))
+    by_segment = kind == "segment_id"
     allowed = (
         STATUSES if by_segment else tuple(s for s in STATUSES if s not in SEGMENT_ONLY_STATUSES)
     )
@@ -114,9 +130,10 @@ def valid_requests(draw: st.DrawFn) -> dict[str, Any]:
         "date_format": draw(st.sampled_from(DATE_FORMATS)),
         "file_format": "csv",
         "status": draw(st.lists(st.sampled_from(allowed), min_size=1, unique=True)),
-        ("segment_id" if by_segment else "mailing_id"): draw(ids),
     }
-    if draw(st.booleans()):
+    if kind != "suppression":
+        request[kind] = draw(ids)
+    if kind == "suppression" or draw(st.booleans()):
         request["list_id"] = draw(st.integers(min_value=1, max_value=2**63 - 1))
     if draw(st.booleans()):
         field = st.from_regex(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,20}$", fullmatch=True)

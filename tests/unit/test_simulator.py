@@ -25,7 +25,6 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ongage_export.request import validate_request
 from ongage_simulator import (
     Credentials,
     ExportBody,
@@ -36,6 +35,7 @@ from ongage_simulator import (
 )
 from ongage_simulator.cli import build_parser
 from ongage_simulator.export_body import DEFAULT_FIELDS
+from ongage_simulator.rules import documented_problems
 
 DEMO = Credentials.demo()
 VALID: dict[str, Any] = {
@@ -199,7 +199,8 @@ def test_validation_problems_are_listed(make_sim: MakeSim, http: requests.Sessio
     assert response.status_code == 412
     payload = error_payload(response)
     assert payload["message"] == "Invalid data"
-    assert payload["errors"] == validate_request(bad)
+    assert payload["errors"] == documented_problems(bad, list_id_given=False)
+    assert len(payload["errors"]) == 4  # ids, date format, file format, status
     assert len(payload["errors"]) >= 4
     assert sim.exports == {}
 
@@ -714,3 +715,103 @@ def test_cli_serves_until_interrupted() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=5) == 0
+
+
+# --- knobs of issue 11 ----------------------------------------------------------------------------
+
+
+def _ready(http: requests.Session, sim: OngageSimulator) -> str:
+    export_id = create_id(http, sim)
+    for _ in range(sim.config.ready_after_retrieves):
+        assert retrieve(http, sim, export_id).status_code == 412
+    return export_id
+
+
+def test_redirect_elsewhere_points_at_another_port_that_needs_no_credentials(
+    make_sim: MakeSim, http: requests.Session
+) -> None:
+    sim = make_sim()
+    export_id = _ready(http, sim)
+    sim.inject(Fault.REDIRECT, redirect_status=307)
+    answer = http.get(
+        f"{sim.url}/api/export/{export_id}/retrieve", allow_redirects=False, timeout=10
+    )
+    assert answer.status_code == 307
+    location = answer.headers["Location"]
+    assert location.startswith(sim.other_origin.url) and sim.other_origin.url != sim.url
+    download = requests.get(location, headers={"Range": "bytes=10-"}, timeout=10)
+    assert download.status_code == 206
+    assert download.content == sim.expected_body(export_id).read()[10:]
+    (seen,) = sim.other_origin.received
+    assert dict(seen.headers)["Range"] == "bytes=10-"
+
+
+def test_redirect_within_the_origin_still_asks_for_credentials(
+    make_sim: MakeSim, http: requests.Session
+) -> None:
+    sim = make_sim()
+    export_id = _ready(http, sim)
+    sim.inject(Fault.REDIRECT, redirect_to="same_origin")
+    answer = http.get(
+        f"{sim.url}/api/export/{export_id}/retrieve", allow_redirects=False, timeout=10
+    )
+    assert answer.headers["Location"] == f"/files/{export_id}.zip"
+    assert requests.get(f"{sim.url}/files/{export_id}.zip", timeout=10).status_code == 401
+    assert http.get(f"{sim.url}/files/{export_id}.zip", timeout=10).status_code == 200
+
+
+def test_a_purged_export_answers_like_an_unknown_one(
+    make_sim: MakeSim, http: requests.Session
+) -> None:
+    sim = make_sim()
+    export_id = create_id(http, sim)
+    sim.inject(Fault.EXPORT_PURGED)
+    answer = retrieve(http, sim, export_id)
+    assert answer.status_code == 412 and error_payload(answer)["message"] == "Export not found"
+    assert export_id not in sim.exports
+
+
+def test_unusable_id_and_spoiled_200s_on_create_still_create_the_export(
+    make_sim: MakeSim, http: requests.Session
+) -> None:
+    sim = make_sim()
+    sim.inject(Fault.UNUSABLE_ID, id_value="a/b")
+    assert create(http, sim).json()["payload"]["id"] == "a/b"
+    sim.inject(Fault.HTML_ON_200, endpoint="create")
+    assert create(http, sim).headers["Content-Type"] == "text/html"
+    assert sim.stats.creates == 2  # Ongage acted both times
+
+
+def test_never_ready_says_what_it_is_told(make_sim: MakeSim, http: requests.Session) -> None:
+    sim = make_sim()
+    export_id = _ready(http, sim)
+    sim.inject(Fault.NEVER_READY, message="Hold on")
+    assert error_payload(retrieve(http, sim, export_id))["message"] == "Hold on"
+
+
+def test_a_stall_sends_headers_and_part_of_the_body_then_nothing(
+    make_sim: MakeSim, http: requests.Session
+) -> None:
+    sim = make_sim(export_bytes=100_000)
+    export_id = _ready(http, sim)
+    sim.inject(Fault.STALL, at=1000, stall_seconds=600)
+    headers = "".join(f"{name}: {value}\r\n" for name, value in DEMO.headers().items())
+    request = f"GET /api/export/{export_id}/retrieve HTTP/1.1\r\nHost: x\r\n{headers}\r\n"
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
+        conn.sendall(request.encode())
+        received = b""
+        conn.settimeout(1.0)
+        with pytest.raises(TimeoutError):  # the socket stays open, and silent
+            while chunk := conn.recv(65536):
+                received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and len(body) == 1000
+
+
+def test_new_fault_parameters_are_checked() -> None:
+    with pytest.raises(ValueError):
+        FaultSpec(Fault.REDIRECT, redirect_status=200)
+    with pytest.raises(ValueError):
+        FaultSpec(Fault.REDIRECT, redirect_to="mars")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        FaultSpec(Fault.STALL, stall_seconds=0)

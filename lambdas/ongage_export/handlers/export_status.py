@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from ongage_export.observability import logger, tracer
 
 EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+MAX_ID_LENGTH = 2048  # an execution ARN is far shorter; anything longer is refused unread
 NOT_FOUND = ("ExecutionDoesNotExist", "InvalidArn")
 
 
@@ -40,8 +41,8 @@ def _s3() -> Any:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    raw_id = unquote(str((event.get("pathParameters") or {}).get("id", "")))
-    arn = execution_arn(raw_id, os.environ["STATE_MACHINE_ARN"])
+    raw_id = path_id(event)
+    arn = execution_arn(raw_id, os.environ["STATE_MACHINE_ARN"]) if raw_id else None
     if arn is None:
         return _response(400, {"error": "InvalidId", "message": _INVALID_ID})
     try:
@@ -57,6 +58,22 @@ _INVALID_ID = (
     "id must be the idempotency_key the run was started with (letters, digits, '-', '_'; "
     "80 at most) or its execution ARN"
 )
+
+
+def path_id(event: Any) -> str | None:
+    """The `{id}` path parameter, URL-decoded; None when the event has no usable one.
+
+    API Gateway always sends a string, but the function can be invoked directly: a missing,
+    non-string or oversized id is a 400, not an exception.
+    """
+    parameters = event.get("pathParameters") if isinstance(event, dict) else None
+    raw = parameters.get("id") if isinstance(parameters, dict) else None
+    if not isinstance(raw, str) or len(raw) > MAX_ID_LENGTH:
+        return None
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:  # percent-encoded bytes that are not UTF-8
+        return None
 
 
 def execution_arn(execution_id: str, state_machine_arn: str) -> str | None:

@@ -1,0 +1,107 @@
+"""Another origin on loopback (same host, another port): where the REDIRECT fault sends a retrieve.
+
+It stands for a download server, a CDN or a signed storage link: it serves a ready export's
+ZIP at `/files/<export id>.zip` to anyone (no Ongage credentials needed, as a signed link needs
+none) and records every request it receives, headers included, so tests can prove that no
+credential ever reached it.
+"""
+
+from __future__ import annotations
+
+import re
+import socketserver
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from ongage_simulator.server import parse_range
+
+if TYPE_CHECKING:
+    from ongage_simulator.simulator import OngageSimulator
+
+_FILE = re.compile(r"^/files/(?P<export>[^/?]+)\.zip(?:\?.*)?$")
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]  # every header, as received
+
+
+class OtherOrigin:
+    """Started and stopped by the simulator; `url`, `received`."""
+
+    def __init__(self, simulator: OngageSimulator, host: str):
+        self.simulator = simulator
+        self.received: list[ReceivedRequest] = []
+        self._lock = threading.Lock()
+        self._server = _Server((host, 0), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name="ongage-simulator-other-origin", daemon=True,
+        )  # fmt: skip
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.simulator.host}:{int(self._server.server_address[1])}"
+
+    def record(self, request: ReceivedRequest) -> None:
+        with self._lock:
+            self.received.append(request)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], origin: OtherOrigin):
+        self.origin = origin
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)  # no slow host-name look-up
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # headers (which must hold no credential) are in `received`, not in logs
+
+    def do_GET(self) -> None:
+        origin = self.server.origin
+        origin.record(ReceivedRequest("GET", self.path, tuple(self.headers.items())))
+        match = _FILE.match(self.path)
+        exports = origin.simulator.exports
+        if match is None or match["export"] not in exports:
+            return self._send(404, b"not found", "text/plain")
+        body = origin.simulator.expected_body(match["export"])
+        try:
+            wanted = parse_range(self.headers.get("Range"), body.size)
+        except ValueError:
+            return self._send(416, b"range not satisfiable", "text/plain")
+        start, end = wanted or (0, body.size)
+        self.send_response(206 if wanted else 200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(end - start))
+        self.send_header("Accept-Ranges", "bytes")
+        if wanted:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{body.size}")
+        self.end_headers()
+        for chunk in body.iter_range(start, end):
+            self.wfile.write(chunk)
+
+    def _send(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
