@@ -23,17 +23,8 @@ from typing import IO, Any
 from unittest import mock
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.core.exceptions import JsonRESTError
 
-
-class TooManyRequestsException(JsonRESTError):
-    code = 429
-
-    def __init__(self, function_name: str, limit: int):
-        super().__init__(
-            "TooManyRequestsException",
-            f"Rate Exceeded: {function_name} is at its reserved concurrency of {limit}",
-        )
+from local_aws.lambda_executor import TooManyRequestsException
 
 
 @dataclass

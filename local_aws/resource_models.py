@@ -19,7 +19,31 @@ from moto.core.common_models import CloudFormationModel
 
 
 class _Created:
-    """What every model here shares: a physical id for `Ref`, attributes for `Fn::GetAtt`."""
+    """What every model here shares: its type and name property, the parse of its properties,
+    a physical id for `Ref` and attributes for `Fn::GetAtt`. A model names `TYPE` (and
+    `NAME_PROPERTY` when the resource has one) and says what to create in `create`."""
+
+    TYPE = ""
+    NAME_PROPERTY = ""
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        return cls.create(resource_name, _properties(cloudformation_json), account_id, region_name)
+
+    @classmethod
+    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> Any:
+        return cls(name)
 
     def __init__(self, physical_id: str, **attributes: Any):
         self._physical_id = physical_id
@@ -73,27 +97,20 @@ def generated_secret_string(spec: dict[str, Any]) -> str:
 
 
 class SecretsManagerSecret(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    TYPE = "AWS::SecretsManager::Secret"
+    NAME_PROPERTY = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> SecretsManagerSecret:  # fmt: skip
+    def create(
+        cls, name: str, props: Any, account_id: str, region_name: str
+    ) -> SecretsManagerSecret:
         from moto.secretsmanager.models import secretsmanager_backends
 
-        props = _properties(cloudformation_json)
         value = props.get("SecretString") or generated_secret_string(
             props.get("GenerateSecretString") or {}
         )
         created = secretsmanager_backends[account_id][region_name].create_secret(
-            name=props.get("Name", resource_name),
+            name=props.get("Name", name),
             secret_string=value,
             secret_binary=None,
             description=props.get("Description"),
@@ -108,29 +125,20 @@ class SecretsManagerSecret(_Created, CloudFormationModel):
 
 
 class SchedulerSchedule(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Scheduler::Schedule"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    TYPE = "AWS::Scheduler::Schedule"
+    NAME_PROPERTY = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> SchedulerSchedule:  # fmt: skip
+    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> SchedulerSchedule:
         from moto.scheduler.models import scheduler_backends
 
-        props = _properties(cloudformation_json)
         schedule = scheduler_backends[account_id][region_name].create_schedule(
             description=props.get("Description", ""),
             end_date=props.get("EndDate"),
             flexible_time_window=props["FlexibleTimeWindow"],
             group_name=props.get("GroupName"),
             kms_key_arn=props.get("KmsKeyArn"),
-            name=props.get("Name", resource_name),
+            name=props.get("Name", name),
             schedule_expression=props["ScheduleExpression"],
             schedule_expression_timezone=props.get("ScheduleExpressionTimezone"),
             start_date=props.get("StartDate"),
@@ -144,24 +152,15 @@ class SchedulerSchedule(_Created, CloudFormationModel):
 class CloudWatchAlarm(_Created, CloudFormationModel):
     """The alarm is registered (DescribeAlarms shows it); moto never evaluates it."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
+    TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> CloudWatchAlarm:  # fmt: skip
+    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> CloudWatchAlarm:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        props = _properties(cloudformation_json)
         alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
-            name=props.get("AlarmName", resource_name),
+            name=props.get("AlarmName", name),
             namespace=props.get("Namespace", ""),
             metric_name=props.get("MetricName", ""),
             comparison_operator=props["ComparisonOperator"],
@@ -180,94 +179,55 @@ class CloudWatchAlarm(_Created, CloudFormationModel):
 
 
 class S3BucketPolicy(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    TYPE = "AWS::S3::BucketPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> S3BucketPolicy:  # fmt: skip
+    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> S3BucketPolicy:
         from moto.s3.models import s3_backends
         from moto.utilities.utils import get_partition
 
-        props = _properties(cloudformation_json)
         backend = s3_backends[account_id][get_partition(region_name)]
         backend.put_bucket_policy(props["Bucket"], json.dumps(props["PolicyDocument"]).encode())
         return cls(props["Bucket"])
 
 
 class SnsTopicPolicy(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::TopicPolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    TYPE = "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> SnsTopicPolicy:  # fmt: skip
+    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> SnsTopicPolicy:
         from moto.sns.models import sns_backends
 
-        props = _properties(cloudformation_json)
         policy = json.dumps(props["PolicyDocument"])
         for topic_arn in props["Topics"]:
             sns_backends[account_id][region_name].set_topic_attribute(topic_arn, "policy", policy)
-        return cls(resource_name)
+        return cls(name)
 
 
 class SqsQueuePolicy(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    TYPE = "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> SqsQueuePolicy:  # fmt: skip
+    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> SqsQueuePolicy:
         from moto.sqs.models import sqs_backends
 
-        props = _properties(cloudformation_json)
         policy = json.dumps(props["PolicyDocument"])
         for queue_url in props["Queues"]:
             queue_name = queue_url.rstrip("/").rsplit("/", 1)[-1]
             sqs_backends[account_id][region_name].set_queue_attributes(
                 queue_name, {"Policy": policy}
             )
-        return cls(resource_name)
+        return cls(name)
 
 
 class ApiGatewayStage(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::Stage"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "StageName"
+    TYPE = "AWS::ApiGateway::Stage"
+    NAME_PROPERTY = "StageName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> ApiGatewayStage:  # fmt: skip
+    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> ApiGatewayStage:
         from moto.apigateway.models import apigateway_backends
 
-        props = _properties(cloudformation_json)
         deployment = props["DeploymentId"]  # moto's Deployment has no physical id: Ref is it
         stage = apigateway_backends[account_id][region_name].create_stage(
             function_id=props["RestApiId"],
@@ -281,22 +241,14 @@ class ApiGatewayStage(_Created, CloudFormationModel):
 
 
 class ApiGatewayGatewayResponse(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::GatewayResponse"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
+    TYPE = "AWS::ApiGateway::GatewayResponse"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> ApiGatewayGatewayResponse:  # fmt: skip
+    def create(
+        cls, name: str, props: Any, account_id: str, region_name: str
+    ) -> ApiGatewayGatewayResponse:
         from moto.apigateway.models import apigateway_backends
 
-        props = _properties(cloudformation_json)
         apigateway_backends[account_id][region_name].put_gateway_response(
             rest_api_id=props["RestApiId"],
             response_type=props["ResponseType"],
@@ -304,30 +256,21 @@ class ApiGatewayGatewayResponse(_Created, CloudFormationModel):
             response_parameters=props.get("ResponseParameters"),
             response_templates=props.get("ResponseTemplates"),
         )
-        return cls(resource_name)
+        return cls(name)
 
 
 class ApiGatewayModel(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::Model"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    TYPE = "AWS::ApiGateway::Model"
+    NAME_PROPERTY = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> ApiGatewayModel:  # fmt: skip
+    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> ApiGatewayModel:
         from moto.apigateway.models import apigateway_backends
 
-        props = _properties(cloudformation_json)
         schema = props.get("Schema", {})
         model = apigateway_backends[account_id][region_name].create_model(
             rest_api_id=props["RestApiId"],
-            name=props.get("Name", resource_name),
+            name=props.get("Name", name),
             content_type=props.get("ContentType", "application/json"),
             description=props.get("Description", ""),
             schema=schema if isinstance(schema, str) else json.dumps(schema),
@@ -336,25 +279,18 @@ class ApiGatewayModel(_Created, CloudFormationModel):
 
 
 class ApiGatewayRequestValidator(_Created, CloudFormationModel):
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::RequestValidator"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
+    TYPE = "AWS::ApiGateway::RequestValidator"
+    NAME_PROPERTY = "Name"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> ApiGatewayRequestValidator:  # fmt: skip
+    def create(
+        cls, name: str, props: Any, account_id: str, region_name: str
+    ) -> ApiGatewayRequestValidator:
         from moto.apigateway.models import apigateway_backends
 
-        props = _properties(cloudformation_json)
         validator = apigateway_backends[account_id][region_name].create_request_validator(
             restapi_id=props["RestApiId"],
-            name=props.get("Name", resource_name),
+            name=props.get("Name", name),
             body=props.get("ValidateRequestBody"),
             params=props.get("ValidateRequestParameters"),
         )
@@ -364,39 +300,13 @@ class ApiGatewayRequestValidator(_Created, CloudFormationModel):
 class ApiGatewayAccount(_Created, CloudFormationModel):
     """Account-wide API Gateway settings (the CloudWatch role): nothing for moto to hold."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::Account"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> ApiGatewayAccount:  # fmt: skip
-        return cls(resource_name)
+    TYPE = "AWS::ApiGateway::Account"
 
 
 class CdkMetadata(_Created, CloudFormationModel):
     """CDK's version report: no resource behind it."""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CDK::Metadata"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> CdkMetadata:  # fmt: skip
-        return cls(resource_name)
+    TYPE = "AWS::CDK::Metadata"
 
 
 MODELS = (
