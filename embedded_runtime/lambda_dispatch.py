@@ -24,7 +24,7 @@ from unittest import mock
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from local_aws.lambda_executor import TooManyRequestsException
+from local_aws.lambda_executor import TooManyRequestsException, backend_invoke
 
 
 @dataclass
@@ -58,20 +58,7 @@ class LambdaDispatcher:
         self._patch: Any = None
 
     def install(self) -> None:
-        dispatcher = self
-
-        def invoke(
-            backend: LambdaSimpleBackend,
-            function_name: str,
-            qualifier: str | None,
-            body: Any,
-            headers: Any,
-            response_headers: Any,
-        ) -> bytes:
-            function = backend.get_function(function_name, qualifier)
-            return dispatcher.invoke(function, body, response_headers)
-
-        self._patch = mock.patch.object(LambdaSimpleBackend, "invoke", invoke)
+        self._patch = mock.patch.object(LambdaSimpleBackend, "invoke", backend_invoke(self.invoke))
         self._patch.start()
         self._previous_log_stream = _route_powertools_output(self.log_stream)
 

@@ -25,6 +25,7 @@ import os
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -33,14 +34,17 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+from embedded_runtime import notices
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from local_aws import (
     cloud_assembly,
+    extensions,
     resource_models,
     s3_streaming,
     secure_transport,
     state_machines,
 )
+from local_aws.deployment import OngageSecret
 from ongage_export.polling import PollingPolicy
 from ongage_export.resume import resume_input
 
@@ -144,6 +148,7 @@ class EmbeddedRuntime:
             }
         )
         self._saved_env: dict[str, str | None] = {}
+        self._extensions = ExitStack()  # moto patched for this runtime's lifetime only
         self.dispatcher = LambdaDispatcher(log_stream=self.log_stream)
 
     # -- set-up -------------------------------------------------------------------------------
@@ -168,6 +173,7 @@ class EmbeddedRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.dispatcher.uninstall()
+        self._extensions.close()
         self._mock.stop()
         state_machines.RETRY_TIME_SCALE = 1.0
         for name, value in self._saved_env.items():
@@ -186,8 +192,10 @@ class EmbeddedRuntime:
         return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
 
     def _deploy(self) -> None:
-        for extension in (resource_models, state_machines, secure_transport, s3_streaming):
-            extension.install()
+        resource_models.install()  # adds CloudFormation types; changes nothing moto had
+        self._extensions.enter_context(
+            extensions.applied(state_machines, secure_transport, s3_streaming)
+        )
         state_machines.RETRY_TIME_SCALE = self.retry_time_scale
         outputs = cloud_assembly.deploy(
             self.client,
@@ -203,15 +211,9 @@ class EmbeddedRuntime:
         self.topic_arn = outputs["TopicArn"]
         self.state_machine_arn = outputs["StateMachineArn"]
         self.secret_id = outputs["SecretId"]
+        secret = OngageSecret(self.ongage.username, self.ongage.password, self.ongage.account_code)
         self.client("secretsmanager").put_secret_value(
-            SecretId=self.secret_id,
-            SecretString=json.dumps(
-                {
-                    "username": self.ongage.username,
-                    "password": self.ongage.password,
-                    "account_code": self.ongage.account_code,
-                }
-            ),
+            SecretId=self.secret_id, SecretString=secret.json()
         )
         self.queue_url = self._subscribe_queue()
         self.functions = self._stack_functions()
@@ -266,13 +268,11 @@ class EmbeddedRuntime:
         return dict(environments[0])
 
     def _subscribe_queue(self) -> str:
-        sqs = self.client("sqs")
-        queue_url = sqs.create_queue(QueueName=f"ongage-notices-{self.suffix}")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        self.client("sns").subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
-        return str(queue_url)
+        queue_url = self.client("sqs").create_queue(QueueName=f"ongage-notices-{self.suffix}")
+        notices.subscribe_queue(
+            self.client("sqs"), self.client("sns"), self.topic_arn, queue_url["QueueUrl"]
+        )
+        return str(queue_url["QueueUrl"])
 
     # -- running ------------------------------------------------------------------------------
 
@@ -322,27 +322,10 @@ class EmbeddedRuntime:
 
     def notices(self) -> list[dict[str, Any]]:
         """Every SNS notice published so far (kept, so repeated calls see them all)."""
-        sqs = self.client("sqs")
         if not hasattr(self, "_notices"):
             self._notices: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not batch:
-                return list(self._notices)
-            for message in batch:
-                envelope = json.loads(message["Body"])
-                self._notices.append(
-                    {
-                        "subject": envelope.get("Subject"),
-                        "message": json.loads(envelope["Message"]),
-                        "attributes": {
-                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
-                        },
-                    }
-                )
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self._notices.extend(notices.drain(self.client("sqs"), self.queue_url))
+        return list(self._notices)
 
     def download(self, key: str, destination: Path) -> Path:
         """The object copied to a file one ranged GET at a time: memory stays one chunk.

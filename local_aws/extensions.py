@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from types import ModuleType
+from unittest import mock
+
 from local_aws import (
     change_sets,
     event_patterns,
@@ -29,3 +34,15 @@ MODULES = (
 def install() -> None:
     for module in MODULES:
         module.install()
+
+
+@contextmanager
+def applied(*modules: ModuleType) -> Iterator[None]:
+    """The modules' patches (their PATCHES and ENVIRONMENT) only while in the block: for a
+    runtime that shares its process with other uses of moto (tests), unlike the server."""
+    with ExitStack() as stack:
+        for module in modules:
+            for owner, attribute, replacement in module.PATCHES:
+                stack.enter_context(mock.patch.object(owner, attribute, replacement))
+            stack.enter_context(mock.patch.dict("os.environ", getattr(module, "ENVIRONMENT", {})))
+        yield

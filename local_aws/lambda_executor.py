@@ -31,6 +31,7 @@ import time
 import uuid
 import zipfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -301,7 +302,12 @@ class Executor:
             worker.kill()
 
 
-def install(executor: Executor) -> None:
+Run = Callable[[Any, Any, dict[str, str]], bytes]
+
+
+def backend_invoke(run: Run) -> Callable[..., bytes]:
+    """A replacement for moto's Docker-less `invoke` that hands the function to `run`."""
+
     def invoke(
         backend: LambdaSimpleBackend,
         function_name: str,
@@ -310,8 +316,10 @@ def install(executor: Executor) -> None:
         headers: Any,
         response_headers: Any,
     ) -> bytes:
-        return executor.invoke(
-            backend.get_function(function_name, qualifier), body, response_headers
-        )
+        return run(backend.get_function(function_name, qualifier), body, response_headers)
 
-    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+    return invoke
+
+
+def install(executor: Executor) -> None:
+    LambdaSimpleBackend.invoke = backend_invoke(executor.invoke)  # type: ignore[method-assign,assignment]

@@ -170,7 +170,8 @@ def get_object(self: S3Response) -> Any:
         _serving_range.active = False
 
 
-# What install() replaces, by (owner, attribute): tests patch the same pairs one by one.
+# What install() replaces, by (owner, attribute): `extensions.applied` patches the same pairs
+# for a while only.
 PATCHES: tuple[tuple[Any, str, Any], ...] = ()
 
 
@@ -178,8 +179,11 @@ PATCHES: tuple[tuple[Any, str, Any], ...] = ()
 KEY_BUFFER_BYTES = 1024 * 1024
 
 
+ENVIRONMENT = {"MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(KEY_BUFFER_BYTES)}
+
+
 def install() -> None:
-    os.environ["MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"] = str(KEY_BUFFER_BYTES)
+    os.environ.update(ENVIRONMENT)
     for owner, attribute, replacement in PATCHES:
         setattr(owner, attribute, replacement)
 

@@ -86,5 +86,10 @@ def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
     return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
 
+# What install() replaces, by (owner, attribute).
+PATCHES = ((FakeBucket, "get_permission", get_permission),)
+
+
 def install() -> None:
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    for owner, attribute, replacement in PATCHES:
+        setattr(owner, attribute, replacement)

@@ -77,7 +77,17 @@ def create_from_cloudformation_json(
     )
 
 
+# What install() replaces, by (owner, attribute): `extensions.applied` patches the same pairs
+# for a while only.
+PATCHES = (
+    (
+        models.StateMachine,
+        "create_from_cloudformation_json",
+        classmethod(create_from_cloudformation_json),
+    ),
+)
+
+
 def install() -> None:
-    models.StateMachine.create_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
-        create_from_cloudformation_json
-    )
+    for owner, attribute, replacement in PATCHES:
+        setattr(owner, attribute, replacement)

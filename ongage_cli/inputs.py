@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -111,35 +112,30 @@ def writable_dir(path: Path) -> Path:
 # --- argparse types ------------------------------------------------------------------------------
 
 
+def _number(text: str, parse: Callable[[str], Any], ok: Callable[[Any], bool], wanted: str) -> Any:
+    """`text` parsed, if it is a number that passes `ok`; else argparse's one-line error."""
+    try:
+        value = parse(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {wanted}, not {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """A whole number of seconds (or bytes...) above zero."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
-    return value
+    return int(_number(text, int, lambda v: v >= 1, "a whole number above 0"))
 
 
 def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more, not {text!r}")
-    return value
+    return int(_number(text, int, lambda v: v >= 0, "a whole number, 0 or more"))
 
 
 def positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}")
-    return value
+    return float(
+        _number(text, float, lambda v: 0 < v < float("inf"), "a number of seconds above 0")
+    )
 
 
 def port(text: str) -> int:

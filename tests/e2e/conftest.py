@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import pytest
 
+from embedded_runtime import notices
 from local_aws.deployment import LocalAwsProcess, LocalDeployment, OngageSecret, deploy
 from ongage_cli.deployed import Deployment
 from ongage_simulator import Credentials, OngageSimulator, SimulatorConfig
@@ -42,23 +43,8 @@ class LocalTarget:
     notices: list[dict[str, Any]] = field(default_factory=list)
 
     def read_notices(self) -> list[dict[str, Any]]:
-        sqs = self.deployed.client("sqs")
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
-            if not batch.get("Messages"):
-                return list(self.notices)
-            for message in batch["Messages"]:
-                envelope = json.loads(message["Body"])
-                self.notices.append(
-                    {
-                        "subject": envelope.get("Subject"),
-                        "message": json.loads(envelope["Message"]),
-                        "attributes": {
-                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
-                        },
-                    }
-                )
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.notices.extend(notices.drain(self.deployed.client("sqs"), self.queue_url))
+        return list(self.notices)
 
     def notice_for(self, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -100,13 +86,8 @@ def local_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTarg
 
 def subscribe_queue(deployed: LocalDeployment, queue_url: str) -> None:
     """The stack's notices, also delivered to the test's queue."""
-    arn = deployed.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["QueueArn"]
-    )
-    deployed.client("sns").subscribe(
-        TopicArn=deployed.outputs["TopicArn"],
-        Protocol="sqs",
-        Endpoint=arn["Attributes"]["QueueArn"],
+    notices.subscribe_queue(
+        deployed.client("sqs"), deployed.client("sns"), deployed.outputs["TopicArn"], queue_url
     )
 
 
