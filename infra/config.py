@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ongage_export.polling import PollingPolicy
-from ongage_export.request import validate_request
+from ongage_export.request import FIELD_NAME_PATTERN, validate_request
 
 CONTEXT_KEY = "ongage_export"
 SCHEDULED_TIME_TOKEN = "{scheduled_time}"
@@ -65,12 +65,14 @@ class ApiConfig:
 
 @dataclass(frozen=True)
 class CuratedConfig:
-    """The optional consumer: each landed ZIP -> gzip CSV + manifest under `prefix`."""
+    """The optional consumer: each landed ZIP -> Parquet + manifest under `prefix`."""
 
     enabled: bool = False
     prefix: str = "curated/"
     # 1769 MB is one full vCPU: the CSV parsing is CPU-bound (docs/consumers.md).
     memory_mb: int = 1769
+    # List fields the Glue table shows besides the system fields and the schedules' fields.
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -340,4 +342,19 @@ def _curated(reader: _Reader) -> CuratedConfig:
         enabled=curated.boolean("enabled", defaults.enabled),
         prefix=prefix,
         memory_mb=curated.required_int("memory_mb", defaults.memory_mb, low, high),
+        fields=_field_names(curated, "fields"),
     )
+
+
+def _field_names(reader: _Reader, key: str) -> tuple[str, ...]:
+    names = reader.array(key)
+    bad = [name for name in names if not isinstance(name, str) or not _FIELD.match(name)]
+    if bad:
+        raise ConfigError(
+            f"{reader.where(key)} holds {bad[0]!r}; list Ongage field names (letters, digits, "
+            "'_' or '-', e.g. \"first_name\")"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+_FIELD = re.compile(FIELD_NAME_PATTERN)

@@ -20,9 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from botocore.exceptions import ClientError
-
-from ongage_export.curated_parquet import COMPRESSION, GLUE_TYPES, parquet_type
+from ongage_export.curated_schema import COMPRESSION, glue_columns
 
 MANIFEST_NAME = "_manifest.json"
 MANIFEST_VERSION = 2
@@ -43,11 +41,6 @@ class CuratedFile:
     bytes_out: int
     sha256: str
     unparseable: dict[str, int] = field(default_factory=dict)
-
-
-def glue_columns(names: Sequence[str]) -> list[dict[str, str]]:
-    """Each column with its Glue/Athena type, as the Parquet files hold it."""
-    return [{"name": name, "type": GLUE_TYPES[parquet_type(name)]} for name in names]
 
 
 def export_columns(files: Sequence[CuratedFile]) -> list[str]:
@@ -119,14 +112,14 @@ def schema_state_key(curated_prefix: str, manifest: Mapping[str, Any]) -> str:
 
 
 def previous_schema(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """The schema recorded for the previous export of this kind; None for the first."""
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
-    state: dict[str, Any] = json.loads(body)
+    """The schema recorded for the previous export of this kind; None for the first.
+
+    Listed first: without s3:ListBucket on the whole bucket, a missing key answers 403, not 404.
+    """
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    if not any(item["Key"] == key for item in listed):
+        return None
+    state: dict[str, Any] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     return state
 
 

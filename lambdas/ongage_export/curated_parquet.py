@@ -1,9 +1,10 @@
 """One CSV member of an Ongage export -> Parquet bytes, streamed row group by row group.
 
 Every field is a string, as Ongage wrote it, except the documented system fields, which get
-their real types: `ocx_contact_id` a 64-bit integer, `ocx_created_date` and `ocx_unsubscribe_date`
-timestamps parsed with the request's `date_format`. An empty value is null; a value that does not
-parse is null too and counted in `unparseable`, so the manifest says what was lost.
+their real types (curated_schema.py): `ocx_contact_id` a 64-bit integer, `ocx_created_date` and
+`ocx_unsubscribe_date` timestamps parsed with the request's `date_format`. An empty value is
+null; a value that does not parse is null too and counted in `unparseable`, so the manifest says
+what was lost.
 
 pyarrow's CSV reader handles quoted newlines, doubled quotes, CRLF and a UTF-8 BOM; it reads the
 member in blocks, so memory holds one row group (`ROW_GROUP_BYTES` of Arrow data) plus what the
@@ -23,23 +24,19 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-COMPRESSION = "zstd"
+from ongage_export.curated_schema import COMPRESSION, SYSTEM_FIELD_TYPES, glue_type
+
 ROW_GROUP_BYTES = 32 * 1024 * 1024  # Arrow data gathered before one row group is written
 READ_BLOCK = 4 * 1024 * 1024  # CSV bytes per parsed block
 HEADER_PEEK = 1024 * 1024  # the header must lie within the member's first MiB
 TIMESTAMP = pa.timestamp("ms")  # Athena and DuckDB read Parquet millisecond timestamps
-# The documented system fields (ONGAGE.md) and their types; every other field is a string.
-SYSTEM_TYPES: Mapping[str, pa.DataType] = {
-    "ocx_contact_id": pa.int64(),
-    "ocx_created_date": TIMESTAMP,
-    "ocx_unsubscribe_date": TIMESTAMP,
+# The Arrow type of each Glue type the curated files hold (curated_schema.py).
+ARROW_TYPES: Mapping[str, pa.DataType] = {
+    "string": pa.string(),
+    "bigint": pa.int64(),
+    "timestamp": TIMESTAMP,
 }
-# Glue/Athena's names for the Arrow types the curated files hold.
-GLUE_TYPES: Mapping[pa.DataType, str] = {
-    pa.string(): "string",
-    pa.int64(): "bigint",
-    TIMESTAMP: "timestamp",
-}
+SYSTEM_TYPES = {name: ARROW_TYPES[kind] for name, kind in SYSTEM_FIELD_TYPES.items()}
 INTEGER = r"^\s*[+-]?\d{1,18}\s*$"  # fits an int64 whatever its digits
 
 
@@ -50,7 +47,7 @@ def strptime_format(date_format: str) -> str:
 
 
 def parquet_type(name: str) -> pa.DataType:
-    return SYSTEM_TYPES.get(name, pa.string())
+    return ARROW_TYPES[glue_type(name)]
 
 
 def curated_schema(columns: list[str]) -> pa.Schema:
