@@ -264,7 +264,9 @@ def _curate_member(
             chunks = member_pass.chunks()
             first = next(chunks, None)
             if first is None:  # not even a header: there are no columns to write
-                return CuratedFile(member.filename, None, [], 0, member_pass.bytes_in, 0, "")
+                return CuratedFile(
+                    member.filename, None, [], 0, member_pass.bytes_in, 0, member_pass.sha256()
+                )
             uploaded = uploader.stream_to_staging(
                 _prepend(first, chunks),
                 key,
