@@ -27,7 +27,9 @@ import pyarrow.parquet as pq
 from ongage_export.curated_schema import COMPRESSION, SYSTEM_FIELD_TYPES, glue_type
 
 ROW_GROUP_BYTES = 32 * 1024 * 1024  # Arrow data gathered before one row group is written
-READ_BLOCK = 4 * 1024 * 1024  # CSV bytes per parsed block
+# CSV bytes per parsed block. The reader keeps up to 32 blocks read ahead (Arrow's background
+# queue), so the block size bounds that memory: 32 MiB.
+READ_BLOCK = 1024 * 1024
 HEADER_PEEK = 1024 * 1024  # the header must lie within the member's first MiB
 TIMESTAMP = pa.timestamp("ms")  # Athena and DuckDB read Parquet millisecond timestamps
 # The Arrow type of each Glue type the curated files hold (curated_schema.py).
@@ -75,7 +77,7 @@ class CsvToParquet:
     def sha256(self) -> str:
         return self.source.digest.hexdigest()
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Iterator[bytearray]:
         buffered = io.BufferedReader(self.source, HEADER_PEEK)
         self.columns = header_of(buffered.peek(HEADER_PEEK))
         if not self.columns:
@@ -102,7 +104,8 @@ class CsvToParquet:
     def _batches(self, source: IO[bytes]) -> Iterator[pa.RecordBatch]:
         reader = pa_csv.open_csv(
             source,
-            read_options=pa_csv.ReadOptions(block_size=READ_BLOCK),
+            # One parsing thread: the function has one vCPU, and the Python side is serial anyway.
+            read_options=pa_csv.ReadOptions(block_size=READ_BLOCK, use_threads=False),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             # Every column read as text: inference would guess a type from the first block.
             convert_options=pa_csv.ConvertOptions(
@@ -187,7 +190,6 @@ class _DrainableSink(io.RawIOBase):
     def close(self) -> None:
         pass  # the writer closes its sink; what is pending must survive for the last drain
 
-    def drain(self) -> bytes:
-        out = bytes(self.pending)
-        self.pending.clear()
+    def drain(self) -> bytearray:
+        out, self.pending = self.pending, bytearray()  # handed on whole, never copied
         return out
