@@ -40,6 +40,8 @@ ARROW_TYPES: Mapping[str, pa.DataType] = {
 }
 SYSTEM_TYPES = {name: ARROW_TYPES[kind] for name, kind in SYSTEM_FIELD_TYPES.items()}
 INTEGER = r"^\s*[+-]?\d{1,18}\s*$"  # fits an int64 whatever its digits
+# Every Ongage date_format starts with day and month (in either order), then the year.
+DAY_AND_MONTH = r"^(?P<first>\d{1,2})[/-](?P<second>\d{1,2})[/-]"
 
 
 def strptime_format(date_format: str) -> str:
@@ -66,6 +68,7 @@ class CsvToParquet:
     def __init__(self, source: IO[bytes], date_format: str | None):
         self.source = _HashingReader(source)
         self.date_format = strptime_format(date_format) if date_format else None
+        self.day_first = bool(date_format and date_format.startswith("dd"))
         self.columns: list[str] = []
         self.rows = 0
         self.unparseable: dict[str, int] = {}
@@ -140,7 +143,17 @@ class CsvToParquet:
         moment = pc.strptime(
             text, format=self.date_format + " %H:%M:%S", unit="ms", error_is_null=True
         )
-        return pc.coalesce(day, moment)
+        return self._as_written(text, pc.coalesce(day, moment))
+
+    def _as_written(self, text: pa.Array, parsed: pa.Array) -> pa.Array:
+        """Only dates whose day and month are the ones written: strptime rolls an impossible
+        date over (31/02 becomes 3 March) instead of refusing it."""
+        parts = pc.extract_regex(text, DAY_AND_MONTH)
+        first = pc.cast(pc.struct_field(parts, "first"), pa.int64())
+        second = pc.cast(pc.struct_field(parts, "second"), pa.int64())
+        day, month = (first, second) if self.day_first else (second, first)
+        kept = pc.and_(pc.equal(pc.day(parsed), day), pc.equal(pc.month(parsed), month))
+        return pc.if_else(kept, parsed, pa.scalar(None, parsed.type))
 
 
 def header_of(start: bytes) -> list[str]:
