@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import cost, memory, run, scale, throughput, zip_check
+from benchmarks import cost, curated, memory, run, scale, throughput, zip_check
 from benchmarks.services import MIB, s3_client, start_moto
 from ongage_export.landing import S3Landing, StagedObject
 from ongage_export.polling import PollingPolicy
@@ -31,6 +31,7 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scale, "SMALL_EXECUTIONS", 3)
     monkeypatch.setattr(cost, "SMALL_SAMPLES", 200)
     monkeypatch.setattr(zip_check, "SMALL_SIZE_MIB", 2)
+    monkeypatch.setattr(curated, "SMALL_SIZE_MIB", 2)
 
 
 def run_small(out: Path) -> dict[str, Any]:
@@ -47,12 +48,13 @@ def test_small_benchmarks_report_every_section(
     report = run_small(out)
 
     sections = report["sections"]
-    assert set(sections) == {"memory", "throughput", "zip-check", "cost", "scale"}
+    assert set(sections) == {"memory", "throughput", "zip-check", "curated", "cost", "scale"}
     assert {name: s.get("error") for name, s in sections.items() if not s["ok"]} == {}
     assert report["machine"]["nproc"] >= 1 and report["machine"]["python"]
     assert_memory(sections["memory"]["result"])
     assert_throughput(sections["throughput"]["result"])
     assert_zip_check(sections["zip-check"]["result"])
+    assert_curated(sections["curated"]["result"])
     assert_cost(sections["cost"]["result"])
     assert_scale(sections["scale"]["result"])
     printed = capsys.readouterr().out
@@ -60,6 +62,7 @@ def test_small_benchmarks_report_every_section(
         "### Memory",
         "### Throughput",
         "### CPU of the ZIP check",
+        "### The consumer",
         "### Cost",
         "### Scale",
     ):
@@ -98,6 +101,14 @@ def assert_zip_check(result: dict[str, Any]) -> None:
     # Why the library is not used: it refuses the simulator's (STORED + descriptor) exports.
     assert outcomes[("stored", "stream-unzip 0.0.101")] == "refused (NotStreamUnzippable)"
     assert outcomes[("deflated", "stream-unzip 0.0.101")] == "ok"
+
+
+def assert_curated(result: dict[str, Any]) -> None:
+    assert [row["body"] for row in result["rows"]] == ["simulator rows", "varied rows"]
+    for row in result["rows"]:
+        assert row["rows"] > 0 and row["unparseable"] == 0  # every date parsed
+        assert 0 < row["parquet_bytes"] < row["csv_bytes"] <= row["zip_bytes"]
+        assert row["peak_rss_mib"] >= row["rss_after_imports_mib"] > 0
 
 
 def assert_cost(result: dict[str, Any]) -> None:
