@@ -15,7 +15,6 @@ import io
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import met, mib, table
-from benchmarks.services import MIB
+from benchmarks.services import MIB, peak_rss_of
 from ongage_simulator.export_body import ExportBody
 
 FULL_SIZE_MIB = 1024
@@ -192,7 +191,8 @@ def child(source: Path) -> dict[str, Any]:
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    # VmHWM starts anew at exec; ru_maxrss would keep the forking parent's size.
+    return peak_rss_of(os.getpid()) or 0.0
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -80,7 +80,7 @@ class CsvToParquet:
     def sha256(self) -> str:
         return self.source.digest.hexdigest()
 
-    def chunks(self) -> Iterator[bytearray]:
+    def chunks(self) -> Iterator[bytes]:
         buffered = io.BufferedReader(self.source, HEADER_PEEK)
         self.columns = header_of(buffered.peek(HEADER_PEEK))
         if not self.columns:
@@ -203,6 +203,7 @@ class _DrainableSink(io.RawIOBase):
     def close(self) -> None:
         pass  # the writer closes its sink; what is pending must survive for the last drain
 
-    def drain(self) -> bytearray:
-        out, self.pending = self.pending, bytearray()  # handed on whole, never copied
+    def drain(self) -> bytes:
+        out = bytes(self.pending)
+        self.pending.clear()
         return out

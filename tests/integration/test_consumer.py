@@ -53,7 +53,8 @@ def consumer_environment(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("EXPORT_BUCKET", runtime.bucket)
     monkeypatch.setenv("TOPIC_ARN", runtime.topic_arn)
     monkeypatch.setenv("STATE_MACHINE_ARN", runtime.state_machine_arn)
-    curate_export._client.cache_clear()
+    curate_export.sns_client.cache_clear()
+    curate_export.stepfunctions_client.cache_clear()
 
 
 def land_export(runtime: EmbeddedRuntime) -> dict[str, Any]:

@@ -314,7 +314,8 @@ def stack(s3: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "POWERTOOLS_METRICS_DISABLED": "true",
     }.items():
         monkeypatch.setenv(variable, value)
-    curate_handler._client.cache_clear()
+    curate_handler.sns_client.cache_clear()
+    curate_handler.stepfunctions_client.cache_clear()
     return {"sqs": sqs, "queue": queue, "sfn": sfn, "machine": machine}
 
 

@@ -36,8 +36,13 @@ from ongage_export.observability import logger, metrics, tracer
 
 
 @cache
-def _client(service: str) -> Any:
-    return boto3.client(service)
+def sns_client() -> Any:
+    return boto3.client("sns")
+
+
+@cache
+def stepfunctions_client() -> Any:
+    return boto3.client("stepfunctions")
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -52,7 +57,7 @@ def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> di
     s3 = adapters.s3_client()
 
     def request_for(metadata: Mapping[str, str]) -> ExportRequest:
-        return request_of(_client("stepfunctions"), settings.state_machine_arn, metadata)
+        return request_of(stepfunctions_client(), settings.state_machine_arn, metadata)
 
     try:
         curated = curate_export(s3, bucket, key, settings, request_for)
@@ -82,7 +87,7 @@ def publish_schema_changed(topic_arn: str, notice: Mapping[str, Any]) -> None:
     """On the stack's topic, with the `status` and `list_id` attributes subscribers filter on."""
     metrics.add_metric(name="SchemaChanges", unit=MetricUnit.Count, value=1)
     logger.warning("export columns changed", extra={"notice": notice})
-    _client("sns").publish(
+    sns_client().publish(
         TopicArn=topic_arn,
         Subject="Ongage export columns changed",
         Message=json.dumps(notice, ensure_ascii=False),
