@@ -1,4 +1,5 @@
-"""The optional consumer (`curated`): off by default; when on, rule -> Lambda -> curated CSV."""
+"""The optional consumer (`curated`): off by default; when on, rule -> Lambda -> curated Parquet,
+with a Glue table and an Athena workgroup over it."""
 
 from __future__ import annotations
 
