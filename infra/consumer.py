@@ -43,7 +43,8 @@ from infra.functions import (
     FunctionSpec,
     new_function,
 )
-from infra.storage import EXPORT_PREFIX, ExportStorage
+from infra.storage import ExportStorage
+from ongage_export.contract import EXPORT_PREFIX
 from ongage_export.curated_manifest import SCHEMAS_FOLDER
 
 # EventBridge -> Lambda is an asynchronous Invoke: it fails only when Lambda does not accept the

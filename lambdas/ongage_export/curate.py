@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -37,9 +36,9 @@ from ongage_export.curated_manifest import (
     selection_of,
 )
 from ongage_export.curated_parquet import CsvToParquet
-from ongage_export.multipart import MIN_PART_SIZE, READ_BUFFER, MultipartUploader, S3ObjectReader
+from ongage_export.multipart import READ_BUFFER, MultipartUploader, S3ObjectReader
 from ongage_export.object_keys import slug
-from ongage_export.settings import ConfigurationError
+from ongage_export.settings import CurateSettings
 
 # The layout `object_keys.export_key` writes, below the export prefix.
 EXPORT_LAYOUT = re.compile(
@@ -53,43 +52,6 @@ class NotAnExport(ValueError):
 
 class UnreadableExport(Exception):
     """The ZIP or one of its CSV members cannot be read; nothing new is published for it."""
-
-
-@dataclass(frozen=True)
-class CurateSettings:
-    export_bucket: str
-    export_prefix: str = "exports/"
-    curated_prefix: str = "curated/"
-    part_size_bytes: int = 16 * 1024 * 1024
-    # Where schema_changed notices go, and whose executions hold the requests ("" for none).
-    topic_arn: str = ""
-    state_machine_arn: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CurateSettings:
-        env = os.environ if env is None else env
-        bucket = env.get("EXPORT_BUCKET", "").strip()
-        if not bucket:
-            raise ConfigurationError("environment variable EXPORT_BUCKET is not set")
-        settings = cls(
-            export_bucket=bucket,
-            export_prefix=_folder(env.get("EXPORT_PREFIX", "exports/")),
-            curated_prefix=_folder(env.get("CURATED_PREFIX", "curated/")),
-            part_size_bytes=int(env.get("PART_SIZE_MIB", "16")) * 1024 * 1024,
-            topic_arn=env.get("TOPIC_ARN", "").strip(),
-            state_machine_arn=env.get("STATE_MACHINE_ARN", "").strip(),
-        )
-        # Curated output under the export prefix would be announced to consumers as exports.
-        if settings.curated_prefix.startswith(settings.export_prefix):
-            raise ConfigurationError("CURATED_PREFIX must not be inside EXPORT_PREFIX")
-        if settings.part_size_bytes < MIN_PART_SIZE:
-            raise ConfigurationError("PART_SIZE_MIB must be at least 5 (S3's minimum part)")
-        return settings
-
-
-def _folder(prefix: str) -> str:
-    prefix = prefix.strip().lstrip("/")
-    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
 @dataclass(frozen=True)

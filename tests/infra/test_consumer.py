@@ -22,8 +22,9 @@ from infra.consumer import (
     INVOKE_RETRY_ATTEMPTS,
 )
 from infra.stack import OUTPUT_CURATED_PREFIX
-from ongage_export.curate import CurateSettings, destination_for
+from ongage_export.curate import destination_for
 from ongage_export.curated_parquet import ARROW_TYPES, CsvToParquet
+from ongage_export.settings import CurateSettings
 from tests.infra.conftest import CURATED, ROOT, curated_settings
 from tests.infra.helpers import actions_on, logical_id, of_type, props, role_of, statements
 
@@ -70,7 +71,8 @@ def test_committed_cdk_json_keeps_the_consumer_off_with_documented_defaults():
         "memory_mb": 1769,
     }
     assert load_config(context["ongage_export"]).curated == CuratedConfig()
-    assert load_config(None).curated == CuratedConfig(False, "curated/", 1769)
+    defaults = CuratedConfig(enabled=False, prefix="curated/", memory_mb=1769)
+    assert load_config(None).curated == defaults
 
 
 @pytest.mark.parametrize("which", ["main", "imported", "default"])
@@ -432,7 +434,7 @@ def test_bad_curated_value_is_reported_with_its_key(values, key):
 
 @pytest.mark.parametrize("value", [[], "curated/", None])
 def test_curated_must_be_an_object(value):
-    with pytest.raises(ConfigError, match=r"ongage_export\.curated must be a JSON object"):
+    with pytest.raises(ConfigError, match=r"ongage_export\.curated: must be a JSON object"):
         load_config({"curated": value})
 
 
@@ -508,7 +510,7 @@ def test_the_table_matches_what_the_consumer_writes(template):
     columns = _only(template, "AWS::Glue::Table")["TableInput"]["StorageDescriptor"]["Columns"]
     assert {c["Name"]: c["Type"] for c in columns} == wrote
 
-    settings = CurateSettings("bucket", curated_prefix=PREFIX)
+    settings = CurateSettings(export_bucket="bucket", curated_prefix=PREFIX)
     folder = destination_for("exports/list=1111/date=2026-01-02/Daily-42.zip", settings).prefix
     template_path = f"{PREFIX}list=1111/date=2026-01-02/"
     assert folder.startswith(template_path)  # the export's folder lies in its partition

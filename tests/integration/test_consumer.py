@@ -18,6 +18,7 @@ import pytest
 
 from embedded_runtime.lambda_dispatch import LambdaContext
 from embedded_runtime.runtime import EmbeddedRuntime
+from ongage_export import clients
 from ongage_export.handlers import curate_export
 from ongage_simulator import OngageSimulator
 from tests.conftest import FAST_POLLING, REQUEST
@@ -53,8 +54,8 @@ def consumer_environment(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("EXPORT_BUCKET", runtime.bucket)
     monkeypatch.setenv("TOPIC_ARN", runtime.topic_arn)
     monkeypatch.setenv("STATE_MACHINE_ARN", runtime.state_machine_arn)
-    curate_export.sns_client.cache_clear()
-    curate_export.stepfunctions_client.cache_clear()
+    clients.sns_client.cache_clear()
+    clients.stepfunctions_client.cache_clear()
 
 
 def land_export(runtime: EmbeddedRuntime) -> dict[str, Any]:

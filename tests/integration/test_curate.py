@@ -22,9 +22,9 @@ import pytest
 from moto import mock_aws
 
 from embedded_runtime.lambda_dispatch import LambdaContext
+from ongage_export import clients
 from ongage_export.curate import (
     MANIFEST_NAME,
-    CurateSettings,
     ExportRequest,
     NotAnExport,
     UnreadableExport,
@@ -32,6 +32,7 @@ from ongage_export.curate import (
 )
 from ongage_export.handlers import curate_export as curate_handler
 from ongage_export.multipart import MultipartUploader
+from ongage_export.settings import CurateSettings
 from ongage_simulator.export_body import ExportBody
 
 BUCKET = "exports"
@@ -46,7 +47,7 @@ META = {
     "sha256": "ab" * 32,
 }
 PART = 5 * 1024 * 1024
-SETTINGS = CurateSettings(BUCKET, part_size_bytes=PART)
+SETTINGS = CurateSettings(export_bucket=BUCKET, part_size_mib=PART // (1024 * 1024))
 FIELDS = ("email", "first_name", "last_name", "ocx_contact_id", "ocx_created_date", "address")
 # Quoted newlines, commas, quotes, non-ASCII, CRLF: 3 records over 6 lines.
 TRICKY_CSV = (
@@ -314,8 +315,8 @@ def stack(s3: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "POWERTOOLS_METRICS_DISABLED": "true",
     }.items():
         monkeypatch.setenv(variable, value)
-    curate_handler.sns_client.cache_clear()
-    curate_handler.stepfunctions_client.cache_clear()
+    clients.sns_client.cache_clear()
+    clients.stepfunctions_client.cache_clear()
     return {"sqs": sqs, "queue": queue, "sfn": sfn, "machine": machine}
 
 

@@ -14,7 +14,6 @@ import pytest
 
 from ongage_export import curated_parquet
 from ongage_export.curate import (
-    CurateSettings,
     ExportRequest,
     NotAnExport,
     destination_for,
@@ -33,9 +32,9 @@ from ongage_export.curated_manifest import (
 from ongage_export.curated_parquet import CsvToParquet, header_of, strptime_format
 from ongage_export.curated_schema import glue_columns
 from ongage_export.request import DATE_FORMATS, SYSTEM_FIELDS
-from ongage_export.settings import ConfigurationError
+from ongage_export.settings import ConfigurationError, CurateSettings
 
-SETTINGS = CurateSettings("exports")
+SETTINGS = CurateSettings(export_bucket="exports")
 
 
 def curated(data: bytes, date_format: str | None = "mm/dd/yyyy") -> tuple[CsvToParquet, pa.Table]:
@@ -226,7 +225,7 @@ def test_the_destination_mirrors_the_exports_partitions() -> None:
 
 def test_settings_from_the_environment() -> None:
     assert CurateSettings.from_env({"EXPORT_BUCKET": "b"}) == CurateSettings(
-        "b", "exports/", "curated/", 16 * 1024 * 1024
+        export_bucket="b", export_prefix="exports/", curated_prefix="curated/", part_size_mib=8
     )
     custom = CurateSettings.from_env(
         {
@@ -244,7 +243,7 @@ def test_settings_from_the_environment() -> None:
         {"EXPORT_BUCKET": "b", "CURATED_PREFIX": "exports/curated/"},
         {"EXPORT_BUCKET": "b", "PART_SIZE_MIB": "1"},
     ):
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(ConfigurationError, match=r"EXPORT_BUCKET|CURATED_PREFIX|PART_SIZE_MIB"):
             CurateSettings.from_env(env)
 
 

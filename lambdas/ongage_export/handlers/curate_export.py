@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import (
     S3EventBridgeNotificationEvent,
@@ -21,10 +19,9 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export import adapters
+from ongage_export import clients
 from ongage_export.curate import (
     MANIFEST_NAME,
-    CurateSettings,
     ExportRequest,
     NotAnExport,
     curate_export,
@@ -33,16 +30,7 @@ from ongage_export.curate import (
 )
 from ongage_export.curated_manifest import SCHEMA_CHANGED
 from ongage_export.observability import logger, metrics, tracer
-
-
-@cache
-def sns_client() -> Any:
-    return boto3.client("sns")
-
-
-@cache
-def stepfunctions_client() -> Any:
-    return boto3.client("stepfunctions")
+from ongage_export.settings import CurateSettings
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -54,10 +42,10 @@ def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> di
     # Powertools URL-decodes the key (S3 notifications encode it); export keys hold no '+'/'%'.
     bucket, key = event.detail.bucket.name, event.detail.object.key
     logger.append_keys(bucket=bucket, key=key)
-    s3 = adapters.s3_client()
+    s3 = clients.s3_client()
 
     def request_for(metadata: Mapping[str, str]) -> ExportRequest:
-        return request_of(stepfunctions_client(), settings.state_machine_arn, metadata)
+        return request_of(clients.stepfunctions_client(), settings.state_machine_arn, metadata)
 
     try:
         curated = curate_export(s3, bucket, key, settings, request_for)
@@ -87,7 +75,7 @@ def publish_schema_changed(topic_arn: str, notice: Mapping[str, Any]) -> None:
     """On the stack's topic, with the `status` and `list_id` attributes subscribers filter on."""
     metrics.add_metric(name="SchemaChanges", unit=MetricUnit.Count, value=1)
     logger.warning("export columns changed", extra={"notice": notice})
-    sns_client().publish(
+    clients.sns_client().publish(
         TopicArn=topic_arn,
         Subject="Ongage export columns changed",
         Message=json.dumps(notice, ensure_ascii=False),
