@@ -13,7 +13,7 @@ asynchronously. Nothing is lost on the way, and every loss is alarmed (monitorin
 
 Re-curating an export rewrites the same keys, so redriving either kind is safe.
 
-The function runs its own bundle (the shared one plus pyarrow, ~160 MB unzipped of Lambda's
+The function runs its own bundle (the shared one plus pyarrow, 194 MB unzipped of Lambda's
 250 MB), so the Ongage-facing functions stay small. It reads each export's request (its
 `date_format`) from the execution that landed it, and publishes `schema_changed` notices on the
 stack's topic.
