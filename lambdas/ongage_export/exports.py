@@ -249,22 +249,19 @@ def _still_resumable(landing: Landing, resume: UploadProgress | None) -> UploadP
 
 
 def _not_ready(job: Job, elapsed: float, rng: random.Random | None) -> Job:
-    policy = job.polling
     job.polls += 1
     job.not_ready_seconds = elapsed
-    reason = policy.give_up_reason(job.polls, elapsed)
-    if reason:
+    decision = job.polling.after_not_ready(job.polls, elapsed, rng or random.Random(), job.window)
+    if isinstance(decision, str):
         job.give_up = (
             f"Ongage still answered 412 ('{job.last_message}') after {job.polls} retrieves over "
-            f"{elapsed:.0f} s: {reason}. What to do: check export {job.export_id} in Ongage "
+            f"{elapsed:.0f} s: {decision}. What to do: check export {job.export_id} in Ongage "
             "(it may be stuck or unusually large); to keep waiting for the same export, resume "
             f"the run with `ongage-export redrive {job.execution_arn}`; for exports that take "
             "this long, raise polling.deadline_seconds (and max_polls)."
         )
     else:
-        job.next_wait_seconds = policy.next_wait(
-            job.polls, elapsed, rng or random.Random(), job.window
-        )
+        job.next_wait_seconds = decision
     return job
 
 

@@ -35,7 +35,7 @@ WINDOW_POLLS = 3
 EXTRA_POLLS = 3
 # How much runs of one export are assumed to vary at least, either side of what was seen, and
 # how far past the spread a few runs show the window reaches (tuned in benchmarks/recurring.py).
-MIN_SPREAD = 0.12
+MIN_SPREAD = 0.1
 SPREAD_WIDEN = 0.5
 
 
@@ -173,6 +173,13 @@ class PollingPolicy:
             return 0.0
         return schedule[index] if index < len(schedule) else math.inf
 
+    def after_not_ready(
+        self, polls_done: int, elapsed_seconds: float, rng: random.Random, window: Window | None
+    ) -> int | str:
+        """After poll `polls_done` answered 412: the next wait, or why to give up."""
+        reason = self.give_up_reason(polls_done, elapsed_seconds)
+        return reason or self.next_wait(polls_done, elapsed_seconds, rng, window)
+
     def give_up_reason(self, polls_done: int, elapsed_seconds: float) -> str | None:
         """Why polling must stop now, or None to keep waiting."""
         if elapsed_seconds >= self.deadline_seconds:
@@ -211,3 +218,31 @@ def _setting(key: str, kind: type, value: Any) -> Any:
         return kind(float(value)) if kind is int else kind(value)
     except (TypeError, ValueError):
         raise ValueError(f"polling setting {key} must be a number, not {value!r}") from None
+
+
+@dataclass(frozen=True)
+class SimulatedRun:
+    polls: int
+    not_ready_seconds: float  # the last 412
+    ready_seconds: float | None  # the first 200; None if the run gave up
+
+    @property
+    def readiness(self) -> Readiness:
+        return Readiness(self.not_ready_seconds, self.ready_seconds)
+
+
+def simulate(
+    policy: PollingPolicy, ready_at: float, rng: random.Random, window: Window | None = None
+) -> SimulatedRun:
+    """One run against an export ready `ready_at` seconds after the start, on a simulated
+    clock: the workflow's loop (wait, retrieve, decide) with this module's decisions, for the
+    benchmarks and the tests."""
+    elapsed, polls, not_ready = float(policy.next_wait(0, 0.0, rng, window)), 1, 0.0
+    while elapsed < ready_at:
+        not_ready = elapsed
+        decision = policy.after_not_ready(polls, elapsed, rng, window)
+        if isinstance(decision, str):
+            return SimulatedRun(polls, not_ready, None)
+        elapsed += decision
+        polls += 1
+    return SimulatedRun(polls, not_ready, elapsed)

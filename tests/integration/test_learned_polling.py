@@ -43,12 +43,15 @@ def test_three_runs_of_an_export_make_the_fourth_poll_fewer_times(
     first, second, third = (polls_of(runtime, day) for day in (1, 2, 3))
     fourth = polls_of(runtime, 4)
 
-    assert first >= READY_AFTER_SECONDS  # one poll a second until ready
+    assert first >= 3  # a poll about every second (plus the invocation) until ready
     assert fourth < first, (first, second, third, fourth)
     (item,) = history_items(runtime)  # one export shape, whatever the runs were named
     runs = json.loads(item["runs"]["S"])
     assert len(runs) == 4
-    assert all(not_ready < READY_AFTER_SECONDS <= ready + 1 for not_ready, ready in runs)
+    # ready no sooner than the simulator made it; every run saw 200 after its last 412
+    assert all(not_ready < ready and ready >= READY_AFTER_SECONDS for not_ready, ready in runs), (
+        runs
+    )
     assert set(item) == {"id", "runs", "expiration"}  # nothing of the request, no data
 
 

@@ -16,6 +16,7 @@ from ongage_export.polling import (
     default_schedule,
     learned_window,
     polls_by,
+    simulate,
 )
 from ongage_export.readiness_history import HISTORY_LIMIT
 
@@ -82,13 +83,7 @@ runs = st.lists(
 def polls_until_ready(
     policy: PollingPolicy, ready_at: float, window: Window | None, rng: random.Random
 ) -> int:
-    """Polls made until the first one at or after `ready_at`, as exports.py drives the policy."""
-    elapsed, polls = 0.0, 0
-    while True:
-        elapsed += policy.next_wait(polls, elapsed, rng, window)
-        polls += 1
-        if elapsed >= ready_at or policy.give_up_reason(polls, elapsed):
-            return polls
+    return simulate(policy, ready_at, rng, window).polls
 
 
 def test_no_history_means_the_default_policy() -> None:
@@ -101,9 +96,9 @@ def test_no_history_means_the_default_policy() -> None:
 def test_runs_that_agree_give_a_window_around_their_overlap() -> None:
     window = learned_window([Readiness(560, 640), Readiness(590, 620)])
     assert window is not None
-    # highest 412 at 590, lowest 200 at 620: widened by 12 % of 605 on each side
-    assert (round(window.start), round(window.end)) == (517, 693)
-    assert [round(t) for t in window.poll_times()] == [576, 634, 693]
+    # highest 412 at 590, lowest 200 at 620: widened by 10 % of 605 on each side
+    assert (round(window.start), round(window.end)) == (530, 680)
+    assert [round(t) for t in window.poll_times()] == [580, 630, 680]
 
 
 def test_runs_that_differ_widen_the_window_by_their_spread() -> None:
@@ -160,3 +155,10 @@ def test_learn_is_a_boolean_setting() -> None:
         PollingPolicy.from_mapping({"learn": "sometimes"})
     with pytest.raises(ValueError, match="must be a number"):
         PollingPolicy.from_mapping({"max_polls": True})
+
+
+def test_a_simulated_run_polls_until_ready_or_gives_up() -> None:
+    run = simulate(STEADY, 400, random.Random())
+    assert (run.polls, run.not_ready_seconds, run.ready_seconds) == (3, 360, 960)
+    short = PollingPolicy(jitter=0, deadline_seconds=100)
+    assert simulate(short, 400, random.Random()).readiness == Readiness(100, None)
