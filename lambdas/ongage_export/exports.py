@@ -19,7 +19,8 @@ from ongage_export.errors import DownloadNotResumable, InvalidPollingPolicy
 from ongage_export.job import Job
 from ongage_export.landing import LandedObject, UploadProgress
 from ongage_export.object_keys import export_key, staging_key
-from ongage_export.ongage_client import NotReady, export_id_problem
+from ongage_export.ongage_answers import export_id_problem
+from ongage_export.ongage_client import NotReady
 from ongage_export.polling import PollingPolicy, Readiness, learned_window
 from ongage_export.readiness_history import history_key
 from ongage_export.request import ExportRequest, InvalidExportRequest, parse_request

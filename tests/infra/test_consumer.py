@@ -62,7 +62,8 @@ def test_committed_cdk_json_keeps_the_consumer_off_with_documented_defaults():
         "memory_mb": 1769,
     }
     assert load_config(context["ongage_export"]).curated == CuratedConfig()
-    assert load_config(None).curated == CuratedConfig(False, "curated/", 1769)
+    defaults = CuratedConfig(enabled=False, prefix="curated/", memory_mb=1769)
+    assert load_config(None).curated == defaults
 
 
 @pytest.mark.parametrize("which", ["main", "imported", "default"])

@@ -25,18 +25,10 @@ REQUEST = parse_request(
     {"name": "Daily actives", "list_id": 1111, "segment_id": [77197], "date_format": "mm/dd/yyyy",
      "file_format": "csv", "status": ["active"]}
 )  # fmt: skip
-SETTINGS = Settings(
-    export_bucket="exports",
-    idempotency_table="table",
-    ongage_secret_id="secret",
-    ongage_base_url="https://api.ongage.net",
-    export_prefix="exports/",
-    staging_prefix="incoming/",
-    part_size_bytes=8 * 1024 * 1024,
-    stop_margin_seconds=180,
-    verify_bytes_per_second=20e6,
-    default_polling=PollingPolicy(),
-)
+SETTINGS = Settings.from_env(
+    {"EXPORT_BUCKET": "exports", "IDEMPOTENCY_TABLE": "table", "ONGAGE_SECRET_ID": "secret",
+     "ONGAGE_BASE_URL": "https://api.ongage.net"}
+)  # fmt: skip
 
 
 @dataclass

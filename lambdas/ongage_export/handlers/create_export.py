@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ongage_export import adapters
+from ongage_export import clients
 from ongage_export.exports import learns, parse_run_input, start_job
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.polling import Readiness
@@ -42,7 +42,7 @@ def _create_once(table_name: str) -> Any:
     )
     def create(call: dict[str, Any]) -> dict[str, str]:
         settings = Settings.from_env()
-        export_id = adapters.ongage_client(settings).create_export(ExportRequest(call["body"]))
+        export_id = clients.ongage_client(settings).create_export(ExportRequest(call["body"]))
         metrics.add_metric(name="ExportsCreated", unit=MetricUnit.Count, value=1)
         return {"export_id": export_id}
 
@@ -82,7 +82,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _history(settings: Settings, request: ExportRequest) -> list[Readiness]:
     """Earlier runs of this export; none (the default policy) if the table cannot be read."""
     try:
-        history = adapters.readiness_history(settings).load(history_key(request.work_shape()))
+        history = clients.readiness_history(settings).load(history_key(request.work_shape()))
     except (BotoCoreError, ClientError) as error:
         logger.warning("readiness history unreadable: default polling", extra={"error": str(error)})
         return []

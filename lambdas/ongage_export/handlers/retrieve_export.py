@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ongage_export import adapters
+from ongage_export import clients
 from ongage_export.exports import poll_job, readiness_of, utc_now
 from ongage_export.job import Job
 from ongage_export.observability import logger, metrics, tracer
@@ -29,8 +29,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = poll_job(
         job,
         settings=settings,
-        client=adapters.ongage_client(settings),
-        landing=adapters.s3_landing(settings),
+        client=clients.ongage_client(settings),
+        landing=clients.s3_landing(settings),
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     if job.landed:
@@ -55,6 +55,6 @@ def _record_readiness(settings: Settings, job: Job) -> None:
     if job.history_key is None or readiness is None:
         return
     try:
-        adapters.readiness_history(settings).record(job.history_key, readiness, utc_now())
+        clients.readiness_history(settings).record(job.history_key, readiness, utc_now())
     except (BotoCoreError, ClientError) as error:
         logger.warning("readiness not recorded", extra={"error": str(error)})
