@@ -388,7 +388,7 @@ def test_bad_curated_value_is_reported_with_its_key(values, key):
 
 @pytest.mark.parametrize("value", [[], "curated/", None])
 def test_curated_must_be_an_object(value):
-    with pytest.raises(ConfigError, match=r"ongage_export\.curated must be a JSON object"):
+    with pytest.raises(ConfigError, match=r"ongage_export\.curated: must be a JSON object"):
         load_config({"curated": value})
 
 
