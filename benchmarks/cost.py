@@ -5,9 +5,9 @@
    state transitions (every `*StateEntered` event, plus Task retries: none here) and fit
    `fixed + per_poll x polls`; the handlers are timed from outside (their module attribute is
    wrapped, which is what the embedded dispatcher calls) to get billed ms per kind of call.
-2. The default polling policy's wait sequence is simulated with `PollingPolicy.next_wait` (many
-   seeded jitter draws: the expectation) for exports ready after 1 minute, 30 minutes and
-   6 hours, which gives the number of polls and the detection latency exactly.
+2. The default polling policy's runs are simulated with `ongage_export.polling.simulate` (the
+   Lambda's own decisions on a simulated clock, many seeded jitter draws: the expectation) for
+   exports ready after 1 minute, 30 minutes and 6 hours: the polls and detection latency.
 3. Priced, and compared with a fixed 30-second poll loop in Step Functions and with a Lambda
    that sleeps between polls (billed for the whole wait, 15 minutes at most per invocation).
 4. The trade the default policy makes: polls, cost and detection latency over readiness times
@@ -19,8 +19,6 @@ from __future__ import annotations
 import importlib
 import io
 import math
-import random
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -28,44 +26,45 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from unittest import mock
 
+from benchmarks.cost_model import (
+    FIXED_POLL_SECONDS,
+    MEMORY_MB,
+    PRICES,
+    Model,
+    fit,
+    fixed_loop_polls,
+    poll_loop_cost,
+    s3_requests_per_gib,
+    sleeper_cost,
+)
 from benchmarks.history import count_history, execution_history
+from benchmarks.policies import (
+    GENTLE_POLICY,
+    expected_polls,
+    policy_sweep,
+    policy_text,
+    sweep_table,
+)
 from benchmarks.report import dollars, met, table
 from benchmarks.services import REQUEST
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
 from ongage_export.polling import PollingPolicy
 from ongage_simulator import Credentials, OngageSimulator, SimulatorConfig
 
-# AWS list prices (us-east-1); free tiers ignored. S3 requests, SNS and data transfer are left
-# out: every approach compared here pays the same for them.
-PRICES = {
-    "stepfunctions_standard_per_transition": 0.025 / 1000,
-    "lambda_per_gb_second": 0.0000166667,
-    "lambda_per_request": 0.20 / 1_000_000,
-}
-# Memory as infra/functions.py deploys the functions (the retrieve one streams GBs).
-MEMORY_MB = {"create-export": 256, "retrieve-export": 1024}
 HANDLER_MODULES = {
     "create-export": "ongage_export.handlers.create_export",
     "retrieve-export": "ongage_export.handlers.retrieve_export",
 }
 READY_AFTER_SECONDS = {"1 min": 60, "30 min": 1800, "6 h": 6 * 3600}
-FIXED_POLL_SECONDS = 30
-LAMBDA_MAX_SECONDS = 900
-SLEEPER_TRANSITIONS_PER_INVOCATION = 2  # Task + Choice around each 15-minute invocation
 NOT_READY_POLLS = (0, 5)  # the measured runs: ready at once, and after five 412 answers
-FAST_POLLING = {"initial_seconds": 1, "growth": 1.0, "max_seconds": 1, "jitter": 0.0}
+# One-second polls, and no learning: the two runs share a request, and what is measured here is
+# the cost of a poll.
+FAST_POLLING = {"initial_seconds": 1, "growth": 1.0, "max_seconds": 1, "jitter": 0.0,
+                "learn": False}  # fmt: skip
 GOAL_30_MIN = 0.001
 FULL_SAMPLES = 10000  # jitter draws per case
 SMALL_SAMPLES = 1000
 GOAL_RATIO = 10.0  # at least this much cheaper than the fixed loop, for the 30-minute case
-SWEEP_READY_AFTER_SECONDS = (30, 120, 300, 600, 1800, 3600, 6 * 3600)
-# Quicker to notice short exports, dearer for long ones (the default until 2026-11-26).
-GENTLE_POLICY = PollingPolicy(initial_seconds=30, growth=1.5)
-# The landing's own S3 requests (left out of the comparison: the same for every approach that
-# lands through multipart) at S3 Standard list prices, to put the polling cost in proportion.
-S3_PRICES = {"put_class_per_request": 0.005 / 1000, "get_class_per_request": 0.0004 / 1000}
-COPY_PART_MIB = 512  # landing.py's UploadPartCopy part size
-VERIFY_READ_MIB = 8  # landing.py's ranged-read buffer for the ZIP check
 
 
 @dataclass
@@ -141,108 +140,6 @@ def count_transitions(runtime: EmbeddedRuntime, execution_arn: str) -> int:
     return count_history(events).billed_transitions
 
 
-@dataclass(frozen=True)
-class Model:
-    """Per-export usage, fitted from the measured runs."""
-
-    fixed_transitions: float
-    transitions_per_poll: float
-    create_ms: float
-    not_ready_ms: float
-    landed_ms: float
-
-
-def fit(runs: list[dict[str, Any]]) -> Model:
-    first, last = runs[0], runs[-1]
-    polls = [run["not_ready_polls"] + 1 for run in (first, last)]
-    per_poll = (last["transitions"] - first["transitions"]) / (polls[1] - polls[0])
-    calls = [call for run in runs for call in run["invocations"]]
-
-    def billed_ms(outcome: str) -> float:
-        # Lambda bills each invocation's duration rounded up to the millisecond; the median
-        # keeps one slow call (the machine is shared) from standing for all of them.
-        return statistics.median(
-            math.ceil(c["milliseconds"]) for c in calls if c["outcome"] == outcome
-        )
-
-    return Model(
-        fixed_transitions=first["transitions"] - per_poll * polls[0],
-        transitions_per_poll=per_poll,
-        create_ms=billed_ms("create"),
-        not_ready_ms=billed_ms("not-ready"),
-        landed_ms=billed_ms("landed"),
-    )
-
-
-def simulate(policy: PollingPolicy, ready_at: float, rng: random.Random) -> tuple[int, float]:
-    """(polls, detection latency) of one run, as exports.py drives the policy; the latency is
-    infinite if the run gives up first."""
-    elapsed, polls = 0.0, 0
-    wait = policy.next_wait(0, 0.0, rng)
-    while True:
-        elapsed += wait
-        polls += 1
-        if elapsed >= ready_at:
-            return polls, elapsed - ready_at
-        if policy.give_up_reason(polls, elapsed):
-            return polls, math.inf
-        wait = policy.next_wait(polls, elapsed, rng)
-
-
-def expected_polls(policy: PollingPolicy, ready_at: float, samples: int) -> dict[str, float]:
-    rng = random.Random(20261126)
-    outcomes = [simulate(policy, ready_at, rng) for _ in range(samples)]
-    polls = [p for p, _ in outcomes]
-    latencies = [latency for _, latency in outcomes]
-    return {
-        "polls_mean": statistics.mean(polls),
-        "polls_min": min(polls),
-        "polls_max": max(polls),
-        "latency_mean_s": statistics.mean(latencies),
-        "latency_max_s": max(latencies),
-        "gave_up": sum(math.isinf(x) for x in latencies) / samples,
-    }
-
-
-def usage_cost(transitions: float, invocations: float, gb_seconds: float) -> dict[str, float]:
-    sfn = transitions * PRICES["stepfunctions_standard_per_transition"]
-    compute = gb_seconds * PRICES["lambda_per_gb_second"]
-    requests = invocations * PRICES["lambda_per_request"]
-    return {
-        "transitions": transitions,
-        "invocations": invocations,
-        "gb_seconds": gb_seconds,
-        "stepfunctions_usd": sfn,
-        "lambda_usd": compute + requests,
-        "total_usd": sfn + compute + requests,
-    }
-
-
-def gb_seconds(milliseconds: float, function: str) -> float:
-    return milliseconds / 1000 * MEMORY_MB[function] / 1024
-
-
-def poll_loop_cost(model: Model, polls: float) -> dict[str, float]:
-    """Our workflow (or a fixed-interval one): Wait states between short retrieve calls."""
-    compute = gb_seconds(model.create_ms, "create-export") + gb_seconds(
-        (polls - 1) * model.not_ready_ms + model.landed_ms, "retrieve-export"
-    )
-    transitions = model.fixed_transitions + model.transitions_per_poll * polls
-    return usage_cost(transitions, 1 + polls, compute)
-
-
-def sleeper_cost(model: Model, ready_at: float) -> dict[str, Any]:
-    """A Lambda that polls every 30 s and sleeps in between: billed for all of it, re-invoked by
-    the workflow every 15 minutes (the Lambda maximum)."""
-    detected = fixed_loop_polls(ready_at) * FIXED_POLL_SECONDS
-    invocations = math.ceil(detected / LAMBDA_MAX_SECONDS)
-    compute = gb_seconds(model.create_ms, "create-export") + gb_seconds(
-        detected * 1000 + model.landed_ms, "retrieve-export"
-    )
-    transitions = model.fixed_transitions + SLEEPER_TRANSITIONS_PER_INVOCATION * invocations
-    return usage_cost(transitions, 1 + invocations, compute) | {"latency_max_s": FIXED_POLL_SECONDS}
-
-
 def scenarios(model: Model, samples: int) -> list[dict[str, Any]]:
     policy = PollingPolicy()
     rows = []
@@ -260,38 +157,6 @@ def scenarios(model: Model, samples: int) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def fixed_loop_polls(ready_at: float) -> int:
-    return max(1, math.ceil(ready_at / FIXED_POLL_SECONDS))
-
-
-def policy_sweep(model: Model, samples: int) -> list[dict[str, Any]]:
-    """The default and the gentle policy across readiness times, each against the fixed loop."""
-    rows = []
-    for ready_at in SWEEP_READY_AFTER_SECONDS:
-        fixed_usd = poll_loop_cost(model, fixed_loop_polls(ready_at))["total_usd"]
-        row: dict[str, Any] = {"ready_after_seconds": ready_at}
-        for name, policy in (("default", PollingPolicy()), ("gentle", GENTLE_POLICY)):
-            polls = expected_polls(policy, ready_at, samples)
-            usd = poll_loop_cost(model, polls["polls_mean"])["total_usd"]
-            row[name] = polls | {"total_usd": usd, "fixed_ratio": fixed_usd / usd}
-        rows.append(row)
-    return rows
-
-
-def s3_requests_per_gib(part_mib: int, landing: str) -> dict[str, Any]:
-    """The landing's S3 requests for one GiB. Single pass: parts, create, complete, the list of
-    leftover uploads and of parts; GET-class: the HEAD that looks for an earlier landing.
-    Staged adds the copy (create, copy parts, complete) and the verification's ranged reads."""
-    puts = 1024 / part_mib + 4
-    gets = 1.0
-    if landing == "staged":
-        puts += 1024 / COPY_PART_MIB + 2
-        gets += 1024 / VERIFY_READ_MIB + 1
-    usd = puts * S3_PRICES["put_class_per_request"] + gets * S3_PRICES["get_class_per_request"]
-    return {"part_size_mib": part_mib, "landing": landing, "put_requests": puts,
-            "get_requests": gets, "usd": usd}  # fmt: skip
 
 
 def run(samples: int) -> dict[str, Any]:
@@ -394,7 +259,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"${prices['lambda_per_request'] * 1e6:.2f} per 1M requests; memory "
         f"{result['memory_mb']['create-export']} MB (create), "
         f"{result['memory_mb']['retrieve-export']} MB (retrieve, and the sleeping Lambda). "
-        f"Default policy ({_policy_text(result['policy'])}), {result['samples']} jitter "
+        f"Default policy ({policy_text(result['policy'])}), {result['samples']} jitter "
         f"draws. 30-minute case: {dollars(summary['thirty_min_usd'])} (goal < ${GOAL_30_MIN}: "
         f"{met(summary['meets_30_min_goal'])}), {summary['thirty_min_fixed_ratio']:.1f}x "
         f"cheaper than the fixed loop (goal {GOAL_RATIO:.0f}x: {met(summary['meets_ratio_goal'])}"
@@ -419,39 +284,7 @@ def markdown(result: dict[str, Any]) -> str:
             table(s3_head, s3_rows),
             "What the default policy trades: polls, mean detection latency and how much cheaper "
             f"than the fixed 30 s loop, beside a gentler policy "
-            f"({_policy_text(result['gentle_policy'])}):",
+            f"({policy_text(result['gentle_policy'])}):",
             sweep_table(result["policy_sweep"]),
         ]
     )
-
-
-def sweep_table(rows: list[dict[str, Any]]) -> str:
-    head = ["ready after", "default: polls", "latency s", "vs fixed", "gentle: polls",
-            "latency s", "vs fixed"]  # fmt: skip
-    body = [
-        [_duration(row["ready_after_seconds"])]
-        + [
-            value
-            for name in ("default", "gentle")
-            for value in (
-                f"{row[name]['polls_mean']:.1f}",
-                f"{row[name]['latency_mean_s']:.0f}",
-                f"{row[name]['fixed_ratio']:.1f}x",
-            )
-        ]
-        for row in rows
-    ]
-    return table(head, body)
-
-
-def _policy_text(policy: dict[str, Any]) -> str:
-    return (
-        f"first wait {policy['initial_seconds']} s, x{policy['growth']:g}, cap "
-        f"{policy['max_seconds']} s, jitter {policy['jitter']:g}"
-    )
-
-
-def _duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds} s"

@@ -76,13 +76,13 @@ def handler_mode(spec: dict[str, Any]) -> Result:
         parse_request(spec["request"]),
         PollingPolicy(),
         spec["export_id"],
-        execution_id="arn:aws:states:us-east-1:123456789012:execution:bench:memory",
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:bench:memory",
         started_at=datetime.now(UTC).isoformat(),
         rng=random.Random(0),
     )
 
     def run() -> Result:
-        out = handler({"job": job, "execution_id": job["execution_id"]}, Context())
+        out = handler({"job": job.state(), "execution_arn": job.execution_arn}, Context())
         landed = out.get("landed") or {}
         return {"bytes": landed.get("bytes"), "landed": bool(landed), "key": landed.get("key"),
                 "landing": landed.get("landing")}  # fmt: skip

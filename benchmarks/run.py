@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost, curated, memory, scale, throughput, zip_check
+from benchmarks import cost, curated, memory, recurring, scale, throughput, zip_check
 from benchmarks.report import machine, machine_markdown
 
 
@@ -64,6 +64,13 @@ def sections(small: bool) -> dict[str, Section]:
             "Cost per export",
             lambda work: cost.run(cost.SMALL_SAMPLES if small else cost.FULL_SAMPLES),
             cost.markdown,
+        ),
+        "recurring": Section(
+            "Recurring exports: learned polling over the runs of one schedule",
+            lambda work: recurring.run(
+                recurring.SMALL_SCHEDULES if small else recurring.FULL_SCHEDULES
+            ),
+            recurring.markdown,
         ),
         "scale": Section(
             "Scale: exports started together",

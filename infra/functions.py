@@ -180,6 +180,15 @@ class ExportFunctions(Construct):
                 resources=[storage.table.table_arn],
             )
         )
+        # Readiness history (lambdas/ongage_export/readiness_history.py): the create step reads
+        # it, the retrieve step adds each finished run; its items live in the same table.
+        self.retrieve_export.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadinessHistory",
+                actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+                resources=[storage.table.table_arn],
+            )
+        )
         for statement in s3_landing_statements(storage):
             self.retrieve_export.add_to_role_policy(statement)
 

@@ -95,8 +95,11 @@ UNAVAILABLE_TEMPLATE = """{
 def start_request_schema() -> dict[str, Any]:
     """The POST /exports body: the export request (its one schema) plus the key and polling."""
     request = {k: v for k, v in request_json_schema().items() if k != "$schema"}
+    kinds = {"int": {"type": "integer", "minimum": 0}, "bool": {"type": "boolean"}}
     polling = {
-        f.name: {"type": "integer" if f.type in (int, "int") else "number", "minimum": 0}
+        f.name: kinds.get(
+            str(getattr(f.type, "__name__", f.type)), {"type": "number", "minimum": 0}
+        )
         for f in dataclasses.fields(PollingPolicy)
     }
     return {

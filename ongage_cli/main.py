@@ -120,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None
     }
     if "initial_seconds" in polling and "max_seconds" not in polling:
-        polling["max_seconds"] = max(polling["initial_seconds"], 600)
+        polling["max_seconds"] = max(polling["initial_seconds"], PollingPolicy().max_seconds)
     try:
         PollingPolicy.from_mapping(polling)
     except ValueError as error:

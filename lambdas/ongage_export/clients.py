@@ -12,6 +12,7 @@ from botocore.config import Config
 
 from ongage_export.landing import S3Landing
 from ongage_export.ongage_client import OngageClient, OngageCredentials
+from ongage_export.readiness_history import DynamoReadinessHistory
 from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, Settings
 
 SECRET_CACHE_SECONDS = 300
@@ -46,6 +47,16 @@ def ongage_client(settings: Settings) -> OngageClient:
         connect_timeout=ONGAGE_CONNECT_TIMEOUT_SECONDS,
         read_timeout=settings.ongage_read_timeout_seconds,
     )
+
+
+@cache
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb")
+
+
+def readiness_history(settings: Settings) -> DynamoReadinessHistory:
+    # The idempotency table holds the history too, under keys of its own (readiness_history.py).
+    return DynamoReadinessHistory(dynamodb_client(), settings.idempotency_table)
 
 
 def s3_landing(settings: Settings) -> S3Landing:

@@ -83,6 +83,16 @@ class ExportRequest:
         value = self.body.get("list_id")
         return int(value) if value is not None else None
 
+    def work_shape(self) -> dict[str, Any]:
+        """What decides how long Ongage works on the export: the list and what is exported, in
+        a stable order; never the name, which a schedule dates (readiness_history.py)."""
+        keys = ("list_id", "segment_id", "mailing_id", "status", "fields_selected", "file_format")
+        return {
+            key: sorted(value) if isinstance(value, list) else value
+            for key, value in self.body.items()
+            if key in keys
+        }
+
     def summary(self) -> dict[str, Any]:
         """What a notification says about the request (no secrets are ever in a request)."""
         keys = ("name", "list_id", "segment_id", "mailing_id", "status", "file_format")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import cost, curated, memory, run, scale, throughput, zip_check
+from benchmarks import cost, curated, memory, policies, recurring, run, scale, throughput, zip_check
 from benchmarks.services import MIB, s3_client, start_moto
 from ongage_export.landing import S3Landing, StagedObject
 from ongage_export.polling import PollingPolicy
@@ -30,6 +30,7 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(throughput, "SMALL", throughput.Plan(8, (5,), (2,)))
     monkeypatch.setattr(scale, "SMALL_EXECUTIONS", 3)
     monkeypatch.setattr(cost, "SMALL_SAMPLES", 200)
+    monkeypatch.setattr(recurring, "SMALL_SCHEDULES", 10)
     monkeypatch.setattr(zip_check, "SMALL_SIZE_MIB", 2)
     monkeypatch.setattr(curated, "SMALL_SIZE_MIB", 2)
 
@@ -48,7 +49,15 @@ def test_small_benchmarks_report_every_section(
     report = run_small(out)
 
     sections = report["sections"]
-    assert set(sections) == {"memory", "throughput", "zip-check", "curated", "cost", "scale"}
+    assert set(sections) == {
+        "memory",
+        "throughput",
+        "zip-check",
+        "curated",
+        "cost",
+        "recurring",
+        "scale",
+    }
     assert {name: s.get("error") for name, s in sections.items() if not s["ok"]} == {}
     assert report["machine"]["nproc"] >= 1 and report["machine"]["python"]
     assert_memory(sections["memory"]["result"])
@@ -56,6 +65,7 @@ def test_small_benchmarks_report_every_section(
     assert_zip_check(sections["zip-check"]["result"])
     assert_curated(sections["curated"]["result"])
     assert_cost(sections["cost"]["result"])
+    assert_recurring(sections["recurring"]["result"])
     assert_scale(sections["scale"]["result"])
     printed = capsys.readouterr().out
     for title in (
@@ -64,6 +74,7 @@ def test_small_benchmarks_report_every_section(
         "### CPU of the ZIP check",
         "### The consumer",
         "### Cost",
+        "### Recurring exports",
         "### Scale",
     ):
         assert title in printed
@@ -120,11 +131,26 @@ def assert_cost(result: dict[str, Any]) -> None:
         assert 0 < ours["total_usd"] <= fixed["total_usd"]
         assert ours["latency_max_s"] <= result["policy"]["max_seconds"]
     sweep = result["policy_sweep"]
-    assert [row["ready_after_seconds"] for row in sweep] == list(cost.SWEEP_READY_AFTER_SECONDS)
+    assert [row["ready_after_seconds"] for row in sweep] == list(policies.SWEEP_READY_AFTER_SECONDS)
     thirty = next(row for row in sweep if row["ready_after_seconds"] == 1800)
     # The default spends fewer polls on a 30-minute export than the gentle policy.
     assert thirty["default"]["polls_mean"] < thirty["gentle"]["polls_mean"]
     assert thirty["default"]["fixed_ratio"] == result["summary"]["thirty_min_fixed_ratio"]
+
+
+def assert_recurring(result: dict[str, Any]) -> None:
+    rows = {row["case"]: row for row in result["rows"]}
+    assert list(rows) == list(recurring.CENTRES)
+    for row in rows.values():
+        runs = row["approaches"]
+        assert runs["first"] == runs["first_default"]  # no history: the default, draw for draw
+        assert row["lie_extra_polls_max"] <= recurring.GOAL_LIE_EXTRA_POLLS
+        assert row["lie_landed"] == 1 and row["goals"]["lie"] and row["goals"]["no_history"]
+    for case in ("30 min", "2 h"):  # history pays off most for long exports
+        assert (
+            rows[case]["approaches"]["learned"]["polls_mean"]
+            < (rows[case]["approaches"]["default"]["polls_mean"])
+        )
 
 
 def assert_scale(result: dict[str, Any]) -> None:
@@ -139,11 +165,11 @@ def test_policy_simulation_counts_polls_as_the_workflow_makes_them() -> None:
     # No jitter: waits 10, 20, 40, 40, ... so polls land at 10, 30, 70, 110.
     policy = PollingPolicy(initial_seconds=10, growth=2.0, max_seconds=40, jitter=0.0)
     rng = random.Random(0)
-    assert cost.simulate(policy, ready_at=0, rng=rng) == (1, 10)
-    assert cost.simulate(policy, ready_at=30, rng=rng) == (2, 0)
-    assert cost.simulate(policy, ready_at=71, rng=rng) == (4, 39)
+    assert policies.detection(policy, ready_at=0, rng=rng) == (1, 10)
+    assert policies.detection(policy, ready_at=30, rng=rng) == (2, 0)
+    assert policies.detection(policy, ready_at=71, rng=rng) == (4, 39)
     budget = PollingPolicy(initial_seconds=10, growth=1.0, max_seconds=10, jitter=0, max_polls=3)
-    assert cost.simulate(budget, ready_at=1000, rng=rng)[1] == float("inf")
+    assert policies.detection(budget, ready_at=1000, rng=rng)[1] == float("inf")
 
 
 def test_patched_moto_serves_the_bytes_it_stored(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ def context(name: str = "fn") -> LambdaContext:
 
 def create_event(execution: str = EXECUTION, **overrides: Any) -> dict[str, Any]:
     run_input = {"request": REQUEST, "polling": FAST_POLLING, **overrides}
-    return {"input": run_input, "execution_id": execution, "started_at": "2026-11-26T10:00:00Z"}
+    return {"input": run_input, "execution_arn": execution, "started_at": "2026-11-26T10:00:00Z"}
 
 
 def test_a_retried_create_never_makes_a_second_export(
@@ -63,10 +63,10 @@ def test_retrieve_waits_then_lands_then_reports_the_landed_object(
 ) -> None:
     job = create_export.handler(create_event(), context())
     for poll in range(1, 4):
-        job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+        job = retrieve_export.handler({"job": job, "execution_arn": EXECUTION}, context())
         assert (job["polls"], job["landed"], job["next_wait_seconds"]) == (poll, None, 1)
         assert "not finished" in job["last_message"].lower()
-    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    job = retrieve_export.handler({"job": job, "execution_arn": EXECUTION}, context())
     landed = job["landed"]
     assert landed["status"] == "SUCCEEDED" and not landed["already_landed"]
     assert landed["key"] == (
@@ -76,7 +76,7 @@ def test_retrieve_waits_then_lands_then_reports_the_landed_object(
     # A retried invocation after landing reports the same object and calls Ongage no more.
     calls = simulator.stats.total_calls
     again = retrieve_export.handler(
-        {"job": {**job, "landed": None}, "execution_id": EXECUTION}, context()
+        {"job": {**job, "landed": None}, "execution_arn": EXECUTION}, context()
     )
     assert again["landed"]["already_landed"] and again["landed"]["sha256"] == landed["sha256"]
     assert simulator.stats.total_calls == calls
@@ -101,7 +101,7 @@ def test_a_resume_whose_upload_is_gone_downloads_again_from_the_start(
         "part_size": 5 * 1024 * 1024,
     }
     simulator.config.ready_after_retrieves = 0
-    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    job = retrieve_export.handler({"job": job, "execution_arn": EXECUTION}, context())
 
     assert job["landed"]["status"] == "SUCCEEDED"
     (download,) = [s for s in simulator.served if s.status_code in (200, 206)]
@@ -117,14 +117,14 @@ def test_a_check_that_would_not_fit_gets_an_invocation_of_its_own(
     simulator.config.ready_after_retrieves = 0
     job = create_export.handler(create_event(), context())
     monkeypatch.setenv("VERIFY_BYTES_PER_SECOND", "1")  # no invocation is long enough now
-    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    job = retrieve_export.handler({"job": job, "execution_arn": EXECUTION}, context())
     assert job["landed"] is None and job["next_wait_seconds"] == 0
     assert job["download"]["staged"] and job["download"]["sha256"]
     assert runtime.object_keys() == [job["download"]["key"]]  # staged, not published
 
     monkeypatch.delenv("VERIFY_BYTES_PER_SECOND")
     calls = simulator.stats.total_calls
-    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    job = retrieve_export.handler({"job": job, "execution_arn": EXECUTION}, context())
     assert simulator.stats.total_calls == calls  # checked and published without Ongage
     expected = simulator.expected_body(job["export_id"])
     assert (job["landed"]["bytes"], job["landed"]["sha256"]) == (expected.size, expected.sha256())
@@ -145,7 +145,7 @@ def test_a_staged_object_that_is_gone_is_downloaded_again(
         "staged": True,
         "sha256": "0" * 64,
     }
-    job = retrieve_export.handler({"job": job, "execution_id": EXECUTION}, context())
+    job = retrieve_export.handler({"job": job, "execution_arn": EXECUTION}, context())
     expected = simulator.expected_body(job["export_id"])
     assert (job["landed"]["bytes"], job["landed"]["sha256"]) == (expected.size, expected.sha256())
 

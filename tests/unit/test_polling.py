@@ -1,4 +1,4 @@
-"""The back-off policy: growth, cap, jitter, deadline and poll budget."""
+"""The back-off policy: growth, cap, jitter, deadline and poll budget; the learned window."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ongage_export.polling import PollingPolicy
+from ongage_export.polling import (
+    EXTRA_POLLS,
+    PollingPolicy,
+    Readiness,
+    Window,
+    default_schedule,
+    learned_window,
+    polls_by,
+    simulate,
+)
+from ongage_export.readiness_history import HISTORY_LIMIT
 
 
 def test_waits_grow_then_stay_at_the_cap_without_jitter() -> None:
@@ -55,3 +65,100 @@ def test_overrides_are_checked_and_explained() -> None:
         PollingPolicy.from_mapping({"growth": "fast"})
     with pytest.raises(ValueError, match="max_seconds must be between"):
         PollingPolicy.from_mapping({"initial_seconds": 100, "max_seconds": 10})
+
+
+# Learned polling (issue 13): a window from earlier runs, bounded by the default schedule.
+
+DEFAULT = PollingPolicy()
+STEADY = PollingPolicy(jitter=0)
+runs = st.lists(
+    st.tuples(st.floats(0, 20000), st.floats(1, 20000) | st.none()).map(
+        lambda pair: Readiness(pair[0], None if pair[1] is None else pair[0] + pair[1])
+    ),
+    min_size=1,
+    max_size=HISTORY_LIMIT,
+)
+
+
+def polls_until_ready(
+    policy: PollingPolicy, ready_at: float, window: Window | None, rng: random.Random
+) -> int:
+    return simulate(policy, ready_at, rng, window).polls
+
+
+def test_no_history_means_the_default_policy() -> None:
+    assert learned_window([]) is None
+    assert [DEFAULT.next_wait(n, 0, random.Random(3), None) for n in range(4)] == [
+        DEFAULT.next_wait(n, 0, random.Random(3)) for n in range(4)
+    ]
+
+
+def test_runs_that_agree_give_a_window_around_their_overlap() -> None:
+    window = learned_window([Readiness(560, 640), Readiness(590, 620)])
+    assert window is not None
+    # highest 412 at 590, lowest 200 at 620: widened by 10 % of 605 on each side
+    assert (round(window.start), round(window.end)) == (530, 680)
+    assert [round(t) for t in window.poll_times()] == [580, 630, 680]
+
+
+def test_runs_that_differ_widen_the_window_by_their_spread() -> None:
+    window = learned_window([Readiness(480, 500), Readiness(700, 720)])
+    assert window is not None
+    assert window.start < 500 and window.end > 700
+
+
+def test_a_run_that_gave_up_pushes_the_window_later() -> None:
+    window = learned_window([Readiness(110, 120), Readiness(3600, None)])
+    assert window is not None and window.end > 3600
+
+
+def test_the_first_wait_goes_straight_to_the_window_and_polls_it_evenly() -> None:
+    window = Window(start=5400, end=7200)
+    waits, elapsed = [], 0.0
+    for polls in range(4):
+        waits.append(STEADY.next_wait(polls, elapsed, random.Random(), window))
+        elapsed += waits[-1]
+    assert waits[:3] == [6000, 600, 600]  # the cap is for the back-off, not for the window
+    assert waits[3] == 600  # past the window: the back-off, capped
+
+
+@given(history=runs, ready_at=st.floats(1, 40000), seed=st.integers())
+def test_whatever_the_history_says_it_costs_at_most_extra_polls(
+    history: list[Readiness], ready_at: float, seed: int
+) -> None:
+    window = learned_window(history)
+    learned = polls_until_ready(STEADY, ready_at, window, random.Random(seed))
+    default = polls_until_ready(STEADY, ready_at, None, random.Random(seed))
+    assert learned <= default + EXTRA_POLLS
+
+
+@given(history=runs, polls=st.integers(0, 400), elapsed=st.floats(0, 43199), seed=st.integers())
+def test_a_learned_wait_keeps_the_deadline_and_never_beats_the_budget(
+    history: list[Readiness], polls: int, elapsed: float, seed: int
+) -> None:
+    window = learned_window(history)
+    wait = DEFAULT.next_wait(polls, elapsed, random.Random(seed), window)
+    assert 1 <= wait <= max(1, round(DEFAULT.deadline_seconds - elapsed))
+    allowed = polls_by(DEFAULT, elapsed + wait + 0.5) + EXTRA_POLLS
+    assert polls + 1 <= allowed or wait == max(1, round(DEFAULT.deadline_seconds - elapsed))
+
+
+def test_the_default_schedule_is_the_back_off_without_jitter() -> None:
+    assert default_schedule(DEFAULT)[:5] == (90, 360, 960, 1560, 2160)
+    assert polls_by(DEFAULT, 359) == 1 and polls_by(DEFAULT, 360) == 2
+
+
+def test_learn_is_a_boolean_setting() -> None:
+    assert PollingPolicy.from_mapping({"learn": False}).learn is False
+    assert PollingPolicy.from_mapping({"learn": "false"}).learn is False
+    with pytest.raises(ValueError, match="learn must be true or false"):
+        PollingPolicy.from_mapping({"learn": "sometimes"})
+    with pytest.raises(ValueError, match="must be a number"):
+        PollingPolicy.from_mapping({"max_polls": True})
+
+
+def test_a_simulated_run_polls_until_ready_or_gives_up() -> None:
+    run = simulate(STEADY, 400, random.Random())
+    assert (run.polls, run.not_ready_seconds, run.ready_seconds) == (3, 360, 960)
+    short = PollingPolicy(jitter=0, deadline_seconds=100)
+    assert simulate(short, 400, random.Random()).readiness == Readiness(100, None)

@@ -13,15 +13,18 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ongage_export import clients
-from ongage_export.exports import parse_run_input, start_job
+from ongage_export.exports import learns, parse_run_input, start_job
 from ongage_export.observability import logger, metrics, tracer
+from ongage_export.polling import Readiness
+from ongage_export.readiness_history import history_key
 from ongage_export.request import ExportRequest
 from ongage_export.settings import Settings
 
 IDEMPOTENCY_CONFIG = IdempotencyConfig(
-    event_key_jmespath="execution_id",
+    event_key_jmespath="execution_arn",
     # Longer than Step Functions keeps a failed run redrivable (14 days): a redriven run that
     # starts over never creates a second export.
     expires_after_seconds=15 * 24 * 3600,
@@ -52,7 +55,8 @@ def _create_once(table_name: str) -> Any:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     request, policy, resumed_export = parse_run_input(event.get("input"), settings.default_polling)
-    logger.append_keys(execution_id=event["execution_id"], request_name=request.name)
+    execution_arn = event["execution_arn"]
+    logger.append_keys(execution_arn=execution_arn, request_name=request.name)
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
     if resumed_export:  # a failed run's export, carried on with: Ongage is not called
         export_id = resumed_export
@@ -60,14 +64,27 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:
         IDEMPOTENCY_CONFIG.register_lambda_context(context)
         export_id = _create_once(settings.idempotency_table)(
-            call={"execution_id": event["execution_id"], "body": dict(request.body)}
+            call={"execution_arn": execution_arn, "body": dict(request.body)}
         )["export_id"]
         logger.info("export created", extra={"export_id": export_id})
+    history = _history(settings, request) if learns(policy, resumed_export is not None) else None
     return start_job(
         request,
         policy,
         export_id,
-        execution_id=event["execution_id"],
+        execution_arn=execution_arn,
         started_at=event["started_at"],
         rng=random.Random(),
-    )
+        history=history,
+    ).state()
+
+
+def _history(settings: Settings, request: ExportRequest) -> list[Readiness]:
+    """Earlier runs of this export; none (the default policy) if the table cannot be read."""
+    try:
+        history = clients.readiness_history(settings).load(history_key(request.work_shape()))
+    except (BotoCoreError, ClientError) as error:
+        logger.warning("readiness history unreadable: default polling", extra={"error": str(error)})
+        return []
+    logger.info("readiness history", extra={"runs": len(history)})
+    return history

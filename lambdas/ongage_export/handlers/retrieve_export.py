@@ -1,4 +1,8 @@
-"""Step 2, repeated: retrieve the export; land it in S3 when ready, else say how long to wait."""
+"""Step 2, repeated: retrieve the export; land it in S3 when ready, else say how long to wait.
+
+When the run has landed or given up, how long Ongage took is added to the readiness history of
+this export (readiness_history.py), for the next runs' polling to learn from.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ongage_export import clients
-from ongage_export.exports import poll_job
+from ongage_export.exports import poll_job, readiness_of, utc_now
+from ongage_export.job import Job
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.settings import Settings
 
@@ -18,8 +24,8 @@ from ongage_export.settings import Settings
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
-    job = event["job"]
-    logger.append_keys(execution_id=job["execution_id"], export_id=job["export_id"])
+    job = Job.model_validate(event["job"])
+    logger.append_keys(execution_arn=job.execution_arn, export_id=job.export_id)
     job = poll_job(
         job,
         settings=settings,
@@ -27,16 +33,28 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         landing=clients.s3_landing(settings),
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
-    if job["landed"]:
-        landed = job["landed"]
+    if job.landed:
+        landed = job.landed
         metrics.add_metric(name="ExportsLanded", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="BytesLanded", unit=MetricUnit.Bytes, value=landed["bytes"])
         logger.info("export landed", extra={"key": landed["key"], "bytes": landed["bytes"]})
-    elif job["download"]:
-        logger.info("landing continues in the next invocation", extra=job["download"])
-    elif job["give_up"]:
-        logger.warning("export never became ready", extra={"reason": job["give_up"]})
+    elif job.download:
+        logger.info("landing continues in the next invocation", extra=job.download.as_dict())
+    elif job.give_up:
+        logger.warning("export never became ready", extra={"reason": job.give_up})
     else:
         metrics.add_metric(name="PollsNotReady", unit=MetricUnit.Count, value=1)
-        logger.info("export not ready", extra={"next_wait_seconds": job["next_wait_seconds"]})
-    return job
+        logger.info("export not ready", extra={"next_wait_seconds": job.next_wait_seconds})
+    _record_readiness(settings, job)
+    return job.state()
+
+
+def _record_readiness(settings: Settings, job: Job) -> None:
+    """Adds a finished run to its export's history; a failure only costs the next runs' lesson."""
+    readiness = readiness_of(job)
+    if job.history_key is None or readiness is None:
+        return
+    try:
+        clients.readiness_history(settings).record(job.history_key, readiness, utc_now())
+    except (BotoCoreError, ClientError) as error:
+        logger.warning("readiness not recorded", extra={"error": str(error)})

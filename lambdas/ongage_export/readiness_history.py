@@ -1,0 +1,82 @@
+"""How long earlier runs of the same export took to become ready, kept in DynamoDB.
+
+Runs are "the same export" when they share the list and what is exported (`work_shape`: ids,
+statuses, fields), whatever they are named. One item per export shape, in the stack's
+idempotency table under its own key prefix: `id` = "readiness#" + a SHA-256 of the shape,
+`runs` = the last HISTORY_LIMIT runs as JSON `[[not_ready_seconds, ready_seconds], ...]`
+(oldest first; ready_seconds null for a run that gave up), and the table's TTL attribute, so a
+shape that stops being exported is forgotten. Only those numbers are stored: no contact data, no
+credential, not even the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from ongage_export.polling import Readiness
+
+HISTORY_LIMIT = 10
+RETENTION = timedelta(days=90)
+KEY_PREFIX = "readiness#"
+TTL_ATTRIBUTE = "expiration"  # the table's TTL attribute (Powertools idempotency's default)
+
+
+class ReadinessHistory(Protocol):
+    def load(self, key: str) -> list[Readiness]: ...
+
+    def record(self, key: str, run: Readiness, now: datetime) -> None: ...
+
+
+def history_key(work_shape: Mapping[str, Any]) -> str:
+    canonical = json.dumps(work_shape, sort_keys=True, separators=(",", ":"))
+    return KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def appended(runs: Sequence[Readiness], run: Readiness) -> list[Readiness]:
+    """`runs` with `run` last, the oldest dropped beyond HISTORY_LIMIT."""
+    return [*runs, run][-HISTORY_LIMIT:]
+
+
+def encode_runs(runs: Sequence[Readiness]) -> str:
+    return json.dumps([[run.not_ready_seconds, run.ready_seconds] for run in runs])
+
+
+def decode_runs(text: str) -> list[Readiness]:
+    """The stored runs; anything unreadable counts as no history (the default policy)."""
+    try:
+        pairs = json.loads(text)
+        return [Readiness(float(low), None if high is None else float(high)) for low, high in pairs]
+    except (TypeError, ValueError):
+        return []
+
+
+class DynamoReadinessHistory:
+    """The history in a DynamoDB table with a string partition key `id` (boto3 client)."""
+
+    def __init__(self, dynamodb: Any, table_name: str):
+        self.dynamodb = dynamodb
+        self.table_name = table_name
+
+    def load(self, key: str) -> list[Readiness]:
+        item = self.dynamodb.get_item(
+            TableName=self.table_name, Key={"id": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        return decode_runs(item["runs"]["S"]) if item and "runs" in item else []
+
+    def record(self, key: str, run: Readiness, now: datetime) -> None:
+        # Read, append, write: two runs of one shape finishing at the same moment may keep one
+        # observation instead of both, which the next runs make up for.
+        runs = appended(self.load(key), run)
+        expires = int((now + RETENTION).timestamp())
+        self.dynamodb.put_item(
+            TableName=self.table_name,
+            Item={
+                "id": {"S": key},
+                "runs": {"S": encode_runs(runs)},
+                TTL_ATTRIBUTE: {"N": str(expires)},
+            },
+        )

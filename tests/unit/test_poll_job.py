@@ -1,0 +1,172 @@
+"""`poll_job`'s branches with small fakes of Ongage and of the landing (exports.Ongage, Landing)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ongage_export.errors import DownloadNotResumable
+from ongage_export.exports import poll_job, readiness_of, start_job
+from ongage_export.job import Job
+from ongage_export.landing import LandedObject, UploadProgress
+from ongage_export.ongage_client import NotReady
+from ongage_export.polling import PollingPolicy, Readiness
+from ongage_export.request import parse_request
+from ongage_export.settings import Settings
+
+STARTED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+ARN = "arn:aws:states:us-east-1:123456789012:execution:ongage-export:run-1"
+REQUEST = parse_request(
+    {"name": "Daily actives", "list_id": 1111, "segment_id": [77197], "date_format": "mm/dd/yyyy",
+     "file_format": "csv", "status": ["active"]}
+)  # fmt: skip
+SETTINGS = Settings.from_env(
+    {"EXPORT_BUCKET": "exports", "IDEMPOTENCY_TABLE": "table", "ONGAGE_SECRET_ID": "secret",
+     "ONGAGE_BASE_URL": "https://api.ongage.net"}
+)  # fmt: skip
+
+
+@dataclass
+class FakeDownload:
+    body: bytes
+    start: int = 0
+    total: int | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.body[self.start :]
+
+    def __enter__(self) -> FakeDownload:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@dataclass
+class FakeOngage:
+    answers: list[NotReady | FakeDownload]
+    asked: list[int] = field(default_factory=list)
+
+    def retrieve(
+        self, export_id: str, list_id: int | None, *, start: int = 0
+    ) -> NotReady | FakeDownload:
+        self.asked.append(start)
+        return self.answers.pop(0)
+
+
+@dataclass
+class FakeLanding:
+    """Lands whatever it is given; `stop_after` bytes cut a fresh landing short, as time running
+    out does."""
+
+    landed: dict[str, LandedObject] = field(default_factory=dict)
+    stop_after: int | None = None
+    open_uploads: set[str] = field(default_factory=set)
+    aborted: list[str] = field(default_factory=list)
+
+    def find_landed(self, key: str) -> LandedObject | None:
+        found = self.landed.get(key)
+        return LandedObject(**{**found.__dict__, "already_landed": True}) if found else None
+
+    def land(self, chunks: Iterable[bytes], **kwargs: Any) -> LandedObject | UploadProgress:
+        body = b"".join(chunks)
+        resume = kwargs.get("resume")
+        size = (resume.size if resume else 0) + len(body)
+        if self.stop_after is not None and resume is None:
+            progress = UploadProgress(kwargs["staging_key"], "upload-1", 1, self.stop_after)
+            self.open_uploads.add(progress.key)
+            return progress
+        landed = LandedObject("exports", kwargs["final_key"], size, "0" * 64, landing="single-pass")
+        self.landed[kwargs["final_key"]] = landed
+        return landed
+
+    def exists(self, key: str) -> bool:
+        return key in self.landed
+
+    def is_open(self, progress: UploadProgress) -> bool:
+        return progress.key in self.open_uploads
+
+    def abort_uploads(self, key: str) -> None:
+        self.aborted.append(key)
+
+
+def new_job(history: list[Readiness] | None = None, **polling: Any) -> Job:
+    policy = PollingPolicy(jitter=0, **polling)
+    return start_job(
+        REQUEST, policy, "7000001", execution_arn=ARN, started_at=STARTED.isoformat(),
+        rng=random.Random(1), history=history,
+    )  # fmt: skip
+
+
+def at(seconds: float):
+    return lambda: STARTED + timedelta(seconds=seconds)
+
+
+def poll(job: Job, ongage: FakeOngage, landing: FakeLanding, seconds: float) -> Job:
+    return poll_job(job, settings=SETTINGS, client=ongage, landing=landing, now=at(seconds))
+
+
+def test_not_ready_counts_the_poll_and_backs_off() -> None:
+    job = poll(new_job(), FakeOngage([NotReady("Export not finished")]), FakeLanding(), 90)
+    assert (job.polls, job.not_ready_seconds, job.last_message) == (1, 90, "Export not finished")
+    assert job.next_wait_seconds == 270 and job.landed is None and job.give_up is None
+
+
+def test_ready_lands_and_records_when_the_first_200_came() -> None:
+    landing = FakeLanding()
+    job = poll(new_job(), FakeOngage([FakeDownload(b"zip")]), landing, 95)
+    assert job.landed is not None and job.landed["key"] in landing.landed
+    assert (job.polls, job.ready_seconds) == (1, 95)
+    assert job.landed["execution_arn"] == ARN and job.landed["duration_seconds"] == 95
+    assert readiness_of(job) == Readiness(0.0, 95)
+
+
+def test_an_export_landed_by_an_earlier_attempt_is_reported_without_calling_ongage() -> None:
+    landing, ongage = FakeLanding(), FakeOngage([FakeDownload(b"zip")])
+    first = poll(new_job(), ongage, landing, 10)
+    again = poll(first.model_copy(update={"landed": None}), FakeOngage([]), landing, 11)
+    assert again.landed is not None and again.landed["already_landed"]
+
+
+def test_the_deadline_gives_up_with_what_to_do() -> None:
+    job = poll(new_job(deadline_seconds=100), FakeOngage([NotReady("wait")]), FakeLanding(), 100)
+    assert job.give_up is not None and "deadline" in job.give_up and ARN in job.give_up
+    assert readiness_of(job) == Readiness(100, None)
+
+
+def test_a_landing_cut_short_waits_zero_and_resumes_with_range() -> None:
+    landing = FakeLanding(stop_after=2)
+    job = poll(new_job(), FakeOngage([FakeDownload(b"abcd", total=4)]), landing, 20)
+    assert job.download is not None and job.next_wait_seconds == 0 and job.ready_seconds == 20
+    landing.stop_after = None
+    ongage = FakeOngage([FakeDownload(b"abcd", start=2, total=4)])
+    job = poll(job, ongage, landing, 30)
+    assert ongage.asked == [2] and job.landed is not None and job.ready_seconds == 20
+
+
+def test_ongage_ignoring_the_range_fails_the_run_clearly() -> None:
+    landing = FakeLanding(stop_after=2)
+    job = poll(new_job(), FakeOngage([FakeDownload(b"abcd", total=4)]), landing, 20)
+    with pytest.raises(DownloadNotResumable, match="HTTP Range"):
+        poll(job, FakeOngage([FakeDownload(b"abcd", start=0, total=4)]), landing, 30)
+    assert landing.aborted == [job.download.key if job.download else ""]
+
+
+def test_a_learning_job_waits_for_its_window() -> None:
+    history = [Readiness(560, 640), Readiness(590, 620)]
+    job = new_job(history)
+    assert job.window is not None and job.history_key is not None
+    assert job.next_wait_seconds == round(job.window.poll_times()[0])
+    assert new_job(None).history_key is None and new_job(None).next_wait_seconds == 90
+
+
+def test_the_job_is_plain_json_and_validated() -> None:
+    job = new_job([Readiness(1, 2)])
+    assert Job.model_validate(job.state()) == job
+    with pytest.raises(ValueError, match="next_wait_seconds"):
+        Job.model_validate({**job.state(), "next_wait_seconds": -1})
