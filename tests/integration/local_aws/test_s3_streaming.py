@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from contextlib import ExitStack
 from unittest import mock
 
 import boto3
 import pytest
+from moto.core.request import Request
 
 from local_aws import s3_streaming
 
@@ -57,3 +59,17 @@ def test_a_ranged_read_touches_only_its_range(streaming):
         body = s3.get_object(Bucket="bucket-b", Key="k", Range="bytes=10-19")["Body"].read()
     assert body == b"x" * 10
     assert sliced.call_args.args[1] == slice(10, 20)
+
+
+def test_an_answered_request_and_its_body_are_freed_without_a_garbage_collection(streaming):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="bucket-b")
+    upload = s3.create_multipart_upload(Bucket="bucket-b", Key="k")["UploadId"]
+    gc.collect()
+    gc.disable()  # what is left now is only freed by a collection
+    try:
+        s3.upload_part(Bucket="bucket-b", Key="k", UploadId=upload, PartNumber=1, Body=b"x" * PART)
+        left = [o for o in gc.get_objects() if isinstance(o, Request)]
+    finally:
+        gc.enable()
+    assert left == []
