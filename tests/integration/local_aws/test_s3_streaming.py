@@ -73,3 +73,39 @@ def test_an_answered_request_and_its_body_are_freed_without_a_garbage_collection
     finally:
         gc.enable()
     assert left == []
+
+
+def _completed_upload(s3, parts):
+    s3.create_bucket(Bucket="bucket-c")
+    upload = s3.create_multipart_upload(Bucket="bucket-c", Key="k", ChecksumAlgorithm="CRC32")
+    listed = []
+    for number, body in enumerate(parts, start=1):
+        answer = s3.upload_part(
+            Bucket="bucket-c", Key="k", UploadId=upload["UploadId"], PartNumber=number,
+            Body=body, ChecksumAlgorithm="CRC32",
+        )  # fmt: skip
+        listed.append({"PartNumber": number, "ETag": answer["ETag"]})
+    s3.complete_multipart_upload(
+        Bucket="bucket-c", Key="k", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": listed},
+    )  # fmt: skip
+    head = s3.head_object(Bucket="bucket-c", Key="k", ChecksumMode="ENABLED")
+    return head["ETag"], head["ChecksumCRC32"]
+
+
+def test_completing_an_upload_reads_no_part_back_and_gives_moto_s_checksum(aws):
+    parts = [bytes([n]) * PART for n in range(2)] + [b"tail"]
+    stock = _completed_upload(boto3.client("s3"), parts)
+    s3 = boto3.client("s3")
+    s3.delete_object(Bucket="bucket-c", Key="k")
+    s3.delete_bucket(Bucket="bucket-c")
+    with ExitStack() as stack:
+        for owner, attribute, replacement in s3_streaming.PATCHES:
+            stack.enter_context(mock.patch.object(owner, attribute, replacement))
+        stack.enter_context(
+            mock.patch.object(s3_streaming.RangeView, "blocks", side_effect=AssertionError)
+        )
+        ours = _completed_upload(s3, parts)
+        body = s3.get_object(Bucket="bucket-c", Key="k")["Body"].read()
+    assert ours == stock
+    assert body == b"".join(parts)
