@@ -12,12 +12,12 @@ grow with the export (and would make the benchmarks measure moto: at 4 GiB, 18 G
   and its cached data): freed only by a full garbage collection, rare in a big heap, so a
   local run held every part it had uploaded since the last one (+220 MB at 256 MiB).
 The fixes: a ranged read reads only its range; a completed upload's body is its parts' files,
-adopted with no byte copied (each part's checksum is taken as it is uploaded); the request's
-reference to itself is dropped once built (moto never reads it), so it is freed as soon as it
-is answered; every body beyond 1 MiB (`MOTO_S3_DEFAULT_KEY_BUFFER_SIZE`) is written straight to
-disk, its MD5 taken on the way. Validation (ETags, part sizes) and checksums are computed as
-moto computes them (with its CRC32 fallback, as neither awscrt nor crc32c is installed).
-Nothing else changes.
+adopted with no byte copied (each part's checksum is taken as it is uploaded); a request's body
+is read once, and its reference to itself dropped once built (moto never reads it), so that it
+is freed as soon as it is answered; every body beyond 1 MiB (`MOTO_S3_DEFAULT_KEY_BUFFER_SIZE`)
+is written straight to disk, its MD5 taken on the way. Validation (ETags, part sizes) and
+checksums are computed as moto computes them (with its CRC32 fallback, as neither awscrt nor
+crc32c is installed). Nothing else changes.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from botocore.awsrequest import AWSPreparedRequest
 from moto.core import botocore_stubber
 from moto.core.request import Request, normalize_request
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
@@ -291,10 +292,17 @@ def upload_part_copy(
     return multipart.set_part(part_id, data)
 
 
-def request_without_cycle(request: Any) -> Request:
-    """moto's normalize_request, minus the environ's reference back to the request."""
+def normalized_request(request: Any) -> Request:
+    """moto's normalize_request, with a botocore body read once and handed over as it is (not
+    re-read 64 KiB at a time and copied twice more), and without the environ's reference back
+    to the request."""
+    read = getattr(getattr(request, "body", None), "read", None)
+    if isinstance(request, AWSPreparedRequest) and read is not None:
+        request.body = read()
     normalized = normalize_request(request)
     normalized.environ.pop("werkzeug.request", None)
+    if isinstance(request, AWSPreparedRequest) and isinstance(request.body, bytes):
+        normalized._cached_data = request.body  # what werkzeug's get_data returns, if set
     return normalized
 
 
@@ -309,5 +317,5 @@ PATCHES = (
     (FakeMultipart, "set_part", set_part),
     (S3Response, "get_object", get_object),
     (S3Backend, "upload_part_copy", upload_part_copy),
-    (botocore_stubber, "normalize_request", request_without_cycle),
+    (botocore_stubber, "normalize_request", normalized_request),
 )
