@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-# Node 20 is what this machine has (see DESIGN.md); jsii's end-of-life banner is noise here.
+# Node 20 is what CI and the README ask for; jsii's end-of-life banner is noise here.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk

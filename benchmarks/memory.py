@@ -26,7 +26,7 @@ from benchmarks.services import (
     start_moto,
     start_simulator,
 )
-from ongage_export.settings import DEFAULT_PART_SIZE_MIB
+from ongage_export.contract import METRICS_NAMESPACE, PART_SIZE_MIB, SERVICE_NAME
 
 FULL_SIZES_MIB = (1, 256, 1024, 4096)
 SMALL_SIZES_MIB = (1, 32)
@@ -35,7 +35,6 @@ SMALL_SIZES_MIB = (1, 32)
 NAIVE_MAX_MIB = 1024
 FLAT_GOAL_MIB = 32  # the largest export may peak at most this much above the smallest
 LAMBDA_MEMORY_MIB = 256  # the smallest Lambda the handler should fit in
-PART_SIZE_MIB = DEFAULT_PART_SIZE_MIB  # as the stack deploys it
 BUCKET = "bench-memory"
 SECRET_ID = "bench/ongage-credentials"
 
@@ -94,8 +93,8 @@ def handler_env(endpoint: str, simulator_url: str) -> dict[str, str]:
         ONGAGE_SECRET_ID=SECRET_ID,
         ONGAGE_BASE_URL=simulator_url,
         PART_SIZE_MIB=str(PART_SIZE_MIB),
-        POWERTOOLS_SERVICE_NAME="ongage-export",
-        POWERTOOLS_METRICS_NAMESPACE="OngageExport",
+        POWERTOOLS_SERVICE_NAME=SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE=METRICS_NAMESPACE,
         POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
     )
 

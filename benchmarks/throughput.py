@@ -45,11 +45,11 @@ from benchmarks.services import (
     start_moto,
     start_simulator,
 )
-from ongage_export.settings import DEFAULT_PART_SIZE_MIB, DEFAULT_UPLOAD_CONCURRENCY
+from ongage_export.contract import PART_SIZE_MIB, UPLOAD_CONCURRENCY
 
 BUCKET = "bench-throughput"
 LAMBDA_MEMORY_MIB = 256
-DEPLOYED = (DEFAULT_PART_SIZE_MIB, DEFAULT_UPLOAD_CONCURRENCY)  # as the stack deploys it
+DEPLOYED = (PART_SIZE_MIB, UPLOAD_CONCURRENCY)  # as the stack deploys it
 GIB = 1024 * MIB
 LANDINGS = ("stream", "single-pass", "staged")
 # The goals of issue 12, side by side in one run.

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from botocore.awsrequest import AWSResponse, HTTPHeaders
-
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount, RunResult
-from ongage_export import adapters
+from fault_injection.aws_faults import environment, s3_calls, s3_fault
+from ongage_export.contract import EXPORT_PREFIX
 from ongage_simulator import Credentials, Fault, OngageSimulator, SimulatorConfig
 from ongage_simulator.other_origin import ReceivedRequest
 
@@ -150,7 +147,7 @@ CASES: tuple[Case, ...] = (
          error="CorruptExport"),
     Case("corrupt ZIP, caught by the single pass after parts are up", "failed",
          inject(Fault.CORRUPT_ZIP, times=None), error="CorruptExport",
-         export_bytes=12 * 1024 * 1024, aborted_at="exports/"),
+         export_bytes=12 * 1024 * 1024, aborted_at=EXPORT_PREFIX),
     Case("200 with JSON error body", "failed", inject(Fault.JSON_ERROR_ON_200, times=None),
          error="OngageUnexpectedResponse"),
     Case("200 with empty body", "failed", inject(Fault.EMPTY_200, times=None),
@@ -267,7 +264,7 @@ def _check(case: Case, runtime: EmbeddedRuntime, results: list[RunResult], logs:
         problems.append(f"{len(runtime.open_uploads())} multipart uploads left open")
     keys = runtime.object_keys()
     expected_objects = sum(r.status == "SUCCEEDED" for r in results)
-    if len(keys) != expected_objects or any(not k.startswith("exports/") for k in keys):
+    if len(keys) != expected_objects or any(not k.startswith(EXPORT_PREFIX) for k in keys):
         problems.append(f"objects {keys} for {expected_objects} landed runs")
     if _leaks(runtime, results, logs):
         problems.append("a credential appeared in logs, notices or execution history")
@@ -305,21 +302,6 @@ def credentials_seen(received: list[ReceivedRequest]) -> int:
     return seen
 
 
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """Extra environment for the functions (they run in this process) during one case."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _check_aborted(case: Case, calls: list[tuple[str, str]]) -> list[str]:
     """Uploads were started under `case.aborted_at`, and every one was aborted, none completed."""
     if case.aborted_at is None:
@@ -343,78 +325,6 @@ def _leaks(runtime: EmbeddedRuntime, results: list[RunResult], logs: str) -> boo
         seen.append(json.dumps(history["events"], default=str))
     text = "\n".join(seen)
     return CREDENTIALS.password in text or CREDENTIALS.account_code in text
-
-
-@contextmanager
-def s3_fault(spec: tuple[str, int, int | None] | None) -> Iterator[None]:
-    """Answer an S3 operation with an HTTP error the next `times` calls (None: always).
-
-    A 503 SlowDown goes through botocore's retry loop, as S3's throttling does; a 403 refuses
-    the call before anything is sent, as S3 refuses a caller without permission.
-    """
-    if spec is None:
-        yield
-        return
-    operation, status, times = spec
-    code = {503: "SlowDown", 403: "AccessDenied"}[status]
-    remaining = [times]
-
-    def due() -> bool:
-        if remaining[0] is None:
-            return True
-        remaining[0] -= 1
-        return remaining[0] >= 0
-
-    def refuse(**kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if not due():
-            return None
-        parsed = {"Error": {"Code": code, "Message": "injected"},
-                  "ResponseMetadata": {"HTTPStatusCode": status}}  # fmt: skip
-        return AWSResponse("https://s3.amazonaws.com", status, HTTPHeaders(), _Raw(b"")), parsed
-
-    def throttle(**kwargs: Any) -> AWSResponse | None:
-        if not due():
-            return None
-        body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
-        return AWSResponse(kwargs["request"].url, status, HTTPHeaders(), _Raw(body))
-
-    event, handler = (
-        (f"before-call.s3.{operation}", refuse)
-        if status == 403
-        else (f"before-send.s3.{operation}", throttle)
-    )
-    client = adapters.s3_client()
-    client.meta.events.register_first(event, handler)
-    try:
-        yield
-    finally:
-        client.meta.events.unregister(event, handler)
-
-
-@contextmanager
-def s3_calls() -> Iterator[list[tuple[str, str]]]:
-    """Every S3 call the Lambdas make meanwhile, as (operation, key)."""
-    calls: list[tuple[str, str]] = []
-
-    def record(params: dict[str, Any], model: Any, **kwargs: Any) -> None:
-        calls.append((model.name, params.get("Key", "")))
-
-    client = adapters.s3_client()
-    client.meta.events.register("before-parameter-build.s3", record)
-    try:
-        yield calls
-    finally:
-        client.meta.events.unregister("before-parameter-build.s3", record)
-
-
-class _Raw:
-    """The smallest raw body botocore reads an error response from."""
-
-    def __init__(self, body: bytes):
-        self._body = body
-
-    def stream(self, **kwargs: Any) -> Iterator[bytes]:
-        yield self._body
 
 
 def table(results: list[CaseResult]) -> str:

@@ -33,7 +33,8 @@ from infra.functions import (
     FunctionSpec,
     new_function,
 )
-from infra.storage import EXPORT_PREFIX, ExportStorage
+from infra.storage import ExportStorage
+from ongage_export.contract import EXPORT_PREFIX
 
 # EventBridge -> Lambda is an asynchronous Invoke: it fails only when Lambda does not accept the
 # event (throttled API, missing permission), so a few retries over hours are plenty.

@@ -20,13 +20,16 @@ from constructs import Construct
 from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
 from infra.config import LOG_RETENTION_DAYS, StackConfig
 from infra.credentials import OngageCredentials
-from infra.storage import EXPORT_PREFIX, STAGING_PREFIX, ExportStorage
+from infra.storage import ExportStorage
+from ongage_export.contract import (
+    EXPORT_PREFIX,
+    METRICS_NAMESPACE,
+    PART_SIZE_MIB,
+    SERVICE_NAME,
+    STAGING_PREFIX,
+)
 from ongage_export.polling import PollingPolicy
-from ongage_export.settings import DEFAULT_PART_SIZE_MIB
 
-SERVICE_NAME = "ongage-export"
-METRICS_NAMESPACE = "OngageExport"
-PART_SIZE_MIB = DEFAULT_PART_SIZE_MIB
 HANDLERS = "ongage_export.handlers"
 
 

@@ -1,6 +1,7 @@
 """cdk-nag AwsSolutions checks, and every finding suppressed on purpose, with its reason.
 
-cdk-nag 2.38.2 is pinned: it works as a CDK Aspect from Python (3.x does not, see DESIGN.md).
+cdk-nag 2.38.2 is pinned: it works as a CDK Aspect from Python. 3.0.2 fails under Python
+aspects (`aspect.visit is not a function`) and moved to the `Validations` plugin API.
 Findings were fixed where a fix exists (own roles instead of managed policies, named KMS actions,
 EventBridge notifications without a custom resource). What is left is listed here, scoped to one
 construct and, for wildcards, to the exact resource or action (`applies_to`).
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
+
+from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
 
 if TYPE_CHECKING:
     from infra.stack import OngageExportStack
@@ -76,7 +79,7 @@ def _functions(stack: OngageExportStack) -> None:
         "AwsSolutions-IAM5",
         "Each export gets new object keys (incoming/<upload>, exports/list=<id>/date=<d>/...), so "
         "object permissions are scoped to the two prefixes, not to keys known at deploy time.",
-        [_bucket_objects(stack, "incoming/"), _bucket_objects(stack, "exports/")],
+        [_bucket_objects(stack, STAGING_PREFIX), _bucket_objects(stack, EXPORT_PREFIX)],
     )
     state_machine_id = stack.get_logical_id(
         stack.workflow.state_machine.node.default_child  # type: ignore[arg-type]
@@ -93,7 +96,7 @@ def _functions(stack: OngageExportStack) -> None:
                 regex=f"/^Resource::arn:.+:states:.+:execution:<{state_machine_id}"
                 r"\.Name>:\*$/"
             ),
-            _bucket_objects(stack, "exports/"),
+            _bucket_objects(stack, EXPORT_PREFIX),
         ],
     )
 
@@ -111,7 +114,7 @@ def _consumer(stack: OngageExportStack) -> None:
         "Every export lands under a new key (exports/list=<id>/date=<d>/<name>.zip) and gets "
         "its own curated folder, so object permissions are scoped to two prefixes: GetObject "
         "on landed exports, PutObject/AbortMultipartUpload on the curated prefix.",
-        [_bucket_objects(stack, "exports/"), _bucket_objects(stack, consumer.prefix)],
+        [_bucket_objects(stack, EXPORT_PREFIX), _bucket_objects(stack, consumer.prefix)],
     )
     _suppress(
         consumer.dead_letter_queue,

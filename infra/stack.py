@@ -16,9 +16,10 @@ from infra.monitoring import Monitoring
 from infra.nag import add_suppressions
 from infra.notifications import Notifications
 from infra.parameters import ongage_base_url
-from infra.storage import EXPORT_PREFIX, ExportStorage
+from infra.storage import ExportStorage
 from infra.triggers import ExportApi, ScheduledExports
 from infra.workflow import ExportWorkflow
+from ongage_export.contract import EXPORT_PREFIX
 
 # Output names are a contract with `ongage-export start|status|wait` (ongage_cli/deployed.py).
 OUTPUT_STATE_MACHINE = "StateMachineArn"

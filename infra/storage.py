@@ -8,9 +8,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import StackConfig
+from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
 
-EXPORT_PREFIX = "exports/"
-STAGING_PREFIX = "incoming/"
 ACCESS_LOG_RETENTION_DAYS = 365
 
 
@@ -79,7 +78,8 @@ class ExportStorage(Construct):
                 point_in_time_recovery_enabled=True
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            # Records live for hours; nothing of value is lost with the stack.
+            # Records expire after 15 days (create_export.py: beyond the 14 days a failed run
+            # stays redrivable); nothing of value is lost with the stack.
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 

@@ -35,11 +35,11 @@ from constructs import Construct
 
 from infra.config import SCHEDULED_TIME_TOKEN, ScheduleConfig, StackConfig
 from infra.functions import SERVICE_NAME, FunctionSpec, log_retention, new_function
-from infra.storage import EXPORT_PREFIX
+from ongage_export.contract import EXECUTION_NAME_PATTERN, EXPORT_PREFIX
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import request_json_schema
 
-IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # a valid Step Functions execution name
+IDEMPOTENCY_KEY_PATTERN = EXECUTION_NAME_PATTERN  # the key names the execution
 _ARN_TOKEN = "@@STATE_MACHINE_ARN@@"
 
 # Builds the StartExecution call. The execution input is exactly {"request", "polling"?}: the

@@ -12,9 +12,10 @@ use, kept for the next invocation), which holds:
 - its reserved concurrency (one more invocation at once is throttled with
   TooManyRequestsException, seen by Step Functions as Lambda.TooManyRequestsException).
 An exception becomes an error payload with `FunctionError`, so Retry/Catch match its
-`errorType`. Not emulated: the arm64 platform (compiled wheels built for it fall back to their
-pure-Python parts), X-Ray (no daemon: tracing is switched off) and CloudWatch Logs (each
-function's output goes to `<state dir>/logs/<function name>.log`).
+`errorType`. Not emulated: the arm64 platform (compiled wheels built for it are replaced by
+this host's build of the same version, `foreign_builds`), X-Ray (no daemon: tracing is
+switched off) and CloudWatch Logs (each function's output goes to
+`<state dir>/logs/<function name>.log`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from typing import IO, Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
+
+from local_aws.foreign_builds import use_host_builds
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -92,6 +95,7 @@ def unpack(code: bytes, into: Path) -> Path:
         partial = target.with_name(target.name + f".{uuid.uuid4().hex}")
         with zipfile.ZipFile(io.BytesIO(code)) as archive:
             archive.extractall(partial)
+        use_host_builds(partial)
         partial.rename(target)
     return target
 

@@ -14,11 +14,9 @@ import os
 import re
 import secrets
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,69 +24,17 @@ from typing import Any, TextIO
 import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from ongage_cli.deployment import DEFAULT_STACK, STACK_ENV, DeployedError, Deployment
+from ongage_cli.following import describe, format_report, wait_for
 from ongage_cli.inputs import InputError, load_request_file, positive_int, positive_seconds
+from ongage_export.contract import EXECUTION_NAME
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import validate_request
 from ongage_export.resume import resume_input
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STILL_RUNNING = 0, 1, 2, 3
-DEFAULT_STACK = "OngageExport"
-STACK_ENV = "ONGAGE_EXPORT_STACK"
-FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-_TASKS = ("CreateExport", "RetrieveExport")
-
-
-class DeployedError(RuntimeError):
-    """Something a user can fix (wrong stack, unknown id, bad request...): printed, exit 2."""
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """What the stack's outputs say, and the session to reach it."""
-
-    session: boto3.Session
-    state_machine_arn: str
-    api_url: str | None
-    bucket: str | None
-
-    @classmethod
-    def find(cls, stack: str, region: str | None = None) -> Deployment:
-        session = boto3.Session(region_name=region)
-        try:
-            described = session.client("cloudformation").describe_stacks(StackName=stack)
-        except ClientError as error:
-            raise DeployedError(
-                f"stack {stack!r} not found ({_reason(error)}); deploy it or "
-                f"pass --stack / set {STACK_ENV}"
-            ) from None
-        outputs = {
-            o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])
-        }
-        if "StateMachineArn" not in outputs:
-            raise DeployedError(f"stack {stack!r} has no StateMachineArn output")
-        return cls(
-            session, outputs["StateMachineArn"], outputs.get("ApiUrl"), outputs.get("BucketName")
-        )
-
-    def stepfunctions(self) -> Any:
-        return self.session.client("stepfunctions")
-
-    def execution_arn(self, execution_id: str) -> str:
-        """The ARN for an id (execution name) or a full execution ARN of this state machine."""
-        prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
-        if execution_id.startswith("arn:"):
-            if not execution_id.startswith(prefix):
-                raise DeployedError(
-                    f"{execution_id} is not an execution of {self.state_machine_arn}"
-                )
-            return execution_id
-        if not EXECUTION_NAME.match(execution_id):
-            raise DeployedError(f"{execution_id!r} is not an export id (letters, digits, - and _)")
-        return prefix + execution_id
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -304,136 +250,6 @@ def signed_request(
         return error.code, _json(error.read())
 
 
-# --- following ---------------------------------------------------------------------------------
-
-
-def describe(deployment: Deployment, execution_id: str, link_seconds: int = 900) -> dict[str, Any]:
-    """Status, progress, and for a landed export its location and a presigned download link."""
-    arn = deployment.execution_arn(execution_id)
-    sfn = deployment.stepfunctions()
-    try:
-        execution = sfn.describe_execution(executionArn=arn)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
-            raise DeployedError(f"no export {execution_id!r} on this stack") from None
-        raise
-    report: dict[str, Any] = {
-        "id": execution["name"],
-        "execution_arn": arn,
-        "status": execution["status"],
-        "started_at": execution.get("startDate"),
-        "stopped_at": execution.get("stopDate"),
-    }
-    if execution["status"] == "RUNNING":
-        report["progress"] = progress(sfn, arn)
-    elif execution["status"] == "SUCCEEDED":
-        report["result"] = result = _json(execution.get("output"))
-        report.update(download_link(deployment, result, link_seconds))
-    else:
-        report["error"], report["cause"] = execution.get("error"), execution.get("cause")
-    return report
-
-
-def progress(sfn: Any, arn: str) -> dict[str, Any]:
-    """Where a running export is: the current state and the latest job (polls, next wait...)."""
-    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=50)
-    state, job = None, None
-    # Newest first, whatever order the service returned them in.
-    for event in sorted(events.get("events", []), key=lambda e: e["id"], reverse=True):
-        if state is None and event["type"].endswith("StateEntered"):
-            state = event["stateEnteredEventDetails"]["name"]
-        details = event.get("stateExitedEventDetails")
-        if job is None and details and details.get("name") in _TASKS:
-            job = (_json(details.get("output")) or {}).get("job")
-        if state and job:
-            break
-    found: dict[str, Any] = {"state": state}
-    if isinstance(job, dict):
-        keys = ("export_id", "polls", "next_wait_seconds", "last_message", "download")
-        found.update({key: job.get(key) for key in keys})
-    return found
-
-
-def wait_for(
-    deployment: Deployment,
-    execution_id: str,
-    *,
-    timeout: float | None = None,
-    interval: float = 10.0,
-    out: TextIO | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> dict[str, Any]:
-    """Check until the export finishes (or `timeout`), showing progress on stderr."""
-    out = out or sys.stderr
-    started = clock()
-    last_line = ""
-    while True:
-        report = describe(deployment, execution_id)
-        line = progress_line(report, clock() - started)
-        if line != last_line:
-            _show(out, line)
-            last_line = line
-        if report["status"] in FINISHED:
-            _end_line(out)
-            return report
-        if timeout is not None and clock() - started >= timeout:
-            _end_line(out)
-            return report
-        sleep(interval)
-
-
-def progress_line(report: Mapping[str, Any], elapsed: float) -> str:
-    minutes, seconds = divmod(int(elapsed), 60)
-    parts = [f"[{minutes:02d}:{seconds:02d}]", report["id"], report["status"]]
-    found = report.get("progress") or {}
-    if found.get("state"):
-        parts.append(f"at {found['state']}")
-    if found.get("export_id") is not None:
-        parts.append(f"export {found['export_id']}")
-    if found.get("polls") is not None:
-        parts.append(f"{found['polls']} retrieve(s)")
-    download = found.get("download")
-    if isinstance(download, dict) and download.get("size") is not None:
-        parts.append(
-            f"downloaded {_mib(download['size'])}"
-            + (f" of {_mib(download['total'])}" if download.get("total") else "")
-        )
-    elif found.get("next_wait_seconds"):
-        parts.append(f"next check in {found['next_wait_seconds']} s")
-    return "  ".join(parts)
-
-
-def download_link(deployment: Deployment, result: Any, seconds: int) -> dict[str, Any]:
-    """A presigned GET for the landed object, signed with your credentials."""
-    if not isinstance(result, dict) or not result.get("bucket") or not result.get("key"):
-        return {}
-    s3 = deployment.session.client("s3", config=Config(signature_version="s3v4"))
-    url = s3.generate_presigned_url(
-        "get_object", Params={"Bucket": result["bucket"], "Key": result["key"]}, ExpiresIn=seconds
-    )
-    return {
-        "location": f"s3://{result['bucket']}/{result['key']}",
-        "download_url": url,
-        "expires_in": seconds,
-    }
-
-
-def format_report(report: Mapping[str, Any]) -> str:
-    lines = [f"export     {report['id']}", f"status     {report['status']}"]
-    for key in ("started_at", "stopped_at", "location", "download_url", "error", "cause"):
-        if report.get(key):
-            lines.append(f"{key.replace('_', ' '):<10} {report[key]}")
-    result = report.get("result")
-    if isinstance(result, dict):
-        for key in ("bytes", "sha256", "export_id", "list_id"):
-            if key in result:
-                lines.append(f"{key.replace('_', ' '):<10} {result[key]}")
-    if report.get("progress"):
-        lines.append(f"progress   {json.dumps(report['progress'], default=str)}")
-    return "\n".join(lines)
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
 
@@ -502,26 +318,3 @@ def _json(raw: Any) -> Any:
         return json.loads(raw)
     except (TypeError, ValueError):
         return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-
-
-def _reason(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Message", error))
-
-
-def _mib(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MiB"
-
-
-def _show(out: TextIO, line: str) -> None:
-    # On a terminal the line is rewritten in place; in logs every change is its own line.
-    if out.isatty():
-        out.write("\r\033[K" + line)
-    else:
-        out.write(line + "\n")
-    out.flush()
-
-
-def _end_line(out: TextIO) -> None:
-    if out.isatty():
-        out.write("\n")
-        out.flush()

@@ -30,7 +30,6 @@ from ongage_export.polling import PollingPolicy
 from ongage_export.request import validate_request
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-CREDENTIAL_VARS = ("ONGAGE_USERNAME", "ONGAGE_PASSWORD", "ONGAGE_ACCOUNT_CODE")
 
 
 def main(argv: list[str] | None = None) -> int:

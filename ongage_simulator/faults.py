@@ -45,12 +45,6 @@ class Fault(StrEnum):
         return "create" if self in (Fault.CREATE_REJECTED, Fault.UNUSABLE_ID) else "retrieve"
 
 
-# Faults that only make sense while a ready export's body is being served.
-BODY_FAULTS = frozenset(
-    {Fault.SLOW_TRICKLE, Fault.DROP_CONNECTION, Fault.TRUNCATE, Fault.CORRUPT_ZIP, Fault.STALL}
-)
-
-
 @dataclass(frozen=True)
 class FaultSpec:
     """One fault and its parameters; `times=None` means forever.

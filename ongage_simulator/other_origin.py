@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from ongage_simulator.server import parse_range
+from ongage_simulator.protocol import parse_range
 
 if TYPE_CHECKING:
     from ongage_simulator.simulator import OngageSimulator

@@ -5,20 +5,24 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
 import socket
 import socketserver
 import struct
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 from ongage_simulator.config import Credentials
 from ongage_simulator.export_body import ExportBody
-from ongage_simulator.faults import Endpoint, Fault, FaultSpec
+from ongage_simulator.faults import Fault, FaultSpec
 from ongage_simulator.limits import RATE_MESSAGE
+from ongage_simulator.protocol import (
+    Route,
+    envelope_error,
+    envelope_ok,
+    parse_range,
+    parse_route,
+)
 from ongage_simulator.records import ServedRecord
 from ongage_simulator.rules import documented_problems
 
@@ -33,72 +37,8 @@ NOT_FINISHED = "Export is not finished yet"
 INVALID_DATA = "Invalid data"
 FILE_NOT_AVAILABLE = "Export file is not available"
 _AUTH_HEADERS = ("X_USERNAME", "X_PASSWORD", "X_ACCOUNT_CODE")
-_ROUTE = re.compile(r"^/(?:(?P<list>\d+)/)?api/export(?:/(?P<export>[^/]+)/retrieve)?/?$")
-# Where a same-origin REDIRECT sends a retrieve: still Ongage's origin, so still authenticated.
-_FILE_ROUTE = re.compile(r"^/files/(?P<export>[^/]+)\.zip$")
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _HTML_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
-
-
-def envelope_error(code: int, message: str, errors: Iterable[str] = ()) -> dict[str, Any]:
-    return {
-        "metadata": {"error": True},
-        "payload": {"code": code, "errors": list(errors), "message": message},
-    }
-
-
-def envelope_ok(payload: dict[str, Any]) -> dict[str, Any]:
-    return {"metadata": {"error": False}, "payload": payload}
-
-
-@dataclass(frozen=True)
-class Route:
-    endpoint: Endpoint
-    list_prefix: int | None
-    query_list_id: str | None
-    export_id: str | None
-    file: bool = False  # /files/<id>.zip: the target of a same-origin redirect
-
-    @property
-    def method(self) -> str:
-        return "POST" if self.endpoint == "create" else "GET"
-
-
-def parse_route(path: str) -> Route | None:
-    parts = urlsplit(path)
-    file = _FILE_ROUTE.match(parts.path)
-    if file is not None:
-        return Route("retrieve", None, None, file.group("export"), file=True)
-    match = _ROUTE.match(parts.path)
-    if match is None:
-        return None
-    query = parse_qs(parts.query).get("list_id")
-    export_id = match.group("export")
-    return Route(
-        endpoint="retrieve" if export_id else "create",
-        list_prefix=int(match.group("list")) if match.group("list") else None,
-        query_list_id=query[-1] if query else None,
-        export_id=export_id,
-    )
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The half-open byte range a single-range `Range` header asks for, or None for all.
-
-    Raises ValueError when the range starts beyond the body (HTTP 416).
-    """
-    match = _RANGE.match(header.strip()) if header else None
-    if match is None or match.groups() == ("", ""):
-        return None  # absent, multi-range or malformed: serve the full body
-    first, last = match.groups()
-    if not first:  # "bytes=-N": the last N bytes
-        return (max(size - int(last), 0), size) if int(last) else None
-    start = int(first)
-    end = min(int(last) + 1, size) if last else size
-    if start >= size:
-        raise ValueError("range not satisfiable")
-    return (start, end) if start < end else None
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
@@ -143,7 +83,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self.account: str | None = None  # set while the call holds a parallel-call slot
         self.served: ServedRecord | None = None
         self.finished = False
-        self.sim._stats.begin(self.route.endpoint if self.route else "other")
+        self.sim.recorder.begin(self.route.endpoint if self.route else "other")
         try:
             self._dispatch(method, self.route)
         except ConnectionError:  # the client went away (or a fault aborted the stream)
@@ -164,14 +104,14 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self.finished = True
         if self.account is not None:
             self.sim.limits.leave(self.account)
-        self.sim._stats.end(self.status)
+        self.sim.recorder.end(self.status)
         if self.route and self.route.export_id is not None:
             sent = self.sent + pending
             self.served = ServedRecord(
                 self.route.export_id, self.status, sent, sent == self.expected,
                 self.byte_range, self.fault,
             )  # fmt: skip
-            self.sim._record_served(self.served)
+            self.sim.record_served(self.served)
 
     def _dispatch(self, method: str, route: Route | None) -> None:
         body = self._read_body()
@@ -260,7 +200,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         list_id, problems = self._resolve_list(route, data.get("list_id"))
         if list_id is None:
             return self._send_error(412, INVALID_DATA, problems)
-        record = self.sim._create_export(data, list_id)
+        record = self.sim.create_export(data, list_id)
         # From here Ongage has acted: a fault may spoil the answer, not undo the export.
         if self._replaced_200(route):
             return
@@ -296,13 +236,13 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if problems:
             return self._send_error(412, INVALID_DATA, problems)
         if self._take(Fault.EXPORT_PURGED, route):
-            self.sim._forget(route.export_id)
+            self.sim.forget(route.export_id)
         record = self.sim.exports.get(route.export_id)
         if record is None:
             return self._send_error(412, NOT_FOUND, [f"no export with id {route.export_id}"])
         if route.file:  # the redirect's target: the export was ready when it redirected
             return self._send_export(route, self.sim.expected_body(record.id))
-        if not self.sim._note_retrieve(record):
+        if not self.sim.note_retrieve(record):
             return self._send_error(412, NOT_FINISHED)
         if spec := self._take(Fault.NEVER_READY, route):
             return self._send_error(412, spec.message or NOT_FINISHED)
@@ -382,13 +322,13 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 self._finish_call(pending=len(piece))
             self.wfile.write(piece)
             self.sent += len(piece)
-            if rate is not None and self.sim._stopping.wait(len(piece) / rate):
+            if rate is not None and self.sim.stopping.wait(len(piece) / rate):
                 raise ConnectionAbortedError("the simulator is stopping")
 
     def _stall(self, seconds: float) -> None:
         """Silence with the connection open: headers (and some body) sent, then nothing."""
         self.wfile.flush()
-        if self.sim._stopping.wait(seconds):
+        if self.sim.stopping.wait(seconds):
             raise ConnectionAbortedError("the simulator is stopping")
 
     def _abort_connection(self) -> None:

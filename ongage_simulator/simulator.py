@@ -36,11 +36,11 @@ class OngageSimulator:
         self.faults = FaultBook(self.config.faults)
         self.limits = AccountLimits()
         self._requested_port = port
-        self._stats = StatsRecorder()
+        self.recorder = StatsRecorder()
         self._lock = threading.Lock()
         self._bodies: OrderedDict[str, ExportBody] = OrderedDict()
         self._ids = itertools.count(_FIRST_EXPORT_ID)
-        self._stopping = threading.Event()
+        self.stopping = threading.Event()
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._other_origin: OtherOrigin | None = None
@@ -50,7 +50,7 @@ class OngageSimulator:
     def start(self) -> OngageSimulator:
         if self._server is not None:
             return self
-        self._stopping.clear()
+        self.stopping.clear()
         self._server = SimulatorHTTPServer((self.host, self._requested_port), self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -63,7 +63,7 @@ class OngageSimulator:
     def stop(self) -> None:
         if self._server is None:
             return
-        self._stopping.set()  # trickling responses give up instead of holding the shutdown
+        self.stopping.set()  # trickling responses give up instead of holding the shutdown
         if self._other_origin is not None:
             self._other_origin.stop()
         self._server.shutdown()
@@ -104,7 +104,7 @@ class OngageSimulator:
 
     @property
     def stats(self) -> SimulatorStats:
-        return self._stats.snapshot()
+        return self.recorder.snapshot()
 
     def inject(self, fault: Fault | str, *, times: int | None = 1, **params: Any) -> ActiveFault:
         """Apply `fault` to the next `times` matching calls (None: forever); see FaultSpec."""
@@ -117,7 +117,7 @@ class OngageSimulator:
         """Forget served records, statistics, limit windows and faults (exports are kept)."""
         with self._lock:
             self.served.clear()
-        self._stats.reset()
+        self.recorder.reset()
         self.limits.reset()
         self.faults.clear()
 
@@ -135,7 +135,7 @@ class OngageSimulator:
 
     # --- used by the request handler ----------------------------------------------------
 
-    def _create_export(self, request: dict[str, Any], list_id: int) -> ExportRecord:
+    def create_export(self, request: dict[str, Any], list_id: int) -> ExportRecord:
         with self._lock:
             record = ExportRecord(
                 id=str(next(self._ids)),
@@ -146,16 +146,16 @@ class OngageSimulator:
                 force_zip64=self.config.force_zip64,
             )
             self.exports[record.id] = record
-        self._stats.created()
+        self.recorder.created()
         return record
 
-    def _forget(self, export_id: str) -> None:
+    def forget(self, export_id: str) -> None:
         """Drop an export, as Ongage purging it would: retrieves answer as for an unknown id."""
         with self._lock:
             self.exports.pop(export_id, None)
             self._bodies.pop(export_id, None)
 
-    def _note_retrieve(self, record: ExportRecord) -> bool:
+    def note_retrieve(self, record: ExportRecord) -> bool:
         """Count a retrieve of `record`; True when the export is ready to be served."""
         with self._lock:
             earlier = record.retrieves
@@ -163,7 +163,7 @@ class OngageSimulator:
         old_enough = time.monotonic() - record.created_at >= self.config.ready_after_seconds
         return earlier >= self.config.ready_after_retrieves and old_enough
 
-    def _record_served(self, record: ServedRecord) -> None:
+    def record_served(self, record: ServedRecord) -> None:
         with self._lock:
             self.served.append(record)
 

@@ -22,7 +22,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
 import zipfile
 import zlib
@@ -32,9 +31,9 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import unquote
 
-from ongage_export.landing import MIN_PART_SIZE, READ_BUFFER, S3Landing, S3ObjectReader
+from ongage_export.landing import READ_BUFFER, S3Landing, S3ObjectReader
 from ongage_export.object_keys import slug
-from ongage_export.settings import ConfigurationError
+from ongage_export.settings import CurateSettings
 
 MANIFEST_NAME = "_manifest.json"
 MANIFEST_VERSION = 1
@@ -52,38 +51,6 @@ class NotAnExport(ValueError):
 
 class UnreadableExport(Exception):
     """The ZIP or one of its CSV members cannot be read; nothing new is published for it."""
-
-
-@dataclass(frozen=True)
-class CurateSettings:
-    export_bucket: str
-    export_prefix: str = "exports/"
-    curated_prefix: str = "curated/"
-    part_size_bytes: int = 16 * 1024 * 1024
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CurateSettings:
-        env = os.environ if env is None else env
-        bucket = env.get("EXPORT_BUCKET", "").strip()
-        if not bucket:
-            raise ConfigurationError("environment variable EXPORT_BUCKET is not set")
-        settings = cls(
-            export_bucket=bucket,
-            export_prefix=_folder(env.get("EXPORT_PREFIX", "exports/")),
-            curated_prefix=_folder(env.get("CURATED_PREFIX", "curated/")),
-            part_size_bytes=int(env.get("PART_SIZE_MIB", "16")) * 1024 * 1024,
-        )
-        # Curated output under the export prefix would be announced to consumers as exports.
-        if settings.curated_prefix.startswith(settings.export_prefix):
-            raise ConfigurationError("CURATED_PREFIX must not be inside EXPORT_PREFIX")
-        if settings.part_size_bytes < MIN_PART_SIZE:
-            raise ConfigurationError("PART_SIZE_MIB must be at least 5 (S3's minimum part)")
-        return settings
-
-
-def _folder(prefix: str) -> str:
-    prefix = prefix.strip().lstrip("/")
-    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
 @dataclass(frozen=True)

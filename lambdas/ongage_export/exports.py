@@ -17,7 +17,8 @@ from urllib.parse import quote
 from ongage_export.errors import DownloadNotResumable, InvalidPollingPolicy
 from ongage_export.landing import LandedObject, S3Landing, UploadProgress
 from ongage_export.object_keys import export_key, staging_key
-from ongage_export.ongage_client import NotReady, OngageClient, export_id_problem
+from ongage_export.ongage_answers import export_id_problem
+from ongage_export.ongage_client import NotReady, OngageClient
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import ExportRequest, InvalidExportRequest, parse_request
 from ongage_export.settings import Settings

@@ -44,7 +44,7 @@ from ongage_export.multipart import (
     UploadProgress,
     storage_error,
 )
-from ongage_export.ongage_client import check_zip_start
+from ongage_export.ongage_answers import check_zip_start
 from ongage_export.zip_stream import StreamingZipCheck
 
 __all__ = [

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-logger = Logger(service="ongage-export")
-tracer = Tracer(service="ongage-export")
-metrics = Metrics(namespace="OngageExport", service="ongage-export")
+from ongage_export.contract import METRICS_NAMESPACE, SERVICE_NAME
+
+logger = Logger(service=SERVICE_NAME)
+tracer = Tracer(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)

@@ -1,20 +1,34 @@
-"""The Lambdas' configuration, read from the environment once per call site, validated.
+"""The Lambdas' configuration: environment variables validated by pydantic models.
 
-CDK (infra/) and the embedded runtime set the same variables; nothing else reads os.environ.
+Each model reads the variables named by its fields' aliases, which CDK (infra/) and the
+embedded runtime set. A missing or malformed variable is a ConfigurationError naming it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated, Any, Self
 
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ongage_export.contract import (
+    CURATED_PREFIX,
+    EXPORT_PREFIX,
+    PART_SIZE_MIB,
+    STAGING_PREFIX,
+    UPLOAD_CONCURRENCY,
+)
 from ongage_export.polling import PollingPolicy
 
-# 8 MiB parts, two in flight: as fast as larger parts, and memory stays flat
-# (docs/benchmarks.md); landing.py grows the part size for bodies over ~70 GiB.
-DEFAULT_PART_SIZE_MIB = 8
-DEFAULT_UPLOAD_CONCURRENCY = 2
 # Ongage calls: a connection within 10 s, and no silence longer than 60 s between bytes (a
 # create's answer, or the next chunk of a download). Both together stay well inside the
 # shortest function that calls Ongage (CreateExport, 90 s), so a stalled call is noticed and
@@ -27,64 +41,108 @@ class ConfigurationError(RuntimeError):
     """A required environment variable is missing or malformed (a deployment mistake)."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    export_bucket: str
-    idempotency_table: str
-    ongage_secret_id: str
-    ongage_base_url: str
-    export_prefix: str
-    staging_prefix: str
-    part_size_bytes: int
-    stop_margin_seconds: float
-    verify_bytes_per_second: float
-    default_polling: PollingPolicy
-    ongage_read_timeout_seconds: float = ONGAGE_READ_TIMEOUT_SECONDS
+def _folder(prefix: str) -> str:
+    prefix = prefix.lstrip("/")
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+Required = Annotated[str, Field(min_length=1)]
+Folder = Annotated[str, AfterValidator(_folder)]
+PartSizeMib = Annotated[int, Field(ge=5, description="S3's minimum part is 5 MiB")]
+
+
+class EnvSettings(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", populate_by_name=True, str_strip_whitespace=True
+    )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
         try:
-            return cls(
-                export_bucket=_required(env, "EXPORT_BUCKET"),
-                idempotency_table=_required(env, "IDEMPOTENCY_TABLE"),
-                ongage_secret_id=_required(env, "ONGAGE_SECRET_ID"),
-                ongage_base_url=_required(env, "ONGAGE_BASE_URL").rstrip("/"),
-                export_prefix=env.get("EXPORT_PREFIX", "exports/"),
-                staging_prefix=env.get("STAGING_PREFIX", "incoming/"),
-                part_size_bytes=int(env.get("PART_SIZE_MIB", DEFAULT_PART_SIZE_MIB)) * 1024 * 1024,
-                # Stop streaming this long before the Lambda times out: enough to finish the
-                # parts in flight, verify and publish (resumed in the next invocation if not).
-                stop_margin_seconds=float(env.get("STREAM_STOP_MARGIN_SECONDS", "180")),
-                # How fast the ZIP check goes (inflating every member), set low. A body that
-                # fits in the rest of the invocation at this rate lands in one pass (checked
-                # while it streams); else it is staged, and when the rest of the invocation
-                # is too short for the staged object's re-read, the check and publication get
-                # an invocation of their own.
-                verify_bytes_per_second=float(env.get("VERIFY_BYTES_PER_SECOND", "20e6")),
-                default_polling=PollingPolicy.from_mapping(
-                    {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}
-                ),
-                # Tests and the fault matrix shorten the read timeout, to see a stalled body
-                # noticed quickly; it can never exceed ONGAGE_READ_TIMEOUT_SECONDS.
-                ongage_read_timeout_seconds=_read_timeout(env),
+            return cls.model_validate(dict(os.environ if env is None else env))
+        except ValidationError as error:
+            problems = (
+                f"environment variable {'.'.join(map(str, problem['loc']))}: {problem['msg']}"
+                if problem["loc"]
+                else problem["msg"]
+                for problem in error.errors()
             )
-        except ValueError as error:
-            raise ConfigurationError(f"bad Lambda configuration: {error}") from error
+            raise ConfigurationError("bad Lambda configuration: " + "; ".join(problems)) from None
 
 
-def _read_timeout(env: Mapping[str, str]) -> float:
-    value = float(env.get("ONGAGE_READ_TIMEOUT_SECONDS", ONGAGE_READ_TIMEOUT_SECONDS))
-    if not 0 < value <= ONGAGE_READ_TIMEOUT_SECONDS:
-        raise ValueError(
-            f"ONGAGE_READ_TIMEOUT_SECONDS must be above 0 and at most "
-            f"{ONGAGE_READ_TIMEOUT_SECONDS:g} (the budget the function timeouts allow)"
-        )
-    return value
+class BucketSettings(EnvSettings):
+    export_bucket: Required = Field(alias="EXPORT_BUCKET")
+    export_prefix: Folder = Field(EXPORT_PREFIX, alias="EXPORT_PREFIX")
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise ConfigurationError(f"environment variable {name} is not set")
-    return value
+class Settings(BucketSettings):
+    """What CreateExport and RetrieveExport run with."""
+
+    idempotency_table: Required = Field(alias="IDEMPOTENCY_TABLE")
+    ongage_secret_id: Required = Field(alias="ONGAGE_SECRET_ID")
+    ongage_base_url: Annotated[Required, AfterValidator(lambda url: url.rstrip("/"))] = Field(
+        alias="ONGAGE_BASE_URL"
+    )
+    staging_prefix: Folder = Field(STAGING_PREFIX, alias="STAGING_PREFIX")
+    part_size_mib: PartSizeMib = Field(PART_SIZE_MIB, alias="PART_SIZE_MIB")
+    upload_concurrency: int = UPLOAD_CONCURRENCY
+    # Stop streaming this long before the Lambda times out: enough to finish the parts in
+    # flight, verify and publish (resumed in the next invocation if not).
+    stop_margin_seconds: float = Field(180.0, gt=0, alias="STREAM_STOP_MARGIN_SECONDS")
+    # How fast the ZIP check goes (inflating every member), set low. A body that fits in the
+    # rest of the invocation at this rate lands in one pass (checked while it streams); else
+    # it is staged, and when the rest of the invocation is too short for the staged object's
+    # re-read, the check and publication get an invocation of their own.
+    verify_bytes_per_second: float = Field(20e6, gt=0, alias="VERIFY_BYTES_PER_SECOND")
+    # Tests and the fault matrix shorten the read timeout, to see a stalled body noticed
+    # quickly; it can never exceed the budget the function timeouts allow.
+    ongage_read_timeout_seconds: float = Field(
+        ONGAGE_READ_TIMEOUT_SECONDS, gt=0, le=ONGAGE_READ_TIMEOUT_SECONDS,
+        alias="ONGAGE_READ_TIMEOUT_SECONDS",
+    )  # fmt: skip
+    # POLL_INITIAL_SECONDS, POLL_GROWTH... (PollingPolicy.ENV_VARS), gathered by _gather_polling.
+    default_polling: PollingPolicy = Field(default_factory=PollingPolicy, alias="POLL_*")
+
+    @property
+    def part_size_bytes(self) -> int:
+        return self.part_size_mib * 1024 * 1024
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_polling(cls, env: Any) -> Any:
+        """The POLL_* variables, by PollingPolicy field, become the default policy."""
+        gathered = cls.model_fields["default_polling"].alias or ""
+        if isinstance(env, dict) and gathered not in env:
+            chosen = {key: env[var] for key, var in PollingPolicy.ENV_VARS.items() if var in env}
+            env = {**env, gathered: chosen}
+        return env
+
+    @field_validator("default_polling", mode="before")
+    @classmethod
+    def _polling_policy(cls, value: Any) -> Any:
+        return PollingPolicy.from_mapping(value) if isinstance(value, Mapping) else value
+
+
+class CurateSettings(BucketSettings):
+    """What the optional consumer runs with."""
+
+    curated_prefix: Folder = Field(CURATED_PREFIX, alias="CURATED_PREFIX")
+    part_size_mib: PartSizeMib = Field(PART_SIZE_MIB, alias="PART_SIZE_MIB")
+
+    @property
+    def part_size_bytes(self) -> int:
+        return self.part_size_mib * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _apart_from_exports(self) -> Self:
+        # Curated output under the export prefix would be announced to consumers as exports.
+        if self.curated_prefix.startswith(self.export_prefix):
+            raise ValueError("CURATED_PREFIX must not be inside EXPORT_PREFIX")
+        return self
+
+
+class StatusSettings(BucketSettings):
+    """What the status function (GET /exports/{id}) runs with."""
+
+    state_machine_arn: Required = Field(alias="STATE_MACHINE_ARN")
+    download_link_seconds: int = Field(900, ge=1, le=604800, alias="DOWNLOAD_LINK_SECONDS")

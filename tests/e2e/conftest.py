@@ -27,7 +27,7 @@ import pytest
 
 from embedded_runtime import notices
 from local_aws.deployment import LocalAwsProcess, LocalDeployment, OngageSecret, deploy
-from ongage_cli.deployed import Deployment
+from ongage_cli.deployment import Deployment
 from ongage_simulator import Credentials, OngageSimulator, SimulatorConfig
 
 CREDENTIALS = Credentials.demo()

@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from ongage_cli import deployed
-from ongage_cli.deployed import Deployment, signed_request
+from ongage_cli import deployed, following
+from ongage_cli.deployed import signed_request
+from ongage_cli.deployment import Deployment
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +84,7 @@ def test_real_export_through_the_api_starts_once_and_lands(
     assert again[0] in (202, 409), again
     if again[0] == 202:
         assert again[1]["execution_arn"] == first[1]["execution_arn"]
-    report = deployed.wait_for(deployment, key, timeout=export_timeout, interval=15)
+    report = following.wait_for(deployment, key, timeout=export_timeout, interval=15)
     _landed(deployment, report)
     status, answer = signed_request(deployment.session, "GET", _url(deployment, f"exports/{key}"))
     assert status == 200
@@ -95,6 +96,6 @@ def test_real_export_through_the_cli(deployment, real_request, export_timeout, t
     key = _key("cli")
     started = deployed.start_execution(deployment, key, {"request": real_request})
     assert started["execution_id"] == key
-    report = deployed.wait_for(deployment, key, timeout=export_timeout, interval=15)
+    report = following.wait_for(deployment, key, timeout=export_timeout, interval=15)
     _landed(deployment, report)
-    assert deployed.describe(deployment, key)["download_url"].startswith("https://")
+    assert following.describe(deployment, key)["download_url"].startswith("https://")

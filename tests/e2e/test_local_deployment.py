@@ -203,7 +203,13 @@ def test_every_deployed_api_method_requires_iam_signatures(local_env: LocalTarge
 def _status(local_env: LocalTarget, export_id: str) -> dict[str, Any]:
     """GET /exports/{id} as API Gateway's proxy integration invokes the deployed function."""
     function = _resource(local_env.deployed, "ApiExportStatus", "AWS::Lambda::Function")
-    event = {"httpMethod": "GET", "resource": "/exports/{id}", "pathParameters": {"id": export_id}}
+    event = {
+        "httpMethod": "GET",
+        "resource": "/exports/{id}",
+        "path": f"/exports/{export_id}",
+        "pathParameters": {"id": export_id},
+        "requestContext": {"stage": "v1", "httpMethod": "GET", "resourcePath": "/exports/{id}"},
+    }
     answer = local_env.deployed.client("lambda").invoke(
         FunctionName=function, Payload=json.dumps(event).encode()
     )

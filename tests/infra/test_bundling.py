@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from infra import bundling
@@ -45,3 +46,22 @@ def test_asset_hash_changes_with_the_install_flag():
     # A copy-only bundle must never be mistaken for (and reused as) a deployable one.
     assert bundling.asset_hash(True) != bundling.asset_hash(False)
     assert bundling.asset_hash(True) == bundling.asset_hash(True)
+
+
+def test_the_bundle_pins_what_the_package_pins():
+    """lambdas/requirements.txt (deployed) and pyproject.toml (tested here) name one version."""
+
+    def pins(lines: list[str]) -> dict[str, str]:
+        found = {}
+        for line in lines:
+            requirement = line.split("#", 1)[0].strip()
+            if requirement:
+                name, _, version = requirement.partition("==")
+                found[name.split("[", 1)[0].lower()] = version
+        return found
+
+    deployed = pins(bundling.REQUIREMENTS.read_text().splitlines())
+    pyproject = tomllib.loads((bundling.ROOT / "pyproject.toml").read_text())
+    project = pins(pyproject["project"]["dependencies"])
+    assert deployed == project
+    assert all(deployed.values()), "every bundled dependency is pinned (==)"

@@ -62,7 +62,8 @@ def test_committed_cdk_json_keeps_the_consumer_off_with_documented_defaults():
         "memory_mb": 1769,
     }
     assert load_config(context["ongage_export"]).curated == CuratedConfig()
-    assert load_config(None).curated == CuratedConfig(False, "curated/", 1769)
+    defaults = CuratedConfig(enabled=False, prefix="curated/", memory_mb=1769)
+    assert load_config(None).curated == defaults
 
 
 @pytest.mark.parametrize("which", ["main", "imported", "default"])
@@ -387,7 +388,7 @@ def test_bad_curated_value_is_reported_with_its_key(values, key):
 
 @pytest.mark.parametrize("value", [[], "curated/", None])
 def test_curated_must_be_an_object(value):
-    with pytest.raises(ConfigError, match=r"ongage_export\.curated must be a JSON object"):
+    with pytest.raises(ConfigError, match=r"ongage_export\.curated: must be a JSON object"):
         load_config({"curated": value})
 
 

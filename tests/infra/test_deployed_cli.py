@@ -19,7 +19,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ongage_cli import deployed
+from ongage_cli import deployed, following
+from ongage_cli.deployment import Deployment
+from ongage_export.contract import EXECUTION_NAME
 
 REGION = "us-east-1"
 STACK = "OngageExportCliTest"
@@ -116,7 +118,7 @@ def _request_file(tmp_path: Path, body: Any = REQUEST) -> str:
 
 
 def _finish(execution_id: str) -> None:
-    deployment = deployed.Deployment.find(STACK)
+    deployment = Deployment.find(STACK)
     sfn = deployment.stepfunctions()
     for _ in range(100):
         status = sfn.describe_execution(executionArn=deployment.execution_arn(execution_id))
@@ -161,7 +163,7 @@ def test_start_makes_a_readable_key_when_none_is_given(aws, tmp_path, capsys):
     assert code == 0
     key = json.loads(out)["execution_id"]
     assert key.startswith("weekly-actives-")
-    assert deployed.EXECUTION_NAME.match(key)
+    assert EXECUTION_NAME.match(key)
 
 
 def test_start_refuses_an_invalid_request_before_calling_aws(aws, tmp_path, capsys):
@@ -180,7 +182,7 @@ def test_a_used_key_is_reported_not_started_again(aws, tmp_path, capsys):
     assert code == deployed.EXIT_USAGE
     assert "already used" in err
     executions = boto3.client("stepfunctions").list_executions(
-        stateMachineArn=deployed.Deployment.find(STACK).state_machine_arn
+        stateMachineArn=Deployment.find(STACK).state_machine_arn
     )["executions"]
     assert len(executions) == 1
 
@@ -279,8 +281,8 @@ def test_progress_line_on_a_terminal_is_rewritten_in_place():
             return True
 
     out = Tty()
-    deployed._show(out, "first")
-    deployed._show(out, "second")
+    following.show(out, "first")
+    following.show(out, "second")
     assert out.getvalue() == "\r\033[Kfirst\r\033[Ksecond"
 
 
@@ -288,7 +290,7 @@ def test_progress_line_mentions_download_progress():
     download = {"size": 3 * 1024 * 1024, "total": 6 * 1024 * 1024}
     progress = {"state": "RetrieveExport", "export_id": "e1", "polls": 4, "download": download}
     report = {"id": "k", "status": "RUNNING", "progress": progress}
-    line = deployed.progress_line(report, 75)
+    line = following.progress_line(report, 75)
     assert line.startswith("[01:15] k RUNNING".replace(" ", "  "))
     assert "downloaded 3.0 MiB of 6.0 MiB" in line
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export import adapters
+from ongage_export import clients
 from ongage_export.exports import parse_run_input, start_job
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.request import ExportRequest
@@ -39,7 +39,7 @@ def _create_once(table_name: str) -> Any:
     )
     def create(call: dict[str, Any]) -> dict[str, str]:
         settings = Settings.from_env()
-        export_id = adapters.ongage_client(settings).create_export(ExportRequest(call["body"]))
+        export_id = clients.ongage_client(settings).create_export(ExportRequest(call["body"]))
         metrics.add_metric(name="ExportsCreated", unit=MetricUnit.Count, value=1)
         return {"export_id": export_id}
 

@@ -16,9 +16,10 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export import adapters
-from ongage_export.curate import MANIFEST_NAME, CurateSettings, NotAnExport, curate_export
+from ongage_export import clients
+from ongage_export.curate import MANIFEST_NAME, NotAnExport, curate_export
 from ongage_export.observability import logger, metrics, tracer
+from ongage_export.settings import CurateSettings
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -31,7 +32,7 @@ def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> di
     bucket, key = event.detail.bucket.name, event.detail.object.key
     logger.append_keys(bucket=bucket, key=key)
     try:
-        manifest = curate_export(adapters.s3_client(), bucket, key, settings)
+        manifest = curate_export(clients.s3_client(), bucket, key, settings)
     except NotAnExport as reason:
         metrics.add_metric(name="CurationsSkipped", unit=MetricUnit.Count, value=1)
         logger.warning("not an export of this stack: skipped", extra={"reason": str(reason)})

@@ -9,23 +9,36 @@ EXPORT_BUCKET, whatever the execution output says.
 from __future__ import annotations
 
 import json
-import os
-import re
-from datetime import datetime
 from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
 import boto3
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ongage_export.execution_status import (
+    NOT_FOUND_ERRORS,
+    WHAT_AN_ID_IS,
+    NotAnExecution,
+    download_link,
+    execution_arn,
+    landed_location,
+    status_view,
+)
 from ongage_export.observability import logger, tracer
+from ongage_export.settings import StatusSettings
 
-EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+HEADERS = {"Content-Type": content_types.APPLICATION_JSON, "Cache-Control": "no-store"}
 MAX_ID_LENGTH = 2048  # an execution ARN is far shorter; anything longer is refused unread
-NOT_FOUND = ("ExecutionDoesNotExist", "InvalidArn")
+
+app = APIGatewayRestResolver()
+
+
+class UnknownExecution(LookupError):
+    pass
 
 
 @cache
@@ -41,100 +54,75 @@ def _s3() -> Any:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    raw_id = path_id(event)
-    arn = execution_arn(raw_id, os.environ["STATE_MACHINE_ARN"]) if raw_id else None
-    if arn is None:
-        return _response(400, {"error": "InvalidId", "message": _INVALID_ID})
+    if not isinstance(event, dict) or not isinstance(event.get("httpMethod"), str):
+        # Invoked directly with something else: answered, as API Gateway would be, not raised.
+        body = {"error": "NotAProxyEvent", "message": "expected an API Gateway proxy event"}
+        return {"statusCode": 400, "headers": HEADERS, "body": json.dumps(body)}
+    return app.resolve(event, context)
+
+
+@app.get("/exports/<export_id>")
+def get_export(export_id: str) -> Response[str]:
+    settings = StatusSettings.from_env()
+    raw_id = path_id(app.current_event.path_parameters)
+    arn = execution_arn(raw_id, settings.state_machine_arn)
     try:
         execution = _stepfunctions().describe_execution(executionArn=arn)
     except ClientError as error:
-        if error.response["Error"]["Code"] in NOT_FOUND:
-            return _response(404, {"error": "NotFound", "message": f"no export run {raw_id!r}"})
+        if error.response["Error"]["Code"] in NOT_FOUND_ERRORS:
+            raise UnknownExecution(f"no export run {raw_id!r}") from None
         raise
-    return _response(200, describe(execution, os.environ))
+    view = status_view(execution)
+    bucket, key = landed_location(
+        view.get("result"), settings.export_bucket, settings.export_prefix
+    )
+    if bucket:
+        view.update(download_link(_s3(), bucket, key, settings.download_link_seconds))
+    elif "result" in view:
+        logger.warning("no download link: unexpected location", extra={"result": view["result"]})
+    return _json(200, view)
 
 
-_INVALID_ID = (
-    "id must be the idempotency_key the run was started with (letters, digits, '-', '_'; "
-    "80 at most) or its execution ARN"
-)
+def path_id(parameters: Any) -> str:
+    """The `{id}` path parameter as API Gateway gives it, URL-decoded.
 
-
-def path_id(event: Any) -> str | None:
-    """The `{id}` path parameter, URL-decoded; None when the event has no usable one.
-
-    API Gateway always sends a string, but the function can be invoked directly: a missing,
-    non-string or oversized id is a 400, not an exception.
+    The function can also be invoked directly: a missing, non-string, oversized or
+    badly encoded id is a 400, not an exception.
     """
-    parameters = event.get("pathParameters") if isinstance(event, dict) else None
     raw = parameters.get("id") if isinstance(parameters, dict) else None
     if not isinstance(raw, str) or len(raw) > MAX_ID_LENGTH:
-        return None
+        raise NotAnExecution(f"the path has no usable export id: {WHAT_AN_ID_IS}")
     try:
         return unquote(raw, errors="strict")
     except UnicodeDecodeError:  # percent-encoded bytes that are not UTF-8
-        return None
+        raise NotAnExecution(
+            f"the export id is not UTF-8 once URL-decoded: {WHAT_AN_ID_IS}"
+        ) from None
 
 
-def execution_arn(execution_id: str, state_machine_arn: str) -> str | None:
-    """The ARN of execution `execution_id` of this state machine, or None if it is not one."""
-    prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
-    if execution_id.startswith("arn:"):
-        name = execution_id[len(prefix) :] if execution_id.startswith(prefix) else ""
-    else:
-        name = execution_id
-    return prefix + name if EXECUTION_NAME.match(name) else None
+@app.exception_handler(NotAnExecution)
+def _invalid_id(error: NotAnExecution) -> Response[str]:
+    return _answer(400, "InvalidId", str(error))
 
 
-def describe(execution: dict[str, Any], env: Any) -> dict[str, Any]:
-    """What the API answers: status, times, and the outcome once there is one."""
-    body: dict[str, Any] = {
-        "id": execution["name"],
-        "execution_arn": execution["executionArn"],
-        "status": execution["status"],
-        "started_at": _iso(execution.get("startDate")),
-        "stopped_at": _iso(execution.get("stopDate")),
-    }
-    if execution["status"] == "SUCCEEDED":
-        result = _json(execution.get("output"))
-        body["result"] = result
-        body.update(download_link(result, env))
-    elif execution["status"] != "RUNNING":
-        body["error"] = execution.get("error")
-        body["cause"] = execution.get("cause")
-    return body
+@app.exception_handler(UnknownExecution)
+def _unknown(error: UnknownExecution) -> Response[str]:
+    return _answer(404, "NotFound", str(error))
 
 
-def download_link(result: Any, env: Any) -> dict[str, Any]:
-    """A presigned GET for the landed object, if it is where exports land."""
-    if not isinstance(result, dict):
-        return {}
-    bucket, key = result.get("bucket"), result.get("key")
-    prefix = env.get("EXPORT_PREFIX", "exports/")
-    if bucket != env["EXPORT_BUCKET"] or not isinstance(key, str) or not key.startswith(prefix):
-        logger.warning("no download link: unexpected location", extra={"result": result})
-        return {}
-    seconds = int(env.get("DOWNLOAD_LINK_SECONDS", "900"))
-    url = _s3().generate_presigned_url(
-        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+@app.not_found
+def _no_route(_: Exception) -> Response[str]:
+    return _answer(404, "NotFound", "the API has GET /exports/{id} and POST /exports")
+
+
+def _answer(status: int, error: str, message: str) -> Response[str]:
+    return _json(status, {"error": error, "message": message})
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, default=str),
+        headers={"Cache-Control": HEADERS["Cache-Control"]},
     )
-    return {"location": f"s3://{bucket}/{key}", "download_url": url, "expires_in": seconds}
-
-
-def _json(text: str | None) -> Any:
-    try:
-        return json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return text
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json", "Cache-Control": "no-store"},
-        "body": json.dumps(body, default=str),
-    }

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export import adapters
+from ongage_export import clients
 from ongage_export.exports import poll_job
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.settings import Settings
@@ -23,8 +23,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = poll_job(
         job,
         settings=settings,
-        client=adapters.ongage_client(settings),
-        landing=adapters.s3_landing(settings),
+        client=clients.ongage_client(settings),
+        landing=clients.s3_landing(settings),
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     if job["landed"]:

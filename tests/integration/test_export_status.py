@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import boto3
 import pytest
@@ -62,8 +62,24 @@ def _finished(sfn: Any, arn: str, name: str) -> None:
     raise AssertionError("the execution did not finish")
 
 
+def proxy_event(path_parameters: Any, path: str = "/exports/x") -> dict[str, Any]:
+    """What API Gateway's REST proxy integration sends for GET /exports/{id}."""
+    return {
+        "httpMethod": "GET",
+        "resource": "/exports/{id}",
+        "path": path,
+        "pathParameters": path_parameters,
+        "headers": {},
+        "queryStringParameters": None,
+        "requestContext": {"stage": "v1", "httpMethod": "GET", "resourcePath": "/exports/{id}"},
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
 def _get(execution_id: str) -> tuple[int, dict[str, Any]]:
-    response = export_status.handler({"pathParameters": {"id": execution_id}}, _Context())
+    event = proxy_event({"id": quote(execution_id, safe=":")}, "/exports/" + quote(execution_id))
+    response = export_status.handler(event, _Context())
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -131,7 +147,7 @@ def test_unknown_execution_is_404(aws, monkeypatch):
 
 @pytest.mark.parametrize(
     "execution_id",
-    ["", "has space", "x" * 81, "arn:aws:states:us-east-1:1:execution:other-machine:key"],
+    ["has space", "x" * 81, "arn:aws:states:us-east-1:1:execution:other-machine:key"],
 )
 def test_ids_that_are_not_executions_of_this_machine_are_400(aws, monkeypatch, execution_id):
     _machine(aws, monkeypatch, {"Type": "Pass", "End": True})
@@ -141,32 +157,36 @@ def test_ids_that_are_not_executions_of_this_machine_are_400(aws, monkeypatch, e
     assert status == 400
 
 
-def test_execution_arn_is_built_from_the_state_machine_arn():
-    machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:Export"
-
-    assert (
-        export_status.execution_arn("abc_1-2", machine)
-        == "arn:aws:states:eu-west-1:123456789012:execution:Export:abc_1-2"
-    )
-    assert export_status.execution_arn("a/b", machine) is None
-
-
 @pytest.mark.parametrize(
-    "event",
+    "path_parameters",
     [
-        {},
-        {"pathParameters": None},
-        {"pathParameters": ["id"]},
-        {"pathParameters": {"id": 7}},
-        {"pathParameters": {"id": None}},
-        {"pathParameters": {"id": "x" * 100_000}},  # oversized
-        {"pathParameters": {"id": "%ff%fe"}},  # percent-encoded bytes that are not UTF-8
-        {"pathParameters": {"id": "%2e%2e%2fetc"}},
+        None,
+        ["id"],
+        {"id": 7},
+        {"id": None},
+        {"id": "x" * 100_000},  # oversized
+        {"id": "%ff%fe"},  # percent-encoded bytes that are not UTF-8
+        {"id": "%2e%2e%2fetc"},
     ],
 )
-def test_a_bad_path_parameter_is_a_400_that_says_what_an_id_is(aws, monkeypatch, event):
+def test_a_bad_path_parameter_is_a_400_that_says_what_an_id_is(aws, monkeypatch, path_parameters):
     _machine(aws, monkeypatch, {"Type": "Succeed"})
-    response = export_status.handler(event, _Context())
+    response = export_status.handler(proxy_event(path_parameters), _Context())
     body = json.loads(response["body"])
     assert response["statusCode"] == 400
     assert body["error"] == "InvalidId" and "idempotency_key" in body["message"]
+
+
+@pytest.mark.parametrize("event", [{}, {"pathParameters": {"id": "key-1"}}, ["GET"]])
+def test_an_event_that_is_not_from_api_gateway_is_a_400(aws, monkeypatch, event):
+    _machine(aws, monkeypatch, {"Type": "Succeed"})
+    response = export_status.handler(event, _Context())
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"] == "NotAProxyEvent"
+
+
+def test_another_route_is_a_404_that_names_the_routes(aws, monkeypatch):
+    _machine(aws, monkeypatch, {"Type": "Succeed"})
+    response = export_status.handler(proxy_event(None, "/elsewhere"), _Context())
+    assert response["statusCode"] == 404
+    assert "GET /exports/{id}" in json.loads(response["body"])["message"]

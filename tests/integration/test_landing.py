@@ -21,7 +21,7 @@ from ongage_export import landing as landing_module
 from ongage_export.errors import CorruptExport, DownloadInterrupted, OngageUnexpectedResponse
 from ongage_export.landing import MIN_PART_SIZE, S3Landing, UploadProgress
 from ongage_export.multipart import PartBuffers, cut_parts
-from tests.unit.conftest import BUCKET
+from tests.integration.conftest import BUCKET
 
 META = {"export-id": "42", "list-id": "7"}
 

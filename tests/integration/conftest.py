@@ -1,4 +1,4 @@
-"""Fixtures for unit tests that need S3 (moto, in-process)."""
+"""Fixtures for integration tests that need S3 (moto, in-process)."""
 
 from __future__ import annotations
 

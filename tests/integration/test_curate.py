@@ -29,7 +29,7 @@ from ongage_export.handlers import curate_export as curate_handler
 from ongage_export.landing import S3Landing
 from ongage_export.settings import ConfigurationError
 from ongage_simulator.export_body import ExportBody
-from tests.unit.conftest import BUCKET
+from tests.integration.conftest import BUCKET
 
 KEY = "exports/list=1111/date=2026-01-02/Daily-actives-42.zip"
 FOLDER = "curated/list=1111/date=2026-01-02/Daily-actives-42/"
@@ -41,7 +41,7 @@ META = {
     "sha256": "ab" * 32,
 }
 PART = 5 * 1024 * 1024
-SETTINGS = CurateSettings(BUCKET, part_size_bytes=PART)
+SETTINGS = CurateSettings(export_bucket=BUCKET, part_size_mib=PART // (1024 * 1024))
 # Quoted newlines, commas, quotes, non-ASCII, CRLF: 3 records over 6 lines.
 TRICKY_CSV = (
     "email,first_name,last_name\r\n"
@@ -216,7 +216,7 @@ def test_a_failing_stream_aborts_its_multipart_upload(s3: Any) -> None:
 
 def test_settings_from_the_environment() -> None:
     assert CurateSettings.from_env({"EXPORT_BUCKET": "b"}) == CurateSettings(
-        "b", "exports/", "curated/", 16 * 1024 * 1024
+        export_bucket="b", export_prefix="exports/", curated_prefix="curated/", part_size_mib=8
     )
     custom = CurateSettings.from_env(
         {"EXPORT_BUCKET": "b", "CURATED_PREFIX": "lake/ongage", "PART_SIZE_MIB": "8"}
@@ -227,7 +227,7 @@ def test_settings_from_the_environment() -> None:
         {"EXPORT_BUCKET": "b", "CURATED_PREFIX": "exports/curated/"},
         {"EXPORT_BUCKET": "b", "PART_SIZE_MIB": "1"},
     ):
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(ConfigurationError, match=r"EXPORT_BUCKET|CURATED_PREFIX|PART_SIZE_MIB"):
             CurateSettings.from_env(env)
 
 

@@ -1,4 +1,4 @@
-"""AWS and Ongage objects the handlers need, built from Settings and cached per process."""
+"""The clients the handlers use (S3, Ongage, the S3 landing), built from Settings, per process."""
 
 from __future__ import annotations
 
@@ -11,11 +11,7 @@ from botocore.config import Config
 
 from ongage_export.landing import S3Landing
 from ongage_export.ongage_client import OngageClient, OngageCredentials
-from ongage_export.settings import (
-    DEFAULT_UPLOAD_CONCURRENCY,
-    ONGAGE_CONNECT_TIMEOUT_SECONDS,
-    Settings,
-)
+from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, Settings
 
 SECRET_CACHE_SECONDS = 300
 # Standard retry mode backs off on S3 throttling (503 SlowDown) and transient errors.
@@ -53,5 +49,5 @@ def s3_landing(settings: Settings) -> S3Landing:
         s3_client(),
         settings.export_bucket,
         part_size=settings.part_size_bytes,
-        upload_concurrency=DEFAULT_UPLOAD_CONCURRENCY,
+        upload_concurrency=settings.upload_concurrency,
     )

@@ -1,0 +1,61 @@
+"""A deployed stack as the CLI reaches it: its CloudFormation outputs and a boto3 session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ongage_export.execution_status import NotAnExecution, execution_arn
+
+DEFAULT_STACK = "OngageExport"
+STACK_ENV = "ONGAGE_EXPORT_STACK"
+
+
+class DeployedError(RuntimeError):
+    """Something a user can fix (wrong stack, unknown id, bad request...): printed, exit 2."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the stack's outputs say (StateMachineArn, ApiUrl, BucketName), and the session."""
+
+    session: boto3.Session
+    state_machine_arn: str
+    api_url: str | None
+    bucket: str | None
+
+    @classmethod
+    def find(cls, stack: str, region: str | None = None) -> Deployment:
+        session = boto3.Session(region_name=region)
+        try:
+            described = session.client("cloudformation").describe_stacks(StackName=stack)
+        except ClientError as error:
+            raise DeployedError(
+                f"stack {stack!r} not found ({aws_reason(error)}); deploy it or "
+                f"pass --stack / set {STACK_ENV}"
+            ) from None
+        outputs = {
+            o["OutputKey"]: o["OutputValue"] for o in described["Stacks"][0].get("Outputs", [])
+        }
+        if "StateMachineArn" not in outputs:
+            raise DeployedError(f"stack {stack!r} has no StateMachineArn output")
+        return cls(
+            session, outputs["StateMachineArn"], outputs.get("ApiUrl"), outputs.get("BucketName")
+        )
+
+    def stepfunctions(self) -> Any:
+        return self.session.client("stepfunctions")
+
+    def execution_arn(self, execution_id: str) -> str:
+        """The ARN for an id (execution name) or a full execution ARN of this state machine."""
+        try:
+            return execution_arn(execution_id, self.state_machine_arn)
+        except NotAnExecution as error:
+            raise DeployedError(str(error)) from None
+
+
+def aws_reason(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", error))

@@ -1,0 +1,148 @@
+"""Following a run on a deployed stack: its status, where it is, and waiting for it to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from ongage_cli.deployment import DeployedError, Deployment
+from ongage_export.execution_status import (
+    FINISHED,
+    NOT_FOUND_ERRORS,
+    download_link,
+    landed_location,
+    parse_json,
+    status_view,
+)
+
+_TASKS = ("CreateExport", "RetrieveExport")
+
+
+def describe(deployment: Deployment, execution_id: str, link_seconds: int = 900) -> dict[str, Any]:
+    """Status, progress, and for a landed export its location and a presigned download link."""
+    arn = deployment.execution_arn(execution_id)
+    sfn = deployment.stepfunctions()
+    try:
+        execution = sfn.describe_execution(executionArn=arn)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in NOT_FOUND_ERRORS:
+            raise DeployedError(f"no export {execution_id!r} on this stack") from None
+        raise
+    report = status_view(execution)
+    if execution["status"] == "RUNNING":
+        report["progress"] = progress(sfn, arn)
+    bucket, key = landed_location(report.get("result"))
+    if bucket:
+        s3 = deployment.session.client("s3", config=Config(signature_version="s3v4"))
+        report.update(download_link(s3, bucket, key, link_seconds))
+    return report
+
+
+def progress(sfn: Any, arn: str) -> dict[str, Any]:
+    """Where a running export is: the current state and the latest job (polls, next wait...)."""
+    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=50)
+    state, job = None, None
+    # Newest first, whatever order the service returned them in.
+    for event in sorted(events.get("events", []), key=lambda e: e["id"], reverse=True):
+        if state is None and event["type"].endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+        details = event.get("stateExitedEventDetails")
+        if job is None and details and details.get("name") in _TASKS:
+            job = (parse_json(details.get("output")) or {}).get("job")
+        if state and job:
+            break
+    found: dict[str, Any] = {"state": state}
+    if isinstance(job, dict):
+        keys = ("export_id", "polls", "next_wait_seconds", "last_message", "download")
+        found.update({key: job.get(key) for key in keys})
+    return found
+
+
+def wait_for(
+    deployment: Deployment,
+    execution_id: str,
+    *,
+    timeout: float | None = None,
+    interval: float = 10.0,
+    out: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Check until the export finishes (or `timeout`), showing progress on stderr."""
+    out = out or sys.stderr
+    started = clock()
+    last_line = ""
+    while True:
+        report = describe(deployment, execution_id)
+        line = progress_line(report, clock() - started)
+        if line != last_line:
+            show(out, line)
+            last_line = line
+        if report["status"] in FINISHED:
+            end_line(out)
+            return report
+        if timeout is not None and clock() - started >= timeout:
+            end_line(out)
+            return report
+        sleep(interval)
+
+
+def progress_line(report: Mapping[str, Any], elapsed: float) -> str:
+    minutes, seconds = divmod(int(elapsed), 60)
+    parts = [f"[{minutes:02d}:{seconds:02d}]", report["id"], report["status"]]
+    found = report.get("progress") or {}
+    if found.get("state"):
+        parts.append(f"at {found['state']}")
+    if found.get("export_id") is not None:
+        parts.append(f"export {found['export_id']}")
+    if found.get("polls") is not None:
+        parts.append(f"{found['polls']} retrieve(s)")
+    download = found.get("download")
+    if isinstance(download, dict) and download.get("size") is not None:
+        parts.append(
+            f"downloaded {_mib(download['size'])}"
+            + (f" of {_mib(download['total'])}" if download.get("total") else "")
+        )
+    elif found.get("next_wait_seconds"):
+        parts.append(f"next check in {found['next_wait_seconds']} s")
+    return "  ".join(parts)
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    lines = [f"export     {report['id']}", f"status     {report['status']}"]
+    for key in ("started_at", "stopped_at", "location", "download_url", "error", "cause"):
+        if report.get(key):
+            lines.append(f"{key.replace('_', ' '):<10} {report[key]}")
+    result = report.get("result")
+    if isinstance(result, dict):
+        for key in ("bytes", "sha256", "export_id", "list_id"):
+            if key in result:
+                lines.append(f"{key.replace('_', ' '):<10} {result[key]}")
+    if report.get("progress"):
+        lines.append(f"progress   {json.dumps(report['progress'], default=str)}")
+    return "\n".join(lines)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def show(out: TextIO, line: str) -> None:
+    # On a terminal the line is rewritten in place; in logs every change is its own line.
+    if out.isatty():
+        out.write("\r\033[K" + line)
+    else:
+        out.write(line + "\n")
+    out.flush()
+
+
+def end_line(out: TextIO) -> None:
+    if out.isatty():
+        out.write("\n")
+        out.flush()
