@@ -112,7 +112,7 @@ def land_mode(spec: dict[str, Any]) -> Result:
     and the copy: a download resumed across invocations)."""
     from benchmarks.services import ongage_client, s3_client
     from ongage_export import landing
-    from ongage_export.adapters import S3_CONFIG
+    from ongage_export.clients import S3_CONFIG
 
     phases: dict[str, float] = {}
     landing.verify_zip = _timed(landing.verify_zip, "verify", phases)  # type: ignore[assignment]
