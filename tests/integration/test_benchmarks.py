@@ -80,7 +80,8 @@ def assert_memory(result: dict[str, Any]) -> None:
 
 def assert_local_run(result: dict[str, Any]) -> None:
     (row,) = result["rows"]
-    assert row["bytes"] >= 2 * MIB and row["plain"]["bytes"] == row["bytes"]
+    # The plain download is another export of the same size (its file names carry its id).
+    assert row["bytes"] >= 2 * MIB and abs(row["plain"]["bytes"] - row["bytes"]) < 1024
     # The landing is one retrieve invocation, a part of the workflow, apart from its waits.
     assert 0 < row["seconds"]["landing"] <= row["seconds"]["workflow"] < row["wall_seconds"]
     assert 100 < row["peak_rss_mib"] < 4096 and row["seconds"]["copy"] >= 0
