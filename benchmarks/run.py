@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost, memory, recurring, scale, throughput, zip_check
+from benchmarks import cost, local_run, memory, recurring, scale, throughput, zip_check
 from benchmarks.report import machine, machine_markdown
 
 
@@ -52,6 +52,13 @@ def sections(small: bool) -> dict[str, Section]:
                 zip_check.SMALL_SIZE_MIB if small else zip_check.FULL_SIZE_MIB, work
             ),
             zip_check.markdown,
+        ),
+        "local-run": Section(
+            "Local run: `ongage-export run --out` beside a plain download",
+            lambda work: local_run.run(
+                local_run.SMALL_SIZES_MIB if small else local_run.FULL_SIZES_MIB, work
+            ),
+            local_run.markdown,
         ),
         "cost": Section(
             "Cost per export",
