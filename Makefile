@@ -62,10 +62,10 @@ e2e: $(STAMP) synth
 test: $(STAMP) node_modules/.installed lint complexity typecheck synth
 	$(PY) -m pytest tests -q
 
-bench: $(STAMP)
+bench: $(STAMP) synth
 	$(PY) -m benchmarks.run
 
-bench-small: $(STAMP)
+bench-small: $(STAMP) synth
 	$(PY) -m benchmarks.run --small
 
 clean:

@@ -112,10 +112,11 @@ def land_mode(spec: dict[str, Any]) -> Result:
     and the copy: a download resumed across invocations)."""
     from benchmarks.services import ongage_client, s3_client
     from ongage_export import landing
+    from ongage_export.clients import S3_CONFIG
 
     phases: dict[str, float] = {}
     landing.verify_zip = _timed(landing.verify_zip, "verify", phases)  # type: ignore[assignment]
-    s3 = s3_client(spec["endpoint"])
+    s3 = s3_client(spec["endpoint"], s3=S3_CONFIG.s3)  # as the handler's client signs
     requests = _count_requests(s3)
     lander = landing.S3Landing(
         s3,

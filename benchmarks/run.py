@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost, curated, memory, recurring, scale, throughput, zip_check
+from benchmarks import cost, curated, local_run, memory, recurring, scale, throughput, zip_check
 from benchmarks.report import machine, machine_markdown
 
 
@@ -59,6 +59,13 @@ def sections(small: bool) -> dict[str, Section]:
                 curated.SMALL_SIZE_MIB if small else curated.FULL_SIZE_MIB, work
             ),
             curated.markdown,
+        ),
+        "local-run": Section(
+            "Local run: `ongage-export run --out` beside a plain download",
+            lambda work: local_run.run(
+                local_run.SMALL_SIZES_MIB if small else local_run.FULL_SIZES_MIB, work
+            ),
+            local_run.markdown,
         ),
         "cost": Section(
             "Cost per export",

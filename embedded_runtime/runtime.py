@@ -86,13 +86,13 @@ class RunResult:
 
     execution_arn: str
     status: str
-    output: dict[str, Any] | None
+    output: dict[str, Any]  # the execution's output; empty when it has none
     error: str | None
-    cause: str | None
+    cause: str  # empty when it has none
     notices: list[dict[str, Any]]
 
     def summary(self) -> dict[str, Any]:
-        landed = self.output or {}
+        landed = self.output
         failure = next((n for n in self.notices if n["message"].get("status") == "FAILED"), None)
         notice = failure["message"] if failure else {}
         return {
@@ -307,9 +307,9 @@ class EmbeddedRuntime:
         return RunResult(
             execution_arn=execution_arn,
             status=described["status"],
-            output=json.loads(output) if output else None,
+            output=(json.loads(output) if output else None) or {},
             error=described.get("error"),
-            cause=described.get("cause"),
+            cause=described.get("cause") or "",
             notices=[n for n in self.notices() if _is_about(n, execution_arn)],
         )
 

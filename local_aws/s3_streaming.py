@@ -6,18 +6,28 @@ grow with the export (and would make the benchmarks measure moto: at 4 GiB, 18 G
   export through 8 MiB ranged reads costs 512 reads of 4 GiB;
 - CompleteMultipartUpload concatenates all parts in memory (and copies them twice more).
 - an object (and each uploaded part) stays in memory up to just under 5 MiB before moto's
-  spooled file rolls over to disk, so every 8 MiB part of an upload in progress is held in RAM.
-The fixes read only the range asked for, assemble a completed upload part by part, in blocks,
-and spool every object body to disk beyond 1 MiB (`MOTO_S3_DEFAULT_KEY_BUFFER_SIZE`);
-validation (ETags, part sizes) and checksums are computed as moto computes them (with
-its CRC32 fallback, as neither awscrt nor crc32c is installed). Nothing else changes.
+  spooled file rolls over to disk, so every 8 MiB part of an upload in progress is held in RAM;
+- in process (the embedded runtime), each request moto answers is a werkzeug Request that
+  refers to itself through its environ (`werkzeug.request`), with the body twice (its stream
+  and its cached data): freed only by a full garbage collection, rare in a big heap, so a
+  local run held every part it had uploaded since the last one (+220 MB at 256 MiB).
+The fixes: a ranged read reads only its range; a completed upload's body is its parts' files,
+adopted with no byte copied (each part's checksum is taken as it is uploaded); a request's body
+is read once, and its reference to itself dropped once built (moto never reads it), so that it
+is freed as soon as it is answered; every body beyond 1 MiB (`MOTO_S3_DEFAULT_KEY_BUFFER_SIZE`)
+is written straight to disk, its MD5 taken on the way. Validation (ETags, part sizes) and
+checksums are computed as moto computes them (with its CRC32 fallback, as neither awscrt nor
+crc32c is installed). Nothing else changes.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
+import io
+import itertools
 import os
 import re
 import tempfile
@@ -25,6 +35,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from botocore.awsrequest import AWSPreparedRequest
+from moto.core import botocore_stubber
+from moto.core.request import Request, normalize_request
 from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
 from moto.s3.models import FakeKey, FakeMultipart, S3Backend
 from moto.s3.responses import S3Response
@@ -60,30 +73,74 @@ class RangeView:
 
 
 class AssembledBody:
-    """A completed upload's body in a spooled file (moto disposes of the parts right after
-    `complete`, before the new object is made): the new object adopts the file as it is."""
+    """A completed upload's body: its parts' files, adopted as they are (no byte copied), with
+    the checksum S3 gives the whole. moto disposes of the parts right after `complete`, so each
+    part is handed an empty file in exchange for the one the new object keeps."""
 
     def __init__(self, parts: list[FakeKey], algorithm: str, kind: str):
-        # Not closed here: the new object adopts it as its body (see set_value).
-        self.file: Any = tempfile.SpooledTemporaryFile(get_s3_default_key_buffer_size())  # noqa: SIM115
-        self.size = 0
-        whole, joined = Digest(algorithm), bytearray()
-        for part in parts:
-            digest = Digest(algorithm)
-            for block in RangeView(part).blocks():
-                self.file.write(block)
-                digest.update(block)
-                whole.update(block)
-                self.size += len(block)
-            joined += digest.digest()
         # As moto's MultipartChecksumBuilder: COMPOSITE hashes the parts' checksums.
         if kind == "COMPOSITE":
-            self.checksum = (kind, _b64(digest_of([bytes(joined)], algorithm)), len(parts))
+            joined = b"".join(_part_digest(part, algorithm) for part in parts)
+            self.checksum = (kind, _b64(digest_of([joined], algorithm)), len(parts))
         else:
-            self.checksum = (kind, _b64(whole.digest()), 1)
+            blocks = (block for part in parts for block in RangeView(part).blocks())
+            self.checksum = (kind, _b64(digest_of(blocks, algorithm)), 1)
+        self.size = sum(int(part.contentsize) for part in parts)
+        self.files = JoinedFiles([(_adopt(part), int(part.contentsize)) for part in parts])
 
     def __len__(self) -> int:
         return self.size
+
+
+def _part_digest(part: FakeKey, algorithm: str) -> bytes:
+    """The part's checksum: taken when it was uploaded (see set_part), or read back now."""
+    known = getattr(part, "composite_digest", None)
+    return known if known is not None else digest_of(RangeView(part).blocks(), algorithm)
+
+
+def _adopt(part: FakeKey) -> Any:
+    file = part._value_buffer
+    part._value_buffer = _empty_body()
+    return file
+
+
+def _empty_body() -> Any:
+    # Not closed here: a key's body lives as long as the key (moto closes it on dispose).
+    return tempfile.SpooledTemporaryFile(get_s3_default_key_buffer_size())
+
+
+class JoinedFiles:
+    """Files read one after the other as a single one (seek, tell, read), as a key's body."""
+
+    def __init__(self, files: list[tuple[Any, int]]):
+        self._files = files
+        self._starts = list(itertools.accumulate((size for _, size in files), initial=0))
+        self._position = 0
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._starts[-1]}
+        self._position = max(0, base[whence] + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        total = self._starts[-1]
+        end = total if size is None or size < 0 else min(total, self._position + size)
+        pieces = []
+        while self._position < end:
+            index = bisect.bisect_right(self._starts, self._position) - 1
+            file, start = self._files[index][0], self._starts[index]
+            file.seek(self._position - start)
+            piece = file.read(min(end, self._starts[index + 1]) - self._position)
+            pieces.append(piece)
+            self._position += len(piece)
+        return b"".join(pieces)
+
+    def close(self) -> None:
+        for file, _ in self._files:
+            file.close()
 
 
 class Digest:
@@ -131,13 +188,31 @@ def complete(
         parts.append(part)
     if not parts:
         raise MalformedXML
-    algorithm = self.metadata.get("x-amz-checksum-algorithm") or "CRC64NVME"
-    kind = self.metadata.get("x-amz-checksum-type") or (
-        "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
-    )
-    assembled = AssembledBody(parts, algorithm, kind)
+    assembled = AssembledBody(parts, *checksum_of(self))
     etag = f"{hashlib.md5(bytes(md5s)).hexdigest()}-{len(parts)}"
     return assembled, etag, assembled.checksum
+
+
+def checksum_of(upload: FakeMultipart) -> tuple[str, str]:
+    """The algorithm and kind (COMPOSITE, FULL_OBJECT) of the upload's checksum, as moto's."""
+    algorithm = upload.metadata.get("x-amz-checksum-algorithm") or "CRC64NVME"
+    kind = upload.metadata.get("x-amz-checksum-type") or (
+        "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
+    )
+    return algorithm, kind
+
+
+_original_set_part = FakeMultipart.set_part
+
+
+def set_part(self: FakeMultipart, part_id: int, value: bytes) -> FakeKey:
+    """FakeMultipart.set_part, keeping the part's checksum taken while its bytes are at hand
+    (so that completing the upload reads none of them back)."""
+    part = _original_set_part(self, part_id, value)
+    algorithm, kind = checksum_of(self)
+    if kind == "COMPOSITE":
+        part.composite_digest = digest_of([value], algorithm)  # type: ignore[attr-defined]
+    return part
 
 
 _value_property: Any = FakeKey.value
@@ -152,10 +227,19 @@ def get_value(self: FakeKey) -> Any:
 
 
 def set_value(self: FakeKey, new_value: Any) -> None:
+    if isinstance(self._value_buffer, JoinedFiles):  # a completed upload's, read only
+        self._value_buffer.close()
+        self._value_buffer = _empty_body()
     if not isinstance(new_value, AssembledBody):
+        if isinstance(new_value, bytes) and len(new_value) > KEY_BUFFER_BYTES:
+            # Straight to disk (not first into memory, then copied over); the ETag (MD5) from
+            # the bytes in hand, rather than read back from the file.
+            self._value_buffer.rollover()
+            if self._etag is None:
+                self._etag = hashlib.md5(new_value).hexdigest()
         return _value_property.fset(self, new_value)  # type: ignore[no-any-return]
     self._value_buffer.close()
-    self._value_buffer = new_value.file
+    self._value_buffer = new_value.files  # type: ignore[assignment]
     self.contentsize = new_value.size
     return None
 
@@ -208,6 +292,20 @@ def upload_part_copy(
     return multipart.set_part(part_id, data)
 
 
+def normalized_request(request: Any) -> Request:
+    """moto's normalize_request, with a botocore body read once and handed over as it is (not
+    re-read 64 KiB at a time and copied twice more), and without the environ's reference back
+    to the request."""
+    read = getattr(getattr(request, "body", None), "read", None)
+    if isinstance(request, AWSPreparedRequest) and read is not None:
+        request.body = read()
+    normalized = normalize_request(request)
+    normalized.environ.pop("werkzeug.request", None)
+    if isinstance(request, AWSPreparedRequest) and isinstance(request.body, bytes):
+        normalized._cached_data = request.body  # what werkzeug's get_data returns, if set
+    return normalized
+
+
 def _is_plain_range(header: str | None) -> bool:
     match = _PLAIN_RANGE.match(header or "")
     return match is not None and int(match.group(1)) <= int(match.group(2))
@@ -216,6 +314,8 @@ def _is_plain_range(header: str | None) -> bool:
 PATCHES = (
     (FakeKey, "value", property(get_value, set_value)),
     (FakeMultipart, "complete", complete),
+    (FakeMultipart, "set_part", set_part),
     (S3Response, "get_object", get_object),
     (S3Backend, "upload_part_copy", upload_part_copy),
+    (botocore_stubber, "normalize_request", normalized_request),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,11 +55,16 @@ class LocalRun:
         with contextlib.ExitStack() as stack:
             stack.enter_context(contextlib.redirect_stdout(sys.stderr))
             log = stack.enter_context(self._log_stream())
+            clock = Stopwatch()
             runtime = stack.enter_context(EmbeddedRuntime(self.account, log_stream=log))
+            clock.lap("deploy")
             result = runtime.wait(runtime.start(run_input), timeout)
+            clock.lap("workflow")
             summary = result.summary()
             if self.out_dir is not None:
                 summary.update(self._save(runtime, summary, result.notices))
+                clock.lap("copy")
+            summary["seconds"] = clock.laps | _landing_seconds(runtime)
         return summary
 
     def _log_stream(self) -> Any:
@@ -85,6 +91,9 @@ class LocalRun:
             print(f"Export {summary['export_id']} landed in the embedded S3:")
             print(f"  s3://{summary['bucket']}/{summary['key']}")
             print(f"  {summary['bytes']} bytes, sha256 {summary['sha256']}")
+            landing = summary.get("seconds", {}).get("landing")
+            if landing:
+                print(f"  landed in {landing:.1f} s ({summary['bytes'] / landing / 1e6:.0f} MB/s)")
             if summary.get("local_path"):
                 print(f"  copied to {summary['local_path']}")
         else:
@@ -92,6 +101,29 @@ class LocalRun:
             print(f"  {summary['cause']}", file=sys.stderr)
         if summary.get("notifications_path"):
             print(f"  notifications: {summary['notifications_path']}")
+
+
+class Stopwatch:
+    """Seconds spent in each phase of a run, rounded to the millisecond."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, phase: str) -> None:
+        now = time.monotonic()
+        self.laps[phase] = round(now - self._last, 3)
+        self._last = now
+
+
+def _landing_seconds(runtime: EmbeddedRuntime) -> dict[str, float]:
+    """Wall and CPU seconds of the longest retrieve invocation: the one that landed the body
+    (the others each answer one poll), without the workflow's waits between polls."""
+    durations = runtime.dispatcher.durations.get(runtime.functions["retrieve-export"], [])
+    if not durations:
+        return {}
+    wall, cpu = max(durations)
+    return {"landing": round(wall, 3), "landing_cpu": round(cpu, 3)}
 
 
 def run_demo(out_dir: Path, export_bytes: int) -> int:

@@ -17,7 +17,10 @@ Staged (a download resumed across invocations, whose inflate state cannot travel
 
 Object metadata: the caller's (export id, list id...) and `landing` (which path); `sha256` only
 on staged objects, because S3 fixes an object's metadata when its multipart upload is created,
-before a single pass has seen the body (the success notice carries it on both paths).
+before a single pass has seen the body (the success notice carries it on both paths). S3's own
+checksums cannot stand in for it: a multipart upload's SHA-256 is COMPOSITE (a hash of the
+parts' hashes, not the file's), and full-object checksums are CRCs only. Adding it afterwards
+would take a CopyObject of the whole body: the copy the single pass exists to avoid.
 """
 
 from __future__ import annotations

@@ -73,7 +73,9 @@ class _Stream:
         chunk = next(self._chunks, None)
         if chunk is None:
             return False
-        self._buffer = self._buffer[self._position :] + chunk
+        # Usually nothing is left of the last chunk: the new one is then taken without a copy.
+        left = self._buffer[self._position :]
+        self._buffer = left + chunk if left else chunk
         self._position = 0
         return True
 

@@ -104,10 +104,10 @@ class Synth:
     @functools.cached_property
     def json(self) -> dict[str, Any]:
         # Every to_json() is a round trip to the jsii process: fetch the main template once.
-        return self.template.to_json()
+        return dict(self.template.to_json())
 
     def resources(self, kind: str, template: Template | None = None) -> dict[str, Any]:
-        return (template or self.template).find_resources(kind)
+        return dict((template or self.template).find_resources(kind))
 
 
 def cdk_context() -> dict[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 from infra import bundling
 
 
 def test_try_bundle_copies_the_package_and_installs_lambda_platform_wheels(tmp_path: Path):
-    commands: list[list[str]] = []
+    commands: list[Sequence[str]] = []
     bundler = bundling.PipLocalBundling(install_dependencies=True, runner=commands.append)
 
     assert bundler.try_bundle(str(tmp_path)) is True
@@ -34,7 +35,7 @@ def test_platform_runtime_and_architecture_agree():
 
 
 def test_copy_only_bundle_skips_pip(tmp_path: Path):
-    commands: list[list[str]] = []
+    commands: list[Sequence[str]] = []
     bundling.PipLocalBundling(install_dependencies=False, runner=commands.append).try_bundle(
         str(tmp_path)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -40,10 +41,10 @@ def test_full_test_settings_load():
     assert config.api.throttle_burst_limit == 6
 
 
-def _with(path: str, value):
+def _with(path: str, value: Any) -> Any:
     settings = copy.deepcopy(settings_under_test())
     *parents, last = path.split(".")
-    target = settings
+    target: Any = settings
     for part in parents:
         target = target[int(part)] if part.isdigit() else target[part]
     if value is _DELETE:

@@ -17,7 +17,18 @@ from typing import Any
 
 import pytest
 
-from benchmarks import cost, curated, memory, policies, recurring, run, scale, throughput, zip_check
+from benchmarks import (
+    cost,
+    curated,
+    local_run,
+    memory,
+    policies,
+    recurring,
+    run,
+    scale,
+    throughput,
+    zip_check,
+)
 from benchmarks.services import MIB, s3_client, start_moto
 from ongage_export.landing import S3Landing, StagedObject
 from ongage_export.polling import PollingPolicy
@@ -33,6 +44,7 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(recurring, "SMALL_SCHEDULES", 10)
     monkeypatch.setattr(zip_check, "SMALL_SIZE_MIB", 2)
     monkeypatch.setattr(curated, "SMALL_SIZE_MIB", 2)
+    monkeypatch.setattr(local_run, "SMALL_SIZES_MIB", (2,))
 
 
 def run_small(out: Path) -> dict[str, Any]:
@@ -54,6 +66,7 @@ def test_small_benchmarks_report_every_section(
         "throughput",
         "zip-check",
         "curated",
+        "local-run",
         "cost",
         "recurring",
         "scale",
@@ -67,6 +80,7 @@ def test_small_benchmarks_report_every_section(
     assert_cost(sections["cost"]["result"])
     assert_recurring(sections["recurring"]["result"])
     assert_scale(sections["scale"]["result"])
+    assert_local_run(sections["local-run"]["result"])
     printed = capsys.readouterr().out
     for title in (
         "### Memory",
@@ -76,6 +90,7 @@ def test_small_benchmarks_report_every_section(
         "### Cost",
         "### Recurring exports",
         "### Scale",
+        "### Local run",
     ):
         assert title in printed
     assert (out / ".gitignore").read_text() == "*\n"  # results stay out of git
@@ -87,6 +102,16 @@ def assert_memory(result: dict[str, Any]) -> None:
     assert 20 < row["handler"]["rss_after_imports_mib"] <= row["handler"]["peak_rss_mib"] < 4096
     assert row["naive"]["bytes"] == row["bytes"]
     assert row["naive"]["peak_rss_mib"] > 0
+
+
+def assert_local_run(result: dict[str, Any]) -> None:
+    (row,) = result["rows"]
+    # The plain download is another export of the same size (its file names carry its id).
+    assert row["bytes"] >= 2 * MIB and abs(row["plain"]["bytes"] - row["bytes"]) < 1024
+    # The landing is one retrieve invocation, a part of the workflow, apart from its waits.
+    assert 0 < row["seconds"]["landing"] <= row["seconds"]["workflow"] < row["wall_seconds"]
+    assert 100 < row["peak_rss_mib"] < 4096 and row["seconds"]["copy"] >= 0
+    assert [goal["met"] for goal in result["goals"]] != [] and row["plain_mb_s"] > 0
 
 
 def assert_throughput(result: dict[str, Any]) -> None:

@@ -95,7 +95,7 @@ def test_range_resumes_where_asked(sim: OngageSimulator) -> None:
     ],
 )
 def test_create_errors_are_typed_with_ongages_words(
-    sim: OngageSimulator, fault: Fault, params: dict[str, object], error: type, words: str
+    sim: OngageSimulator, fault: Fault, params: dict[str, Any], error: type, words: str
 ) -> None:
     sim.inject(fault, endpoint="create", **params)
     with pytest.raises(error, match=words):

@@ -154,7 +154,7 @@ def test_a_body_cut_right_after_its_last_entry_is_caught(kind: str) -> None:
         check_zip_stream([data[:directory]])
 
 
-def central_entry(data: bytes, index: int) -> int:
+def central_entry(data: bytes | bytearray, index: int) -> int:
     """Where the `index`th central directory entry starts."""
     start = data.rindex(b"PK\x05\x06")
     (position,) = struct.unpack_from("<I", data, start + 16)
