@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost, local_run, memory, recurring, scale, throughput, zip_check
+from benchmarks import cost, curated, local_run, memory, recurring, scale, throughput, zip_check
 from benchmarks.report import machine, machine_markdown
 
 
@@ -52,6 +52,13 @@ def sections(small: bool) -> dict[str, Section]:
                 zip_check.SMALL_SIZE_MIB if small else zip_check.FULL_SIZE_MIB, work
             ),
             zip_check.markdown,
+        ),
+        "curated": Section(
+            "The consumer: CSV -> Parquet speed, memory and size",
+            lambda work: curated.run(
+                curated.SMALL_SIZE_MIB if small else curated.FULL_SIZE_MIB, work
+            ),
+            curated.markdown,
         ),
         "local-run": Section(
             "Local run: `ongage-export run --out` beside a plain download",

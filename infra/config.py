@@ -26,7 +26,7 @@ from pydantic import (
 
 from ongage_export.contract import CURATED_PREFIX, EXPORT_PREFIX, STAGING_PREFIX
 from ongage_export.polling import PollingPolicy
-from ongage_export.request import validate_request
+from ongage_export.request import FIELD_NAME_PATTERN, validate_request
 
 CONTEXT_KEY = "ongage_export"
 SCHEDULED_TIME_TOKEN = "{scheduled_time}"
@@ -143,12 +143,14 @@ class ApiConfig(_Config):
 
 
 class CuratedConfig(_Config):
-    """The optional consumer: each landed ZIP -> gzip CSV + manifest under `prefix`."""
+    """The optional consumer: each landed ZIP -> Parquet + manifest under `prefix`."""
 
     enabled: bool = False
     prefix: Annotated[str, AfterValidator(_curated_folder)] = CURATED_PREFIX
     # 1769 MB is one full vCPU: the CSV parsing is CPU-bound (docs/consumers.md).
     memory_mb: Annotated[int, _int(128, 10240)] = 1769
+    # List fields the Glue table shows besides the system fields and the schedules' fields.
+    fields: tuple[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], ...] = ()
 
 
 class StackConfig(_Config):

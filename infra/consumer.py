@@ -1,4 +1,5 @@
-"""The optional consumer (`curated.enabled`): each landed export ZIP -> gzip CSV + manifest.
+"""The optional consumer (`curated.enabled`): each landed export ZIP -> Parquet + manifest,
+queryable through a Glue table and an Athena workgroup (catalog.py).
 
 An EventBridge rule matches S3 "Object Created" events of the export bucket under `exports/` (the
 pattern the stack publishes for every downstream consumer) and invokes `curate_export`
@@ -11,6 +12,11 @@ asynchronously. Nothing is lost on the way, and every loss is alarmed (monitorin
   `requestPayload` is the S3 event, `responsePayload` the error).
 
 Re-curating an export rewrites the same keys, so redriving either kind is safe.
+
+The function runs its own bundle (the shared one plus pyarrow, 194 MB unzipped of Lambda's
+250 MB), so the Ongage-facing functions stay small. It reads each export's request (its
+`date_format`) from the execution that landed it, and publishes `schema_changed` notices on the
+stack's topic.
 """
 
 from __future__ import annotations
@@ -19,11 +25,15 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.bundling import CURATED_REQUIREMENTS, lambda_code
+from infra.catalog import QueryCatalog
 from infra.config import StackConfig
 from infra.functions import (
     HANDLERS,
@@ -35,6 +45,7 @@ from infra.functions import (
 )
 from infra.storage import ExportStorage
 from ongage_export.contract import EXPORT_PREFIX
+from ongage_export.curated_manifest import SCHEMAS_FOLDER
 
 # EventBridge -> Lambda is an asynchronous Invoke: it fails only when Lambda does not accept the
 # event (throttled API, missing permission), so a few retries over hours are plenty.
@@ -58,7 +69,8 @@ def export_created_pattern(storage: ExportStorage) -> events.EventPattern:
 
 
 class CuratedExports(Construct):
-    """`function` (curate_export), `rule` (landed exports -> function), `dead_letter_queue`."""
+    """`function` (curate_export), `rule` (landed exports -> function), `dead_letter_queue`,
+    `catalog` (the Glue table and Athena workgroup over the curated prefix)."""
 
     def __init__(
         self,
@@ -67,10 +79,14 @@ class CuratedExports(Construct):
         *,
         config: StackConfig,
         storage: ExportStorage,
-        code: lambda_.Code,
+        install_dependencies: bool,
+        topic: sns.ITopic,
+        topic_key: kms.IKey,
+        state_machine: sfn.IStateMachine,
     ):
         super().__init__(scope, construct_id)
         self.prefix = config.curated.prefix
+        self.code = lambda_code(install_dependencies, CURATED_REQUIREMENTS)
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetters",
@@ -83,18 +99,20 @@ class CuratedExports(Construct):
             FunctionSpec(
                 "CurateExport",
                 f"{HANDLERS}.curate_export.handler",
-                f"Curates each landed export: ZIP -> gzip CSV + manifest under {self.prefix}",
+                f"Curates each landed export: ZIP -> Parquet + manifest under {self.prefix}",
                 # CSV parsing, SHA-256 and gzip of every byte are CPU-bound: 1769 MB is a full
                 # vCPU. One export per invocation, within the 15 minutes a Lambda may run.
                 memory_mib=config.curated.memory_mb,
                 timeout=cdk.Duration.minutes(15),
             ),
-            code=code,
+            code=self.code,
             environment={
                 "EXPORT_BUCKET": storage.bucket.bucket_name,
                 "EXPORT_PREFIX": EXPORT_PREFIX,
                 "CURATED_PREFIX": self.prefix,
                 "PART_SIZE_MIB": str(PART_SIZE_MIB),
+                "TOPIC_ARN": topic.topic_arn,
+                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
@@ -107,10 +125,32 @@ class CuratedExports(Construct):
         )
         for statement in s3_curation_statements(storage, self.prefix):
             self.function.add_to_role_policy(statement)
+        # The request's date_format, from the execution that landed the export.
+        state_machine.grant_execution(self.function, "states:DescribeExecution")
+        # schema_changed notices on the encrypted topic: named KMS actions, as the workflow's.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PublishNotices", actions=["sns:Publish"], resources=[topic.topic_arn]
+            )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="EncryptNotices",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[topic_key.key_arn],
+            )
+        )
+        self.catalog = QueryCatalog(
+            self,
+            "Catalog",
+            bucket=storage.bucket,
+            prefix=self.prefix,
+            fields=table_fields(config),
+        )
         self.rule = events.Rule(
             self,
             "ExportLanded",
-            description=f"Landed Ongage exports ({EXPORT_PREFIX}) -> curated CSV",
+            description=f"Landed Ongage exports ({EXPORT_PREFIX}) -> curated Parquet",
             event_pattern=export_created_pattern(storage),
             targets=[
                 targets.LambdaFunction(
@@ -123,16 +163,25 @@ class CuratedExports(Construct):
         )
 
 
+def table_fields(config: StackConfig) -> list[str]:
+    """The list fields the table shows: `curated.fields`, then each schedule's selection."""
+    fields = list(config.curated.fields)
+    for schedule in config.schedules:
+        fields += schedule.request.get("fields_selected") or []
+    return fields
+
+
 def s3_curation_statements(storage: ExportStorage, prefix: str) -> list[iam.PolicyStatement]:
     """Read landed exports, write (and abort uploads of) curated files: nothing else.
 
     curate.py calls HeadObject + ranged GetObject on the export (both s3:GetObject) and streams
-    the curated keys through landing.S3Landing: a multipart upload (s3:PutObject), its parts
-    listed to complete it, aborted on failure, and leftover uploads of the same key found and
-    aborted first (ListBucketMultipartUploads). It never lists objects: without s3:ListBucket a
-    vanished export answers 403 rather than 404, and either fails the invocation the same way.
+    the curated keys through multipart.MultipartUploader: a multipart upload (s3:PutObject), its
+    parts listed to complete it, aborted on failure, and leftover uploads of the same key found
+    and aborted first (ListBucketMultipartUploads). It lists only the schema records
+    (`<curated>_schemas/`, curated_manifest.py), to tell a first export from a changed one.
     """
     bucket = storage.bucket
+    schemas = f"{prefix}{SCHEMAS_FOLDER}"
     return [
         iam.PolicyStatement(
             sid="ReadLandedExports",
@@ -143,6 +192,17 @@ def s3_curation_statements(storage: ExportStorage, prefix: str) -> list[iam.Poli
             sid="WriteCuratedFiles",
             actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
             resources=[bucket.arn_for_objects(f"{prefix}*")],
+        ),
+        iam.PolicyStatement(
+            sid="ReadSchemaRecords",
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{schemas}*")],
+        ),
+        iam.PolicyStatement(
+            sid="FindSchemaRecords",
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{schemas}*"]}},
         ),
         iam.PolicyStatement(
             sid="FindLeftoverUploads",

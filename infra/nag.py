@@ -17,6 +17,7 @@ from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, Reg
 from constructs import IConstruct
 
 from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
+from ongage_export.curated_manifest import SCHEMAS_FOLDER
 
 if TYPE_CHECKING:
     from infra.stack import OngageExportStack
@@ -107,14 +108,26 @@ def _consumer(stack: OngageExportStack) -> None:
         return
     role = consumer.function.role
     assert role is not None
+    state_machine = stack.get_logical_id(
+        stack.workflow.state_machine.node.default_child  # type: ignore[arg-type]
+    )
     _suppress(role, "AwsSolutions-IAM5", XRAY, ["Resource::*"])
     _suppress(
         role,
         "AwsSolutions-IAM5",
         "Every export lands under a new key (exports/list=<id>/date=<d>/<name>.zip) and gets "
-        "its own curated folder, so object permissions are scoped to two prefixes: GetObject "
-        "on landed exports, PutObject/AbortMultipartUpload on the curated prefix.",
-        [_bucket_objects(stack, EXPORT_PREFIX), _bucket_objects(stack, consumer.prefix)],
+        "its own curated folder, so object permissions are scoped to prefixes: GetObject "
+        "on landed exports and on the schema records, PutObject/AbortMultipartUpload on the "
+        "curated prefix. DescribeExecution reads the request of the run that landed an export "
+        "(named at run time), limited to executions of this one state machine.",
+        [
+            _bucket_objects(stack, EXPORT_PREFIX),
+            _bucket_objects(stack, consumer.prefix),
+            _bucket_objects(stack, f"{consumer.prefix}{SCHEMAS_FOLDER}"),
+            RegexAppliesTo(
+                regex=f"/^Resource::arn:.+:states:.+:execution:.*{state_machine}.*:\\*$/"
+            ),
+        ],
     )
     _suppress(
         consumer.dead_letter_queue,

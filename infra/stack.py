@@ -27,6 +27,8 @@ OUTPUT_API_URL = "ApiUrl"
 OUTPUT_BUCKET = "BucketName"
 OUTPUT_TOPIC = "TopicArn"
 OUTPUT_CURATED_PREFIX = "CuratedPrefix"
+OUTPUT_CURATED_TABLE = "CuratedTable"
+OUTPUT_ATHENA_WORKGROUP = "AthenaWorkGroup"
 
 
 class OngageExportStack(cdk.Stack):
@@ -77,10 +79,17 @@ class OngageExportStack(cdk.Stack):
             bucket=self.storage.bucket,
             code=self.functions.code,
         )
-        # The optional consumer of landed exports (docs/consumers.md, "Curated CSV").
+        # The optional consumer of landed exports (docs/consumers.md, "Curated Parquet").
         self.consumer = (
             CuratedExports(
-                self, "Curation", config=config, storage=self.storage, code=self.functions.code
+                self,
+                "Curation",
+                config=config,
+                storage=self.storage,
+                install_dependencies=install_dependencies,
+                topic=self.notifications.topic,
+                topic_key=self.notifications.key,
+                state_machine=state_machine,
             )
             if config.curated.enabled
             else None
@@ -130,7 +139,16 @@ class OngageExportStack(cdk.Stack):
         if self.consumer is not None:
             outputs[OUTPUT_CURATED_PREFIX] = (
                 f"s3://{bucket.bucket_name}/{self.consumer.prefix}",
-                "Where landed exports are curated to gzip CSV (+ _manifest.json per export)",
+                "Where landed exports are curated to Parquet (+ _manifest.json per export)",
+            )
+            catalog = self.consumer.catalog
+            outputs[OUTPUT_CURATED_TABLE] = (
+                f"{catalog.database_name}.{catalog.table_name}",
+                "The Glue table over the curated Parquet (Athena: WHERE list = '<id>')",
+            )
+            outputs[OUTPUT_ATHENA_WORKGROUP] = (
+                catalog.workgroup.name or "",
+                "Athena workgroup for the curated table (results encrypted)",
             )
         for name, (value, description) in outputs.items():
             cdk.CfnOutput(self, name, value=value, description=description)

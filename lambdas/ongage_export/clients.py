@@ -1,4 +1,5 @@
-"""The clients the handlers use (S3, Ongage, the S3 landing), built from Settings, per process."""
+"""The clients the handlers use (S3, SNS, Step Functions, Ongage, the S3 landing), built from
+Settings, per process."""
 
 from __future__ import annotations
 
@@ -29,6 +30,16 @@ S3_CONFIG = Config(
 @cache
 def s3_client() -> Any:
     return boto3.client("s3", config=S3_CONFIG)
+
+
+@cache
+def sns_client() -> Any:
+    return boto3.client("sns")
+
+
+@cache
+def stepfunctions_client() -> Any:
+    return boto3.client("stepfunctions")
 
 
 def ongage_client(settings: Settings) -> OngageClient:

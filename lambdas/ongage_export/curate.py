@@ -1,44 +1,45 @@
-"""The optional consumer: each landed export ZIP becomes gzip CSV, partitioned for query engines.
+"""The optional consumer: each landed export ZIP becomes Parquet, partitioned for query engines.
 
 For `exports/list=<id>/date=<day>/<name>.zip` it writes, for every CSV member,
-`curated/list=<id>/date=<day>/<name>/<member>.csv.gz`, then `.../<name>/_manifest.json`
-(columns, record count, source object and its sha256, bytes in and out). The manifest goes last,
-so once it exists the folder is complete; its leading underscore makes Athena/Hive skip it when
-they read the folder as table data.
+`curated/list=<id>/date=<day>/<name>/<member>.parquet` (typed system fields, curated_parquet.py),
+then `.../<name>/_manifest.json` (curated_manifest.py). The Glue table (infra/catalog.py) reads
+`curated/` with partition projection on `list` and `date`.
 
 Memory stays flat whatever the export's size, and nothing touches /tmp: the ZIP is read in place
-through ranged GETs (`landing.S3ObjectReader`), each member streams through a single pass that
-feeds the CSV parser (records are counted, not lines: quoted fields may hold newlines), a SHA-256
-and a gzip compressor, and the compressed bytes leave as a multipart upload, part by part.
+through ranged GETs (`S3ObjectReader`), each member is parsed in blocks and written a row group
+at a time, and the Parquet bytes leave through the project's multipart uploader, part by part.
 
-Re-processing the same object rewrites the same keys, the data with the same bytes (the gzip
-header holds no timestamp; only the manifest's `curated_at` changes), so EventBridge's
-at-least-once delivery and Lambda's retries are harmless.
+Re-processing the same object rewrites the same keys with the same data (only the manifest's
+`curated_at` changes), so EventBridge's at-least-once delivery and Lambda's retries are harmless.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import io
 import json
 import re
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import IO, Any
-from urllib.parse import unquote
+from dataclasses import dataclass
+from typing import Any
 
-from ongage_export.landing import READ_BUFFER, S3Landing, S3ObjectReader
+import pyarrow as pa
+
+from ongage_export.curated_manifest import (
+    MANIFEST_NAME,
+    CuratedFile,
+    build_manifest,
+    previous_schema,
+    record_schema,
+    schema_changed_notice,
+    schema_state_key,
+    selection_of,
+)
+from ongage_export.curated_parquet import CsvToParquet
+from ongage_export.multipart import READ_BUFFER, MultipartUploader, S3ObjectReader
 from ongage_export.object_keys import slug
 from ongage_export.settings import CurateSettings
 
-MANIFEST_NAME = "_manifest.json"
-MANIFEST_VERSION = 1
-GZIP_LEVEL = 6  # zlib's default: ~4x smaller CSV at tens of MB/s per core
-STREAM_CHUNK = 1024 * 1024  # how much is read, compressed and handed on at a time
 # The layout `object_keys.export_key` writes, below the export prefix.
 EXPORT_LAYOUT = re.compile(
     r"^list=(?P<list_id>[^/]+)/date=(?P<date>\d{4}-\d{2}-\d{2})/(?P<name>[^/]+)\.zip$"
@@ -93,22 +94,55 @@ _LAYOUT = "list=<id>/date=<YYYY-MM-DD>/<name>.zip"
 
 
 @dataclass(frozen=True)
-class CuratedFile:
-    """What the manifest says about one CSV member."""
+class ExportRequest:
+    """What the consumer needs from the request the export was made with."""
 
-    member: str
-    key: str
-    columns: list[str]
-    rows: int
-    bytes_in: int
-    bytes_out: int
-    sha256: str
+    date_format: str | None = None  # None: unknown (dates then stay null, and are counted)
+    fields_selected: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_execution_input(cls, document: Mapping[str, Any]) -> ExportRequest:
+        request = document.get("request") or {}
+        fields = request.get("fields_selected")
+        return cls(request.get("date_format"), tuple(fields) if fields else None)
+
+
+def execution_arn(state_machine_arn: str, execution_name: str) -> str:
+    """The ARN of an execution of `state_machine_arn` (the metadata keeps only its name)."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{execution_name}"
+
+
+def request_of(sfn: Any, state_machine_arn: str, metadata: Mapping[str, str]) -> ExportRequest:
+    """The request of the run that landed the export, from its execution input."""
+    name = metadata.get("execution-id")
+    if not name or not state_machine_arn:
+        return ExportRequest()
+    described = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))
+    return ExportRequest.from_execution_input(json.loads(described.get("input") or "{}"))
+
+
+RequestLookup = Callable[[Mapping[str, str]], ExportRequest]
+
+
+@dataclass(frozen=True)
+class Curated:
+    """A curated export: its manifest, and the SNS notice to publish if its columns drifted."""
+
+    manifest: dict[str, Any]
+    schema_changed: dict[str, Any] | None
 
 
 def curate_export(
-    s3: Any, bucket: str, key: str, settings: CurateSettings, *, upload_concurrency: int = 2
-) -> dict[str, Any]:
-    """Curate every CSV member of the export at s3://bucket/key; publish and return the manifest.
+    s3: Any,
+    bucket: str,
+    key: str,
+    settings: CurateSettings,
+    request_for: RequestLookup = lambda metadata: ExportRequest(),
+    *,
+    upload_concurrency: int = 2,
+) -> Curated:
+    """Curate every CSV member of the export at s3://bucket/key; publish the manifest and
+    record the export's columns. `request_for(metadata)` gives the export's ExportRequest.
 
     Raises NotAnExport (before reading anything) for objects the workflow did not land.
     """
@@ -116,19 +150,42 @@ def curate_export(
         raise NotAnExport(f"bucket {bucket!r} is not the export bucket")
     destination = destination_for(key, settings)
     source = SourceObject.head(s3, bucket, key)
+    request = request_for(source.metadata)
+    uploader = MultipartUploader(
+        s3, bucket, part_size=settings.part_size_bytes, upload_concurrency=upload_concurrency
+    )
     with _open_zip(s3, source) as archive:
         files = [
-            _curate_member(archive, member, s3, source.bucket, key, settings, upload_concurrency)
-            for member, key in member_keys(archive, destination.prefix)
+            _curate_member(archive, member, uploader, member_key, request.date_format)
+            for member, member_key in member_keys(archive, destination.prefix)
         ]
-    manifest = build_manifest(source, destination, files)
+    manifest = build_manifest(
+        source,
+        destination,
+        files,
+        date_format=request.date_format,
+        selection=selection_of(request.fields_selected),
+    )
+    _put_json(s3, bucket, destination.prefix + MANIFEST_NAME, manifest)
+    state_key = schema_state_key(settings.curated_prefix, manifest)
+    notice = schema_changed_notice(previous_schema(s3, bucket, state_key), manifest)
+    return Curated(manifest, notice)
+
+
+def record_columns(s3: Any, settings: CurateSettings, manifest: Mapping[str, Any]) -> None:
+    """Keep the export's columns for the next export's drift check (after the notice is out,
+    so a failure in between sends the notice again rather than never)."""
+    state_key = schema_state_key(settings.curated_prefix, manifest)
+    record_schema(s3, settings.export_bucket, state_key, manifest)
+
+
+def _put_json(s3: Any, bucket: str, key: str, document: Mapping[str, Any]) -> None:
     s3.put_object(
-        Bucket=source.bucket,
-        Key=destination.prefix + MANIFEST_NAME,
-        Body=json.dumps(manifest, indent=2, ensure_ascii=False).encode(),
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(document, indent=2, ensure_ascii=False).encode(),
         ContentType="application/json",
     )
-    return manifest
 
 
 def _open_zip(s3: Any, source: SourceObject) -> zipfile.ZipFile:
@@ -152,137 +209,52 @@ def member_keys(archive: zipfile.ZipFile, prefix: str) -> list[tuple[zipfile.Zip
             n += 1
             name = f"{stem}-{n}"
         taken.add(name)
-        chosen.append((info, f"{prefix}{name}.csv.gz"))
+        chosen.append((info, f"{prefix}{name}.parquet"))
     return chosen
 
 
 def _curate_member(
     archive: zipfile.ZipFile,
     member: zipfile.ZipInfo,
-    s3: Any,
-    bucket: str,
+    uploader: MultipartUploader,
     key: str,
-    settings: CurateSettings,
-    upload_concurrency: int,
+    date_format: str | None,
 ) -> CuratedFile:
     try:
         with archive.open(member) as raw:
-            csv_pass = CsvGzipPass(raw)
-            uploaded = S3Landing(
-                s3,
-                bucket,
-                part_size=settings.part_size_bytes,
-                upload_concurrency=upload_concurrency,
-            ).stream_to_staging(
-                csv_pass.chunks(),
+            member_pass = CsvToParquet(raw, date_format)
+            chunks = member_pass.chunks()
+            first = next(chunks, None)
+            if first is None:  # not even a header: there are no columns to write
+                return CuratedFile(
+                    member.filename, None, [], 0, member_pass.bytes_in, 0, member_pass.sha256()
+                )
+            uploaded = uploader.stream_to_staging(
+                _prepend(first, chunks),
                 key,
                 check_start=None,
-                object_args={"ContentType": "application/gzip"},
+                object_args={"ContentType": PARQUET_CONTENT_TYPE},
             )
-    except (zipfile.BadZipFile, EOFError, csv.Error) as error:
-        raise UnreadableExport(f"member {member.filename!r} cannot be read: {error}") from None
+    except (zipfile.BadZipFile, EOFError, pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise UnreadableExport(
+            f"member {member.filename!r} cannot be read as UTF-8 CSV: {error}. What to do: "
+            "check the ZIP (the landed object is unchanged); once fixed, redrive the event"
+        ) from None
     return CuratedFile(
         member=member.filename,
         key=key,
-        columns=csv_pass.columns,
-        rows=csv_pass.rows,
-        bytes_in=csv_pass.bytes_in,
+        columns=member_pass.columns,
+        rows=member_pass.rows,
+        bytes_in=member_pass.bytes_in,
         bytes_out=uploaded.size,
-        sha256=csv_pass.sha256(),
+        sha256=member_pass.sha256(),
+        unparseable=member_pass.unparseable,
     )
 
 
-def build_manifest(
-    source: SourceObject, destination: Destination, files: list[CuratedFile]
-) -> dict[str, Any]:
-    meta = source.metadata
-    return {
-        "manifest_version": MANIFEST_VERSION,
-        "source": {
-            "bucket": source.bucket,
-            "key": source.key,
-            "s3_uri": f"s3://{source.bucket}/{source.key}",
-            "bytes": source.size,
-            "sha256": meta.get("sha256"),
-            "export_id": meta.get("export-id"),
-            "list_id": meta.get("list-id"),
-            # The workflow percent-encodes it: S3 user metadata is ASCII only.
-            "request_name": unquote(meta["request-name"]) if "request-name" in meta else None,
-            "execution_id": meta.get("execution-id"),
-        },
-        "partition": {"list": destination.list_id, "date": destination.date},
-        "name": destination.name,
-        "prefix": destination.prefix,
-        "files": [asdict(file) for file in files],
-        "rows": sum(file.rows for file in files),
-        "curated_at": datetime.now(UTC).isoformat(),
-    }
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 
 
-class CsvGzipPass:
-    """One read of a CSV member that feeds the CSV parser, a SHA-256 and gzip all at once.
-
-    `chunks()` yields the gzip bytes; once it is exhausted `columns`, `rows` (records after the
-    header; blank lines are not records), `bytes_in` and `sha256()` describe the member.
-    """
-
-    def __init__(self, source: IO[bytes], level: int = GZIP_LEVEL):
-        self.source = source
-        self.columns: list[str] = []
-        self.rows = 0
-        self.bytes_in = 0
-        self._digest = hashlib.sha256()
-        # wbits 31: a gzip wrapper whose header has no timestamp, so output is reproducible.
-        self._gzip = zlib.compressobj(level, zlib.DEFLATED, 31)
-        self._out = bytearray()
-
-    def chunks(self) -> Iterator[bytes]:
-        tap = _Tap(self.source, self._take)
-        # The bytes are copied verbatim; decoding only serves parsing, so a stray non-UTF-8 byte
-        # must not stop the count. utf-8-sig drops a BOM from the first column's name.
-        text = io.TextIOWrapper(
-            io.BufferedReader(tap, STREAM_CHUNK),
-            encoding="utf-8-sig",
-            errors="replace",
-            newline="",  # csv handles \r\n and newlines inside quoted fields itself
-        )
-        records = csv.reader(text)
-        self.columns = next(records, [])
-        for record in records:
-            if record:
-                self.rows += 1
-            if len(self._out) >= STREAM_CHUNK:
-                yield self._drain()
-        self._out += self._gzip.flush()
-        yield self._drain()
-
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
-
-    def _take(self, data: bytes) -> None:
-        self.bytes_in += len(data)
-        self._digest.update(data)
-        self._out += self._gzip.compress(data)
-
-    def _drain(self) -> bytes:
-        out = bytes(self._out)
-        self._out.clear()
-        return out
-
-
-class _Tap(io.RawIOBase):
-    """A readable stream that hands every byte it passes on to `listener` as well."""
-
-    def __init__(self, source: IO[bytes], listener: Callable[[bytes], None]):
-        self.source = source
-        self.listener = listener
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.source.read(len(buffer))
-        memoryview(buffer).cast("B")[: len(data)] = data
-        if data:
-            self.listener(data)
-        return len(data)
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest

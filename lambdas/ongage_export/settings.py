@@ -128,6 +128,9 @@ class CurateSettings(BucketSettings):
 
     curated_prefix: Folder = Field(CURATED_PREFIX, alias="CURATED_PREFIX")
     part_size_mib: PartSizeMib = Field(PART_SIZE_MIB, alias="PART_SIZE_MIB")
+    # Where schema_changed notices go, and whose executions hold the requests ("" for none).
+    topic_arn: str = Field("", alias="TOPIC_ARN")
+    state_machine_arn: str = Field("", alias="STATE_MACHINE_ARN")
 
     @property
     def part_size_bytes(self) -> int:

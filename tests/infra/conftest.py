@@ -29,7 +29,12 @@ from infra.stack import OngageExportStack
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY_LIMIT = 7
-CURATED = {"enabled": True, "prefix": "tables/ongage/", "memory_mb": 2048}
+CURATED = {
+    "enabled": True,
+    "prefix": "tables/ongage/",
+    "memory_mb": 2048,
+    "fields": ["email", "first_name", "City"],
+}
 
 SCHEDULED_REQUEST = {
     "list_id": 4242,

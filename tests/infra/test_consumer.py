@@ -1,15 +1,19 @@
-"""The optional consumer (`curated`): off by default; when on, rule -> Lambda -> curated CSV."""
+"""The optional consumer (`curated`): off by default; when on, rule -> Lambda -> curated Parquet,
+with a Glue table and an Athena workgroup over it."""
 
 from __future__ import annotations
 
 import copy
+import io
 import json
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from aws_cdk.assertions import Annotations, Match
 from cfnlint.api import ManualArgs, lint
 
+from infra.bundling import CURATED_REQUIREMENTS, REQUIREMENTS, PipLocalBundling
 from infra.config import ConfigError, CuratedConfig, load_config
 from infra.consumer import (
     DELIVERY_MAX_EVENT_AGE,
@@ -18,7 +22,9 @@ from infra.consumer import (
     INVOKE_RETRY_ATTEMPTS,
 )
 from infra.stack import OUTPUT_CURATED_PREFIX
-from ongage_export.curate import CurateSettings
+from ongage_export.curate import destination_for
+from ongage_export.curated_parquet import ARROW_TYPES, CsvToParquet
+from ongage_export.settings import CurateSettings
 from tests.infra.conftest import CURATED, ROOT, curated_settings
 from tests.infra.helpers import actions_on, logical_id, of_type, props, role_of, statements
 
@@ -49,6 +55,9 @@ def _ids(synth, consumer) -> dict[str, str]:
 
 def _arn(logical: str) -> dict[str, Any]:
     return {"Fn::GetAtt": [logical, "Arn"]}
+
+
+LAMBDA_UNZIPPED_LIMIT = 250 * 1000 * 1000  # Lambda: function + layers, unzipped (250 MB)
 
 
 # --- off by default ----------------------------------------------------------------------------
@@ -96,10 +105,12 @@ def test_function_runs_the_curate_handler_with_configured_memory_and_15_minutes(
     assert function["Timeout"] == 900
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert "ReservedConcurrentExecutions" not in function
-    # The same asset, runtime and architecture as the workflow's functions.
+    # The runtime and architecture of the workflow's functions, but a bundle of its own: pyarrow
+    # stays out of the Ongage-facing functions.
     retrieve = props(template, synth.curated.functions.retrieve_export)
-    for key in ("Code", "Runtime", "Architectures"):
+    for key in ("Runtime", "Architectures"):
         assert function[key] == retrieve[key]
+    assert function["Code"]["S3Key"] != retrieve["Code"]["S3Key"]
 
 
 def test_function_environment_is_what_curate_settings_reads(synth, template, consumer):
@@ -109,10 +120,14 @@ def test_function_environment_is_what_curate_settings_reads(synth, template, con
         "EXPORT_PREFIX": "exports/",
         "CURATED_PREFIX": PREFIX,
         "PART_SIZE_MIB": "8",
+        "TOPIC_ARN": {"Ref": logical_id(synth.curated.notifications.topic)},
+        "STATE_MACHINE_ARN": {"Ref": logical_id(synth.curated.workflow.state_machine)},
         "POWERTOOLS_SERVICE_NAME": "ongage-export",
         "POWERTOOLS_METRICS_NAMESPACE": "OngageExport",
     }
-    settings = CurateSettings.from_env({**env, "EXPORT_BUCKET": "bucket"})
+    given = {"EXPORT_BUCKET": "bucket", "TOPIC_ARN": "arn:topic", "STATE_MACHINE_ARN": "arn:sm"}
+    settings = CurateSettings.from_env({**env, **given})
+    assert (settings.topic_arn, settings.state_machine_arn) == ("arn:topic", "arn:sm")
     assert settings.curated_prefix == PREFIX
     assert settings.export_prefix == "exports/"
     assert settings.part_size_bytes == 8 * 1024 * 1024
@@ -139,8 +154,17 @@ def test_role_reads_exports_writes_the_curated_prefix_and_nothing_else(synth, te
 
     queue = _arn(ids["queue"])
     log_group = props(template, consumer.function)["LoggingConfig"]["LogGroup"]["Ref"]
+    (executions,) = allowed.pop("states:DescribeExecution")
+    # Executions of this one state machine, named at run time.
+    assert logical_id(synth.curated.workflow.state_machine) in json.dumps(executions)
+    assert json.dumps(executions).endswith(':*"]]}') and ":execution:" in json.dumps(executions)
+    key = _arn(logical_id(synth.curated.notifications.key))
     assert allowed == {
-        "s3:GetObject": [objects("exports/")],
+        "s3:GetObject": [objects("exports/"), objects(f"{PREFIX}_schemas/")],
+        "s3:ListBucket": [_arn(ids["bucket"])],  # only the schema records (below)
+        "sns:Publish": [{"Ref": ids["topic"]}],
+        "kms:GenerateDataKey": [key],
+        "kms:Decrypt": [key],
         "s3:PutObject": [objects(PREFIX)],
         "s3:AbortMultipartUpload": [objects(PREFIX)],
         "s3:ListMultipartUploadParts": [objects(PREFIX)],
@@ -154,6 +178,15 @@ def test_role_reads_exports_writes_the_curated_prefix_and_nothing_else(synth, te
         "xray:PutTraceSegments": ["*"],
         "xray:PutTelemetryRecords": ["*"],
     }
+
+
+def test_role_lists_only_the_schema_records(synth, template, consumer):
+    (listing,) = [
+        s
+        for s in statements(template, role_of(template, consumer.function))
+        if s["Action"] == "s3:ListBucket"
+    ]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [f"{PREFIX}_schemas/*"]}}
 
 
 # --- the rule, retries and dead letters --------------------------------------------------------
@@ -310,16 +343,21 @@ def test_consumer_suppressions_are_scoped_and_explained(synth, template, consume
     found = {(logical, s["id"]) for logical, items in suppressions.items() for s in items}
     assert {(role, "AwsSolutions-IAM5"), (ids["queue"], "AwsSolutions-SQS3")} <= found
     assert {rule for _, rule in found} == {"AwsSolutions-IAM5", "AwsSolutions-SQS3"}
-    applies_to = sorted(
+    applies_to = [
         a for s in suppressions[role] if s["id"] == "AwsSolutions-IAM5" for a in s["applies_to"]
-    )
-    assert applies_to == sorted(
+    ]
+    plain = sorted(a for a in applies_to if isinstance(a, str))
+    assert plain == sorted(
         [
             "Resource::*",
             f"Resource::<{ids['bucket']}.Arn>/exports/*",
             f"Resource::<{ids['bucket']}.Arn>/{PREFIX}*",
+            f"Resource::<{ids['bucket']}.Arn>/{PREFIX}_schemas/*",
         ]
     )
+    (executions,) = [a["regex"] for a in applies_to if not isinstance(a, str)]
+    state_machine = logical_id(synth.curated.workflow.state_machine)
+    assert ":execution:" in executions and state_machine in executions
     for items in suppressions.values():
         for suppression in items:
             assert len(suppression["reason"]) >= 80, suppression
@@ -346,7 +384,12 @@ def _curated(**values: Any) -> dict[str, Any]:
 
 def test_curated_settings_load():
     config = load_config(curated_settings()).curated
-    assert config == CuratedConfig(enabled=True, prefix=PREFIX, memory_mb=CURATED["memory_mb"])
+    assert config == CuratedConfig(
+        enabled=True,
+        prefix=PREFIX,
+        memory_mb=CURATED["memory_mb"],
+        fields=("email", "first_name", "City"),
+    )
 
 
 def test_curated_defaults_fill_missing_keys():
@@ -374,6 +417,9 @@ BAD_CURATED = [
     ({"memory_mb": "1769"}, f"{KEY}.memory_mb"),
     ({"memory_mb": True}, f"{KEY}.memory_mb"),
     ({"colour": "red"}, f"{KEY}.colour"),
+    ({"fields": "email"}, f"{KEY}.fields"),
+    ({"fields": ["first name"]}, f"{KEY}.fields"),
+    ({"fields": [7]}, f"{KEY}.fields"),
 ]
 
 
@@ -400,3 +446,95 @@ def test_prefix_inside_exports_says_why():
 def test_bad_prefix_is_rejected_even_while_disabled():
     with pytest.raises(ConfigError, match=rf"{KEY}\.prefix"):
         load_config({"curated": {"enabled": False, "prefix": "curated"}})
+
+
+# --- the Glue table and the Athena workgroup ---------------------------------------------------
+
+
+def _only(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    (resource,) = [r for r in template["Resources"].values() if r["Type"] == kind]
+    return resource["Properties"]
+
+
+def _rendered(value: Any, bucket: str) -> str:
+    """A Fn::Join of the bucket's Ref and literals, as the deployed string."""
+    parts = value["Fn::Join"][1]
+    return "".join(bucket if isinstance(p, dict) else p for p in parts)
+
+
+def test_the_table_reads_the_curated_parquet_with_projection_on_list_and_date(
+    synth, template, consumer
+):
+    bucket = logical_id(synth.curated.storage.bucket)
+    table = _only(template, "AWS::Glue::Table")
+    database = _only(template, "AWS::Glue::Database")["DatabaseInput"]["Name"]
+    assert table["DatabaseName"] == database == "curated"  # the stack's name, lower case
+    given = table["TableInput"]
+    location = f"s3://BUCKET/{PREFIX}"
+    descriptor = given["StorageDescriptor"]
+    assert _rendered(descriptor["Location"], "BUCKET") == location
+    assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    assert given["PartitionKeys"] == [
+        {"Name": "list", "Type": "string"},
+        {"Name": "date", "Type": "string"},
+    ]
+    parameters = {
+        k: v if isinstance(v, str) else _rendered(v, "BUCKET")
+        for k, v in given["Parameters"].items()
+    }
+    assert parameters == {
+        "classification": "parquet",
+        "projection.enabled": "true",
+        "projection.list.type": "injected",
+        "projection.date.type": "date",
+        "projection.date.format": "yyyy-MM-dd",
+        "projection.date.range": "2020-01-01,NOW",
+        "projection.date.interval": "1",
+        "projection.date.interval.unit": "DAYS",
+        "storage.location.template": location + "list=${list}/date=${date}/",
+    }
+    assert bucket in json.dumps(descriptor["Location"])
+    # No crawler, no partitions to repair.
+    assert not [r for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Crawler"]
+
+
+def test_the_table_matches_what_the_consumer_writes(template):
+    """Columns and types from a Parquet file the consumer really writes; the projected
+    partition folders from the folder it writes to."""
+    fields = ["email", "first_name", "City"]  # CURATED["fields"]
+    header = ",".join([*fields, "ocx_contact_id", "ocx_created_date", "ocx_unsubscribe_date"])
+    member = CsvToParquet(io.BytesIO(f"{header}\r\n".encode()), "mm/dd/yyyy")
+    written = pq.read_schema(io.BytesIO(b"".join(member.chunks())))
+    arrow_to_glue = {ARROW_TYPES[glue]: glue for glue in ARROW_TYPES}
+    wrote = {field.name.lower(): arrow_to_glue[field.type] for field in written}
+    columns = _only(template, "AWS::Glue::Table")["TableInput"]["StorageDescriptor"]["Columns"]
+    assert {c["Name"]: c["Type"] for c in columns} == wrote
+
+    settings = CurateSettings(export_bucket="bucket", curated_prefix=PREFIX)
+    folder = destination_for("exports/list=1111/date=2026-01-02/Daily-42.zip", settings).prefix
+    template_path = f"{PREFIX}list=1111/date=2026-01-02/"
+    assert folder.startswith(template_path)  # the export's folder lies in its partition
+
+
+def test_the_workgroup_encrypts_and_enforces_its_results_location(synth, template):
+    workgroup = _only(template, "AWS::Athena::WorkGroup")
+    configuration = workgroup["WorkGroupConfiguration"]
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    results = configuration["ResultConfiguration"]
+    assert results["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+    assert _rendered(results["OutputLocation"], "BUCKET") == "s3://BUCKET/athena-results/"
+
+
+def test_outputs_name_the_table_and_the_workgroup(template):
+    outputs = template["Outputs"]
+    assert outputs["CuratedTable"]["Value"] == "curated.curated_exports"
+    assert outputs["AthenaWorkGroup"]["Value"] == "curated_exports"
+
+
+def test_the_curate_bundle_fits_lambda_and_the_shared_one_has_no_pyarrow(tmp_path):
+    """The curate function's asset, built as the synth builds it (pip's cache in .cache/pip)."""
+    PipLocalBundling(True, requirements=CURATED_REQUIREMENTS).try_bundle(str(tmp_path))
+    size = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+    assert (tmp_path / "pyarrow").is_dir() and (tmp_path / "ongage_export").is_dir()
+    assert size < LAMBDA_UNZIPPED_LIMIT, f"{size / 1e6:.0f} MB"
+    assert "pyarrow" not in REQUIREMENTS.read_text()

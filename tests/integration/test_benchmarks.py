@@ -19,6 +19,7 @@ import pytest
 
 from benchmarks import (
     cost,
+    curated,
     local_run,
     memory,
     policies,
@@ -42,6 +43,7 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cost, "SMALL_SAMPLES", 200)
     monkeypatch.setattr(recurring, "SMALL_SCHEDULES", 10)
     monkeypatch.setattr(zip_check, "SMALL_SIZE_MIB", 2)
+    monkeypatch.setattr(curated, "SMALL_SIZE_MIB", 2)
     monkeypatch.setattr(local_run, "SMALL_SIZES_MIB", (2,))
 
 
@@ -63,6 +65,7 @@ def test_small_benchmarks_report_every_section(
         "memory",
         "throughput",
         "zip-check",
+        "curated",
         "local-run",
         "cost",
         "recurring",
@@ -73,6 +76,7 @@ def test_small_benchmarks_report_every_section(
     assert_memory(sections["memory"]["result"])
     assert_throughput(sections["throughput"]["result"])
     assert_zip_check(sections["zip-check"]["result"])
+    assert_curated(sections["curated"]["result"])
     assert_cost(sections["cost"]["result"])
     assert_recurring(sections["recurring"]["result"])
     assert_scale(sections["scale"]["result"])
@@ -82,6 +86,7 @@ def test_small_benchmarks_report_every_section(
         "### Memory",
         "### Throughput",
         "### CPU of the ZIP check",
+        "### The consumer",
         "### Cost",
         "### Recurring exports",
         "### Scale",
@@ -132,6 +137,14 @@ def assert_zip_check(result: dict[str, Any]) -> None:
     # Why the library is not used: it refuses the simulator's (STORED + descriptor) exports.
     assert outcomes[("stored", "stream-unzip 0.0.101")] == "refused (NotStreamUnzippable)"
     assert outcomes[("deflated", "stream-unzip 0.0.101")] == "ok"
+
+
+def assert_curated(result: dict[str, Any]) -> None:
+    assert [row["body"] for row in result["rows"]] == ["simulator rows", "varied rows"]
+    for row in result["rows"]:
+        assert row["rows"] > 0 and row["unparseable"] == 0  # every date parsed
+        assert 0 < row["parquet_bytes"] < row["csv_bytes"] <= row["zip_bytes"]
+        assert row["peak_rss_mib"] >= row["rss_after_imports_mib"] > 0
 
 
 def assert_cost(result: dict[str, Any]) -> None:

@@ -1,26 +1,46 @@
-"""The optional consumer on the embedded runtime: a real run lands an export from the simulator,
-then the curate handler gets the EventBridge event S3 would send for it."""
+"""The optional consumer on the embedded runtime, checked by a real query engine: a real run lands
+an export from the simulator, the curate handler gets the EventBridge event S3 would send for it,
+and DuckDB reads the curated Parquet back as a data engineer would (hive partitions, typed
+columns), row for row against the CSV inside the ZIP."""
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import zipfile
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from embedded_runtime.lambda_dispatch import LambdaContext
 from embedded_runtime.runtime import EmbeddedRuntime
+from ongage_export import clients
 from ongage_export.handlers import curate_export
 from ongage_simulator import OngageSimulator
 from tests.conftest import FAST_POLLING, REQUEST
 from tests.integration.test_contracts import object_created_event, validator
 
-# last_name and the custom field hold quoted newlines, commas and quotes; first names non-ASCII.
-FIELDS = ["email", "first_name", "last_name", "ocx_contact_id", "address"]
+# first/last name and the custom field hold quoted newlines, commas and quotes, and non-ASCII.
+FIELDS = [
+    "email",
+    "first_name",
+    "last_name",
+    "ocx_contact_id",
+    "ocx_created_date",
+    "ocx_unsubscribe_date",
+    "address",
+]
+DATE_FORMAT = "dd-mm-yy"
+# The README's laptop query: every curated file, partitions from the folders, kept as text.
+DUCKDB_VIEW = """
+CREATE VIEW exports AS SELECT * FROM read_parquet(
+    '{root}/**/*.parquet', hive_partitioning = true, union_by_name = true,
+    hive_types = {{'list': VARCHAR, 'date': VARCHAR}})
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +48,18 @@ def quick_exports(simulator: OngageSimulator) -> None:
     simulator.config.ready_after_retrieves = 1
 
 
+@pytest.fixture(autouse=True)
+def consumer_environment(runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the stack gives the curate function: the bucket, the topic, the state machine."""
+    monkeypatch.setenv("EXPORT_BUCKET", runtime.bucket)
+    monkeypatch.setenv("TOPIC_ARN", runtime.topic_arn)
+    monkeypatch.setenv("STATE_MACHINE_ARN", runtime.state_machine_arn)
+    clients.sns_client.cache_clear()
+    clients.stepfunctions_client.cache_clear()
+
+
 def land_export(runtime: EmbeddedRuntime) -> dict[str, Any]:
-    request = {**REQUEST, "fields_selected": FIELDS}
+    request = {**REQUEST, "fields_selected": FIELDS, "date_format": DATE_FORMAT}
     result = runtime.run({"request": request, "polling": FAST_POLLING}, timeout=120)
     assert result.status == "SUCCEEDED", result.cause
     return result.output or {}
@@ -52,8 +82,30 @@ def the_csv_member(runtime: EmbeddedRuntime, key: str) -> tuple[str, bytes]:
         return member, archive.read(member)
 
 
-def test_a_landed_export_is_curated_to_gzip_csv_with_a_true_manifest(
-    runtime: EmbeddedRuntime, simulator: OngageSimulator
+def download_curated(runtime: EmbeddedRuntime, into: Path) -> Path:
+    """The curated prefix as files, keys as paths (what `aws s3 sync` would give a laptop)."""
+    for key in runtime.object_keys():
+        if key.startswith("curated/"):
+            path = into / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(read(runtime, key))
+    return into / "curated"
+
+
+def query(root: Path, sql: str) -> list[tuple[Any, ...]]:
+    """`sql` over the curated table as DuckDB reads it (`exports` = every Parquet file)."""
+    connection = duckdb.connect()
+    connection.execute(DUCKDB_VIEW.format(root=root))
+    rows: list[tuple[Any, ...]] = connection.sql(sql).fetchall()
+    return rows
+
+
+def day(text: str) -> datetime | None:
+    return datetime.strptime(text, "%d-%m-%y") if text else None
+
+
+def test_duckdb_reads_the_curated_export_row_for_row(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, tmp_path: Path
 ) -> None:
     simulator.config.export_bytes = 3 * 1024 * 1024
     landed = land_export(runtime)
@@ -63,36 +115,52 @@ def test_a_landed_export_is_curated_to_gzip_csv_with_a_true_manifest(
 
     assert result["status"] == "CURATED"
     (curated_key,) = result["files"]
-    assert curated_key.startswith("curated/list=1111/date=")
-    assert gzip.decompress(read(runtime, curated_key)) == data  # exactly the member's bytes
+    assert curated_key.startswith("curated/list=1111/date=") and curated_key.endswith(".parquet")
     manifest = json.loads(read(runtime, result["manifest_key"]))
     validator("curated-manifest").validate(manifest)
-    (file,) = manifest["files"]
     records = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    header, rows = records[0], records[1:]
+    assert header == FIELDS and data.count(b"\n") > len(records)  # quoted newlines were there
+    root = download_curated(runtime, tmp_path)
+
+    columns = ", ".join(FIELDS)
+    got = query(root, f"SELECT {columns} FROM exports ORDER BY ocx_contact_id")
+    want = sorted(
+        ((r[0], r[1], r[2], int(r[3]), day(r[4]), day(r[5]), r[6]) for r in rows),
+        key=lambda row: row[3],
+    )
+    assert got == want  # every value, typed dates included
+    assert any("\n" in value for row in rows for value in row)
+    assert not all(value.isascii() for row in rows for value in row)
+    typed = query(root, "SELECT typeof(ocx_contact_id), typeof(ocx_created_date) FROM exports")
+    assert set(typed) == {("BIGINT", "TIMESTAMP")}
+    (partition,) = query(root, "SELECT DISTINCT list, date FROM exports")
+    assert partition == ("1111", manifest["partition"]["date"])
+
+    (file,) = manifest["files"]
     expected = simulator.expected_body(landed["export_id"])
-    assert file["rows"] == len(records) - 1 == expected.rows == result["rows"]
-    assert data.count(b"\n") > len(records)  # quoted newlines were there to trip a line count
-    assert file["columns"] == FIELDS
-    assert (file["member"], file["bytes_in"]) == (member, len(data))
+    assert file["rows"] == len(rows) == expected.rows == result["rows"]
+    assert (file["member"], file["bytes_in"], file["columns"]) == (member, len(data), FIELDS)
     assert file["bytes_out"] == len(read(runtime, curated_key)) < len(data)
-    # A single-pass object has no sha256 in its metadata (S3 fixes metadata at the upload's
-    # creation), so the manifest has none either: its contract says null.
-    assert landed["landing"] == "single-pass" and manifest["source"]["sha256"] is None
+    assert manifest["date_format"] == DATE_FORMAT  # from the run that landed it
+    assert manifest["unparseable"] == file["unparseable"]
+    assert manifest["unparseable"] == dict.fromkeys(
+        ["ocx_contact_id", "ocx_created_date", "ocx_unsubscribe_date"], 0
+    )
     assert manifest["source"]["key"] == landed["key"]
-    assert manifest["source"]["export_id"] == landed["export_id"]
     assert manifest["source"]["request_name"] == REQUEST["name"]  # non-ASCII, decoded
-    fields = [field for record in records[1:] for field in record]
-    assert any("\n" in field for field in fields) and not all(field.isascii() for field in fields)
 
     # Re-delivery of the same event (EventBridge is at-least-once): same keys, same bytes.
     objects, curated = runtime.object_keys(), read(runtime, curated_key)
-    assert curate(runtime, landed["key"])["files"] == [curated_key]
+    again = curate(runtime, landed["key"])
+    assert again["files"] == [curated_key] and again["schema_changed"] is False
     assert runtime.object_keys() == objects and read(runtime, curated_key) == curated
     assert runtime.open_uploads() == []
+    assert [n for n in runtime.notices() if n.get("status") == "SCHEMA_CHANGED"] == []
 
 
-def test_an_empty_export_gives_a_header_only_file_and_zero_rows(
-    runtime: EmbeddedRuntime, simulator: OngageSimulator
+def test_an_empty_export_gives_a_header_only_table_and_zero_rows(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, tmp_path: Path
 ) -> None:
     simulator.config.export_bytes = 0
     landed = land_export(runtime)
@@ -101,12 +169,19 @@ def test_an_empty_export_gives_a_header_only_file_and_zero_rows(
 
     result = curate(runtime, landed["key"])
 
-    (curated_key,) = result["files"]
-    assert gzip.decompress(read(runtime, curated_key)) == data
     manifest = json.loads(read(runtime, result["manifest_key"]))
     validator("curated-manifest").validate(manifest)
     assert manifest["rows"] == manifest["files"][0]["rows"] == result["rows"] == 0
     assert manifest["files"][0]["columns"] == FIELDS
+    root = download_curated(runtime, tmp_path)
+    assert query(root, "SELECT count(*) FROM exports") == [(0,)]
+    described = query(root, "SELECT column_name, column_type FROM (DESCRIBE exports)")
+    assert described[:4] == [
+        ("email", "VARCHAR"),
+        ("first_name", "VARCHAR"),
+        ("last_name", "VARCHAR"),
+        ("ocx_contact_id", "BIGINT"),
+    ]
 
 
 def test_objects_that_are_not_exports_are_skipped(runtime: EmbeddedRuntime) -> None:

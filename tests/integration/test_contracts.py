@@ -142,7 +142,14 @@ def test_every_kind_of_failure_notice_meets_the_failure_contract(
 
 
 @pytest.mark.parametrize(
-    "name", ["sns-success", "sns-failure", "s3-object-created", "curated-manifest"]
+    "name",
+    [
+        "sns-success",
+        "sns-failure",
+        "s3-object-created",
+        "curated-manifest",
+        "curated-schema-changed",
+    ],
 )
 def test_the_schemas_are_valid_and_their_examples_meet_them(name: str) -> None:
     Draft202012Validator.check_schema(schema(name))
