@@ -33,6 +33,7 @@ complexity: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy lambdas/ongage_export ongage_simulator embedded_runtime local_aws ongage_cli fault_injection tools infra app.py
+	$(VENV)/bin/mypy tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
@@ -58,9 +59,11 @@ infra-test: $(STAMP) synth
 e2e: $(STAMP) synth
 	$(PY) -m pytest tests/e2e -q
 
-# The whole suite that can run here (e2e tests skip themselves without AWS credentials).
+# The whole suite that can run here (e2e tests skip themselves without AWS credentials), with
+# the Lambda package's line and branch coverage held above a floor.
+COVERAGE_FLOOR := 85
 test: $(STAMP) node_modules/.installed lint complexity typecheck synth
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 bench: $(STAMP) synth
 	$(PY) -m benchmarks.run

@@ -29,7 +29,7 @@ from infra.stack import OngageExportStack
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY_LIMIT = 7
-CURATED = {
+CURATED: dict[str, Any] = {
     "enabled": True,
     "prefix": "tables/ongage/",
     "memory_mb": 2048,
