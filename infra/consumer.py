@@ -43,6 +43,7 @@ from infra.functions import (
     FunctionSpec,
     new_function,
 )
+from infra.notifications import allow_publishing
 from infra.storage import ExportStorage
 from ongage_export.contract import EXPORT_PREFIX
 from ongage_export.curated_manifest import SCHEMAS_FOLDER
@@ -127,19 +128,7 @@ class CuratedExports(Construct):
             self.function.add_to_role_policy(statement)
         # The request's date_format, from the execution that landed the export.
         state_machine.grant_execution(self.function, "states:DescribeExecution")
-        # schema_changed notices on the encrypted topic: named KMS actions, as the workflow's.
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PublishNotices", actions=["sns:Publish"], resources=[topic.topic_arn]
-            )
-        )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="EncryptNotices",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[topic_key.key_arn],
-            )
-        )
+        allow_publishing(self.function, topic, topic_key)  # schema_changed notices
         self.catalog = QueryCatalog(
             self,
             "Catalog",

@@ -15,6 +15,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
@@ -96,3 +97,24 @@ class Notifications(Construct):
             ),
             targets=[targets.SnsTopic(self.topic, message=message)],
         )
+
+
+def allow_publishing(
+    publisher: lambda_.IFunction | sfn.StateMachine, topic: sns.ITopic, key: kms.IKey
+) -> None:
+    """Let a function or the state machine publish to the encrypted topic.
+
+    Publishing to an encrypted topic needs its key too; named actions, not GenerateDataKey*.
+    """
+    publisher.add_to_role_policy(
+        iam.PolicyStatement(
+            sid="PublishNotices", actions=["sns:Publish"], resources=[topic.topic_arn]
+        )
+    )
+    publisher.add_to_role_policy(
+        iam.PolicyStatement(
+            sid="EncryptNotices",
+            actions=["kms:GenerateDataKey", "kms:Decrypt"],
+            resources=[key.key_arn],
+        )
+    )

@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.functions import log_retention
+from infra.notifications import allow_publishing
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "export.asl.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -83,19 +84,7 @@ class ExportWorkflow(Construct):
                 resources=[fn.function_arn for fn in functions.values()],
             )
         )
-        # Publishing to an encrypted topic needs its key; named actions, not GenerateDataKey*.
-        self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PublishNotices", actions=["sns:Publish"], resources=[topic.topic_arn]
-            )
-        )
-        self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="EncryptNotices",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[topic_key.key_arn],
-            )
-        )
+        allow_publishing(self.state_machine, topic, topic_key)
 
 
 def _check_substitutions(substitutions: Mapping[str, str]) -> None:
