@@ -124,18 +124,18 @@ def land_mode(spec: dict[str, Any]) -> Result:
         part_size=spec["part_size_mib"] * 1024 * 1024,
         upload_concurrency=spec["concurrency"],
     )
-    for name in ("stream_to_staging", "publish", "land_single_pass"):
+    for name in ("upload_stream", "publish", "land_single_pass"):
         setattr(lander, name, _timed(getattr(lander, name), name, phases))
     client = ongage_client(spec["simulator_url"])
     staging_key = f"incoming/{spec['key']}"
 
     def land(chunks: Any) -> Any:
         if spec["landing"] == "stream":
-            return lander.stream_to_staging(chunks, spec["key"])
+            return lander.upload_stream(chunks, spec["key"])
         if spec["landing"] == "single-pass":
             return lander.land(chunks, staging_key=staging_key, final_key=spec["key"],
                                metadata={"benchmark": "throughput"})  # fmt: skip
-        staged = lander.stream_to_staging(chunks, staging_key)
+        staged = lander.upload_stream(chunks, staging_key)
         resumed = landing.UploadProgress(
             staged.key, "", 0, staged.size, staged.size, staged=True, sha256=staged.sha256
         )

@@ -28,24 +28,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.bundling import CURATED_REQUIREMENTS, lambda_code
 from infra.catalog import QueryCatalog
 from infra.config import StackConfig
-from infra.functions import (
-    HANDLERS,
-    METRICS_NAMESPACE,
-    PART_SIZE_MIB,
-    SERVICE_NAME,
-    FunctionSpec,
-    new_function,
-)
+from infra.functions import HANDLERS, FunctionSpec, dead_letter_queue, new_function
 from infra.notifications import allow_publishing
 from infra.storage import ExportStorage
-from ongage_export.contract import EXPORT_PREFIX
+from ongage_export.contract import EXPORT_PREFIX, METRICS_NAMESPACE, PART_SIZE_MIB, SERVICE_NAME
 from ongage_export.curated_manifest import SCHEMAS_FOLDER
 
 # EventBridge -> Lambda is an asynchronous Invoke: it fails only when Lambda does not accept the
@@ -88,13 +80,7 @@ class CuratedExports(Construct):
         super().__init__(scope, construct_id)
         self.prefix = config.curated.prefix
         self.code = lambda_code(install_dependencies, CURATED_REQUIREMENTS)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
+        self.dead_letter_queue = dead_letter_queue(self)
         self.function = new_function(
             self,
             FunctionSpec(

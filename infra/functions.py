@@ -15,6 +15,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
@@ -50,6 +51,17 @@ _RETENTION_NAMES = (
     "EIGHT_YEARS", "NINE_YEARS", "TEN_YEARS",
 )  # fmt: skip
 _RETENTION = dict(zip(LOG_RETENTION_DAYS, _RETENTION_NAMES, strict=True))
+
+
+def dead_letter_queue(scope: Construct) -> sqs.Queue:
+    """Where events that could not be delivered wait (14 days, S3's maximum), encrypted."""
+    return sqs.Queue(
+        scope,
+        "DeadLetters",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )
 
 
 def log_retention(days: int) -> logs.RetentionDays:

@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+from ongage_export.contract import METRICS_NAMESPACE, SERVICE_NAME
 
 if TYPE_CHECKING:
     from infra.consumer import CuratedExports

@@ -29,13 +29,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import SCHEDULED_TIME_TOKEN, ScheduleConfig, StackConfig
-from infra.functions import SERVICE_NAME, FunctionSpec, log_retention, new_function
-from ongage_export.contract import EXECUTION_NAME_PATTERN, EXPORT_PREFIX
+from infra.functions import FunctionSpec, dead_letter_queue, log_retention, new_function
+from ongage_export.contract import EXECUTION_NAME_PATTERN, EXPORT_PREFIX, SERVICE_NAME
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import request_json_schema
 
@@ -140,13 +139,7 @@ class ScheduledExports(Construct):
         state_machine: sfn.IStateMachine,
     ):
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
+        self.dead_letter_queue = dead_letter_queue(self)
         account = cdk.Stack.of(self).account
         self.role = iam.Role(
             self,

@@ -229,7 +229,7 @@ def _curate_member(
                 return CuratedFile(
                     member.filename, None, [], 0, member_pass.bytes_in, 0, member_pass.sha256()
                 )
-            uploaded = uploader.stream_to_staging(
+            uploaded = uploader.upload_stream(
                 _prepend(first, chunks),
                 key,
                 check_start=None,

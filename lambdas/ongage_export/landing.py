@@ -176,7 +176,7 @@ class S3Landing(MultipartUploader):
         if resume is not None and resume.staged:
             staged = StagedObject(resume.key, resume.size, resume.sha256)
         else:
-            streamed = self.stream_to_staging(
+            streamed = self.upload_stream(
                 chunks, staging_key, resume=resume, should_stop=should_stop, total=total
             )
             if isinstance(streamed, UploadProgress):

@@ -72,7 +72,7 @@ class MultipartUploader:
         self.part_size = part_size
         self.upload_concurrency = upload_concurrency
 
-    def stream_to_staging(
+    def upload_stream(
         self,
         chunks: Iterable[bytes],
         key: str,

@@ -204,7 +204,7 @@ def test_patched_moto_serves_the_bytes_it_stored(tmp_path: Path) -> None:
         s3 = s3_client(start_moto(stack, tmp_path).url)
         s3.create_bucket(Bucket="bench-check")
         landing = S3Landing(s3, "bench-check", part_size=5 * MIB)
-        staged = landing.stream_to_staging(iter(chunks), "incoming/body")
+        staged = landing.upload_stream(iter(chunks), "incoming/body")
         assert isinstance(staged, StagedObject)  # complete, not progress to resume
         ranged = s3.get_object(Bucket="bench-check", Key="incoming/body", Range="bytes=7-5242999")
         assert ranged["Body"].read() == body[7:5243000]

@@ -247,7 +247,7 @@ def test_a_failing_stream_aborts_its_multipart_upload(s3: Any) -> None:
         raise zipfile.BadZipFile("Bad CRC-32")
 
     with pytest.raises(zipfile.BadZipFile):
-        MultipartUploader(s3, BUCKET, part_size=PART).stream_to_staging(
+        MultipartUploader(s3, BUCKET, part_size=PART).upload_stream(
             breaks(), "curated/x.parquet", check_start=None
         )
     assert open_uploads(s3) == [] and keys(s3) == []

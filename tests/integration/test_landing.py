@@ -44,7 +44,7 @@ def landing(s3: Any) -> S3Landing:
 
 def land_staged(landing: S3Landing, data: bytes, final_key: str = "exports/x.zip") -> Any:
     """The staged path, as a resumed download takes it: staged, then checked and published."""
-    staged = landing.stream_to_staging(chunked(data), "incoming/r/x.zip")
+    staged = landing.upload_stream(chunked(data), "incoming/r/x.zip")
     assert not isinstance(staged, UploadProgress)
     progress = UploadProgress(staged.key, "", 0, staged.size, staged.size, staged=True)
     return landing.land(
