@@ -120,7 +120,7 @@ def _request_file(tmp_path: Path, body: Any = REQUEST) -> str:
 def _finish(execution_id: str) -> None:
     deployment = Deployment.find(STACK)
     sfn = deployment.stepfunctions()
-    for _ in range(100):
+    for _ in range(1200):  # 60 s: executions run in threads, slow on a busy machine
         status = sfn.describe_execution(executionArn=deployment.execution_arn(execution_id))
         if status["status"] != "RUNNING":
             return
@@ -214,7 +214,7 @@ def test_status_of_a_failed_export_exits_1_with_the_error(aws, tmp_path, capsys)
 def test_status_of_a_running_export_shows_progress(aws, tmp_path, capsys):
     _deploy(wait_seconds=30)
     _run(["start", _request_file(tmp_path), "--idempotency-key", "running"], capsys)
-    for _ in range(100):  # until moto's interpreter has reached the Wait state
+    for _ in range(1200):  # until moto's interpreter has reached the Wait state (60 s at most)
         code, out, _ = _run(["status", "running", "--json"], capsys)
         report = json.loads(out)
         if report["progress"]["state"] == "WaitForExport":

@@ -55,7 +55,7 @@ def _machine(sfn: Any, monkeypatch: pytest.MonkeyPatch, states: dict[str, Any]) 
 
 def _finished(sfn: Any, arn: str, name: str) -> None:
     execution = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"]
-    for _ in range(100):
+    for _ in range(1200):  # 60 s: executions run in threads, slow on a busy machine
         if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
             return
         time.sleep(0.05)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from unittest import mock
 
 import boto3
@@ -53,10 +54,10 @@ def test_the_definition_comes_from_s3_and_the_machine_runs(aws):
         == "hello"
     )
     execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
-    for _ in range(100):
-        described = sfn.describe_execution(executionArn=execution)
-        if described["status"] != "RUNNING":
-            break
+    deadline = time.monotonic() + 60  # the execution runs in a thread: slow on a busy machine
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not finish within 60 s"
+        time.sleep(0.05)
     assert described["status"] == "SUCCEEDED"
 
 
