@@ -15,7 +15,8 @@ ready, and `next_wait` then sleeps until that span and polls it densely: `WINDOW
 evenly across it, then a back-off that restarts from the window's spacing. Whatever the history
 says, poll number n never comes before the default schedule's poll n - EXTRA_POLLS
 (`default_schedule`): a run that learned wrong costs at most EXTRA_POLLS more retrieves than the
-default policy would have made.
+default policy would have made. With the defaults that leaves room for WINDOW_POLLS = 4 before
+the default's second poll (360 s), so even a 2-minute export's window is polled whole.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from typing import Any, ClassVar
 # Standard executions may run a year; ours stop well before the machine's TimeoutSeconds.
 MAX_DEADLINE_SECONDS = 47 * 3600
 MAX_POLL_BUDGET = 1000
-WINDOW_POLLS = 3
+WINDOW_POLLS = 4
 EXTRA_POLLS = 3
-# How much runs of one export are assumed to vary at least, either side of what was seen, and
-# how far past the spread a few runs show the window reaches (tuned in benchmarks/recurring.py).
-MIN_SPREAD = 0.1
-SPREAD_WIDEN = 0.5
+# How far the window reaches before and after what earlier runs saw, as shares of its middle:
+# a few runs see less than the whole spread, and an export found late costs far more than one
+# found early (past the window the polls thin out). Tuned in benchmarks/recurring.py.
+MARGIN_BEFORE = 0.18
+MARGIN_AFTER = 0.3
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,11 @@ class Window:
 def learned_window(history: Sequence[Readiness]) -> Window | None:
     """The span this run's readiness should fall in, from earlier runs; None without history.
 
-    Each run bounds its readiness: later than its last 412, no later than its first 200. Runs
-    that agree (their bounds overlap) narrow the span down to the overlap; runs that differ
-    show the spread, from the highest "not yet" to the lowest "ready". Either way the span is
-    widened by MIN_SPREAD of its middle, and by SPREAD_WIDEN of its width when it shows a
-    spread: a few runs see less than the whole spread.
+    Each run bounds its readiness: later than its last 412, no later than its first 200. The
+    span runs from the lowest "ready" to the highest "not yet" when the runs differ, or over
+    their overlap when they agree; either way a bound that a coarse run gave (a first poll long
+    after the export was ready) cannot stretch it. It then reaches MARGIN_BEFORE of its middle
+    earlier and MARGIN_AFTER later.
     """
     if not history:
         return None
@@ -79,10 +81,10 @@ def learned_window(history: Sequence[Readiness]) -> Window | None:
     readies = [run.ready_seconds for run in history if run.ready_seconds is not None]
     lowest_ready = min(readies) if readies else 2 * highest_not_ready
     low, high = sorted((highest_not_ready, lowest_ready))
-    margin = MIN_SPREAD * (low + high) / 2
-    if highest_not_ready > lowest_ready:
-        margin += SPREAD_WIDEN * (high - low)
-    return Window(start=max(1.0, low - margin), end=max(2.0, high + margin))
+    middle = (low + high) / 2
+    return Window(
+        start=max(1.0, low - MARGIN_BEFORE * middle), end=max(2.0, high + MARGIN_AFTER * middle)
+    )
 
 
 @dataclass(frozen=True)

@@ -96,15 +96,22 @@ def test_no_history_means_the_default_policy() -> None:
 def test_runs_that_agree_give_a_window_around_their_overlap() -> None:
     window = learned_window([Readiness(560, 640), Readiness(590, 620)])
     assert window is not None
-    # highest 412 at 590, lowest 200 at 620: widened by 10 % of 605 on each side
-    assert (round(window.start), round(window.end)) == (530, 680)
-    assert [round(t) for t in window.poll_times()] == [580, 630, 680]
+    # highest 412 at 590, lowest 200 at 620: 18 % of 605 earlier, 30 % later
+    assert (round(window.start), round(window.end)) == (481, 802)
+    assert [round(t) for t in window.poll_times()] == [561, 641, 721, 802]
 
 
-def test_runs_that_differ_widen_the_window_by_their_spread() -> None:
+def test_runs_that_differ_give_a_window_across_their_spread() -> None:
     window = learned_window([Readiness(480, 500), Readiness(700, 720)])
     assert window is not None
-    assert window.start < 500 and window.end > 700
+    # lowest 200 at 500, highest 412 at 700, middle 600
+    assert (round(window.start), round(window.end)) == (392, 880)
+
+
+def test_a_coarse_run_does_not_stretch_the_window() -> None:
+    fine = [Readiness(110, 120), Readiness(125, 135)]
+    coarse = Readiness(80, 340)  # the default policy's first run: polls at 80 s and 340 s
+    assert learned_window([coarse, *fine]) == learned_window(fine)
 
 
 def test_a_run_that_gave_up_pushes_the_window_later() -> None:
@@ -115,11 +122,11 @@ def test_a_run_that_gave_up_pushes_the_window_later() -> None:
 def test_the_first_wait_goes_straight_to_the_window_and_polls_it_evenly() -> None:
     window = Window(start=5400, end=7200)
     waits, elapsed = [], 0.0
-    for polls in range(4):
+    for polls in range(5):
         waits.append(STEADY.next_wait(polls, elapsed, random.Random(), window))
         elapsed += waits[-1]
-    assert waits[:3] == [6000, 600, 600]  # the cap is for the back-off, not for the window
-    assert waits[3] == 600  # past the window: the back-off, capped
+    assert waits[:4] == [5850, 450, 450, 450]  # the cap is for the back-off, not for the window
+    assert waits[4] == 450  # past the window: the back-off, from the window's spacing
 
 
 @given(history=runs, ready_at=st.floats(1, 40000), seed=st.integers())
