@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
@@ -11,6 +13,22 @@ from infra.config import StackConfig
 from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
 
 ACCESS_LOG_RETENTION_DAYS = 365
+
+
+def private_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
+    """A bucket encrypted at rest (SSE-S3: server access logs are delivered only to such
+    buckets), reached over TLS 1.2 or later only, never public, and owning every object (no
+    ACLs); `props` add the rest."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        minimum_tls_version=1.2,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        **props,
+    )
 
 
 class ExportStorage(Construct):
@@ -23,15 +41,9 @@ class ExportStorage(Construct):
         self.table = self._idempotency_table()
 
     def _access_log_bucket(self) -> s3.Bucket:
-        return s3.Bucket(
+        return private_bucket(
             self,
             "AccessLogs",
-            # Server access logging delivers only to SSE-S3 buckets.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
@@ -42,14 +54,9 @@ class ExportStorage(Construct):
         )
 
     def _export_bucket(self, config: StackConfig) -> s3.Bucket:
-        bucket = s3.Bucket(
+        bucket = private_bucket(
             self,
             "Exports",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="exports-bucket/",
