@@ -35,6 +35,16 @@ def assert_nothing_left_behind(runtime: EmbeddedRuntime, landed_keys: list[str])
     assert runtime.object_keys() == landed_keys  # no staging object, no partial, no duplicate
 
 
+def assert_landed_whole(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, result: RunResult
+) -> None:
+    """The run landed the one export's body, byte for byte, and nothing else is left."""
+    assert result.status == "SUCCEEDED", result.cause
+    expected = simulator.expected_body(only_export_id(simulator))
+    assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
+    assert_nothing_left_behind(runtime, [result.output["key"]])
+
+
 def assert_one_failure_notice(result: RunResult, error: str) -> dict[str, Any]:
     assert result.status == "FAILED"
     assert result.error == error
@@ -188,10 +198,7 @@ def test_connection_dropped_mid_body_is_retried_and_lands_intact(
     assert result.status == "SUCCEEDED", result.cause
     dropped, full = [s for s in simulator.served if s.status_code == 200]
     assert not dropped.complete and full.complete
-    expected = simulator.expected_body(only_export_id(simulator))
-    assert result.output["sha256"] == expected.sha256()
-    assert result.output["bytes"] == expected.size
-    assert_nothing_left_behind(runtime, [result.output["key"]])
+    assert_landed_whole(runtime, simulator, result)
 
 
 def test_200_with_a_json_error_body_is_not_landed_and_reported(
@@ -258,10 +265,8 @@ def test_a_download_longer_than_one_invocation_resumes_with_range(
     assert len(downloads) >= 2 and downloads[0].status_code == 200
     resumed = [s.range[0] for s in downloads[1:] if s.range]
     assert resumed and all(start % (5 * 1024 * 1024) == 0 for start in resumed)
-    expected = simulator.expected_body(only_export_id(simulator))
-    assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
     assert result.output["landing"] == "staged"  # a resumed download cannot be checked in one pass
-    assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])
+    assert_landed_whole(short_lived_runtime, simulator, result)
 
 
 def test_a_single_pass_that_runs_out_of_time_is_downloaded_again_staged(
@@ -281,9 +286,7 @@ def test_a_single_pass_that_runs_out_of_time_is_downloaded_again_staged(
     whole = [s for s in downloads if not s.range]
     assert len(whole) == 2 and not whole[0].complete  # the single pass, then staged from byte 0
     assert result.output["landing"] == "staged"
-    expected = simulator.expected_body(only_export_id(simulator))
-    assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
-    assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])
+    assert_landed_whole(short_lived_runtime, simulator, result)
 
 
 def test_a_resumed_download_that_breaks_is_retried_from_its_checkpoint(
@@ -310,9 +313,7 @@ def test_a_resumed_download_that_breaks_is_retried_from_its_checkpoint(
     broken = [s for s in downloads if s.status_code == 206 and not s.complete]
     assert broken, "the fault should have hit a resumed download"
     assert simulator.stats.creates == 1
-    expected = simulator.expected_body(only_export_id(simulator))
-    assert (result.output["bytes"], result.output["sha256"]) == (expected.size, expected.sha256())
-    assert_nothing_left_behind(short_lived_runtime, [result.output["key"]])
+    assert_landed_whole(short_lived_runtime, simulator, result)
 
 
 def test_a_long_download_without_range_support_fails_clearly(
