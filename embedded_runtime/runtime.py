@@ -55,7 +55,7 @@ CDK_OUT = ROOT / "cdk.out"
 STACK = "OngageExport"
 DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 # `wait` looks at a running execution every 50 ms at first, then less and less often, at
-# most every 250 ms: each look costs this process ~5 ms of CPU, which the handlers running
+# most every 250 ms: each look costs this process ~4 ms of CPU, which the handlers running
 # meanwhile need (at 20 looks a second, 0.8 CPU s of a 1 GiB run went to them).
 WAIT_FIRST_POLL, WAIT_GROWTH, WAIT_LAST_POLL = 0.05, 1.5, 0.25
 # The stack's two Ongage-calling functions, by the start of their logical ids.
