@@ -5,6 +5,8 @@ For each size, a fresh simulator serves the export (ready at the first retrieve)
 child's own (`os.wait4`), and its landing is timed inside (`seconds.landing`: the retrieve
 invocation that streamed, checked and stored the body, without deployment or polling waits).
 The same body is then fetched by curl to a file (`requests` streaming if curl is missing).
+Each row also says how busy the shared machine was (the 1-minute load average before the run)
+and the simulator's CPU while it served the run (it shares the cores with the run).
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ def run(sizes_mib: tuple[int, ...], work_dir: Path) -> dict[str, Any]:
 def measure_size(size_mib: int, work_dir: Path) -> dict[str, Any]:
     with ExitStack() as stack:
         simulator = start_simulator(stack, work_dir, export_bytes=size_mib * MIB)
+        # The machine is shared: how busy it was, and the simulator's CPU (on the same cores).
+        load_before, simulator_cpu = os.getloadavg()[0], simulator.cpu_seconds()
         local = run_local(simulator.url, work_dir)
+        simulator_cpu = simulator.cpu_seconds() - simulator_cpu
         plain = plain_download(simulator.url, work_dir / "plain.zip")
     seconds = local["summary"]["seconds"]
     size = local["summary"]["bytes"]
@@ -61,6 +66,8 @@ def measure_size(size_mib: int, work_dir: Path) -> dict[str, Any]:
         "seconds": seconds,
         "landing_mb_s": size / seconds["landing"] / 1e6,
         "landing_cpu_s_per_gib": seconds["landing_cpu"] * 1024 * MIB / size,
+        "simulator_cpu_s_per_gib": simulator_cpu * 1024 * MIB / size,
+        "load_before": load_before,
         "copy_mb_s": size / seconds["copy"] / 1e6 if seconds["copy"] else None,
         "plain": plain,
         "plain_mb_s": plain["bytes"] / plain["seconds"] / 1e6,
@@ -163,14 +170,17 @@ def markdown(result: dict[str, Any]) -> str:
             f"{row['peak_rss_mib']:.0f}",
             f"{row['seconds']['landing']:.2f} ({row['landing_mb_s']:.0f})",
             f"{row['landing_cpu_s_per_gib']:.1f}",
+            f"{row['simulator_cpu_s_per_gib']:.1f}",
             f"{row['seconds']['copy']:.2f}",
             f"{row['seconds']['deploy']:.1f} / {row['seconds']['workflow']:.1f}",
             f"{row['wall_seconds']:.1f}",
             f"{row['plain']['seconds']:.2f} ({row['plain_mb_s']:.0f}, {row['plain']['tool']})",
+            f"{row['load_before']:.1f}",
         ]
         for row in result["rows"]
     ]
-    head = ["export", "peak RSS MiB", "landing s (MB/s)", "landing CPU s/GiB", "--out copy s",
-            "deploy / workflow s", "whole run s", "plain download s (MB/s)"]  # fmt: skip
+    head = ["export", "peak RSS MiB", "landing s (MB/s)", "landing CPU s/GiB",
+            "simulator CPU s/GiB", "--out copy s", "deploy / workflow s", "whole run s",
+            "plain download s (MB/s)", "load avg before"]  # fmt: skip
     verdicts = [[g["goal"], g["value"], met(g["met"])] for g in result["goals"]]
     return table(head, rows) + "\n\n" + table(["goal", "this run", "met?"], verdicts)

@@ -112,6 +112,7 @@ def assert_local_run(result: dict[str, Any]) -> None:
     assert 0 < row["seconds"]["landing"] <= row["seconds"]["workflow"] < row["wall_seconds"]
     assert 100 < row["peak_rss_mib"] < 4096 and row["seconds"]["copy"] >= 0
     assert [goal["met"] for goal in result["goals"]] != [] and row["plain_mb_s"] > 0
+    assert row["simulator_cpu_s_per_gib"] > 0 and row["load_before"] >= 0
 
 
 def assert_throughput(result: dict[str, Any]) -> None:

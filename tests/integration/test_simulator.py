@@ -34,7 +34,7 @@ from ongage_simulator import (
     SimulatorConfig,
 )
 from ongage_simulator.cli import build_parser
-from ongage_simulator.export_body import DEFAULT_FIELDS
+from ongage_simulator.export_body import DEFAULT_FIELDS, ROWS_PER_BLOCK
 from ongage_simulator.rules import documented_problems
 
 DEMO = Credentials.demo()
@@ -307,6 +307,15 @@ def test_dates_follow_date_format(date_format: str, pattern: str) -> None:
     assert all(re.fullmatch(pattern, row[4]) for row in rows[1:])
     day_first = date_format.startswith("dd")
     assert any(int(row[4][:2]) > 12 for row in rows[1:]) == day_first
+
+
+def test_every_row_carries_its_own_contact_id_across_blocks() -> None:
+    # Blocks are the template with their number put in: the last block here is partial.
+    body = ExportBody("9", "ids", DEFAULT_FIELDS, target_bytes=250_000)
+    rows = csv_rows(body.read())[1:]
+    assert len(rows) > ROWS_PER_BLOCK and len(rows) % ROWS_PER_BLOCK
+    assert [int(row[3]) for row in rows] == [100_000_000_000 + i for i in range(len(rows))]
+    assert all(row[0].split("@")[0].endswith(row[3]) for row in rows)
 
 
 def test_bodies_are_deterministic_per_export_id() -> None:
