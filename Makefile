@@ -31,7 +31,7 @@ SOURCES := lambdas/ongage_export ongage_simulator embedded_runtime local_aws ong
 complexity: $(STAMP)
 	$(VENV)/bin/xenon --max-absolute C --max-modules B --max-average A $(SOURCES)
 
-# Two runs (tests import the packages as installed), each with its own cache: sharing one,
+# The sources and the tests are checked in two runs, each with its own cache: sharing one,
 # the second run's view of ongage_export made the first report a missing submodule next time.
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy lambdas/ongage_export ongage_simulator embedded_runtime local_aws ongage_cli fault_injection tools infra app.py
