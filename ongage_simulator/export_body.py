@@ -27,6 +27,9 @@ from collections.abc import Generator, Iterator, Sequence
 from datetime import date, timedelta
 
 DEFAULT_FIELDS = ("email", "first_name", "last_name", "ocx_contact_id", "ocx_created_date")
+# One field of each kind of value this body writes: names with quotes, commas, newlines and
+# non-ASCII, the three system fields (an id and two dates, one often empty), a custom field.
+EVERY_KIND_OF_FIELD = (*DEFAULT_FIELDS, "ocx_unsubscribe_date", "address")
 DEFAULT_DATE_FORMAT = "mm/dd/yyyy"
 ROWS_PER_BLOCK = 1000  # the last 3 digits of a contact id are the row within its block
 

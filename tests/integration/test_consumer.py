@@ -21,19 +21,12 @@ from embedded_runtime.runtime import EmbeddedRuntime
 from ongage_export import clients
 from ongage_export.handlers import curate_export
 from ongage_simulator import OngageSimulator
+from ongage_simulator.export_body import EVERY_KIND_OF_FIELD
 from tests.conftest import FAST_POLLING, REQUEST
 from tests.integration.test_contracts import object_created_event, validator
 
 # first/last name and the custom field hold quoted newlines, commas and quotes, and non-ASCII.
-FIELDS = [
-    "email",
-    "first_name",
-    "last_name",
-    "ocx_contact_id",
-    "ocx_created_date",
-    "ocx_unsubscribe_date",
-    "address",
-]
+FIELDS = list(EVERY_KIND_OF_FIELD)
 DATE_FORMAT = "dd-mm-yy"
 # The README's laptop query: every curated file, partitions from the folders, kept as text.
 DUCKDB_VIEW = """
