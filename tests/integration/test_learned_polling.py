@@ -59,7 +59,9 @@ def test_a_run_that_opts_out_polls_as_if_nothing_was_learned(
     runtime: EmbeddedRuntime, simulator: OngageSimulator
 ) -> None:
     simulator.config.ready_after_retrieves = 0
-    simulator.config.ready_after_seconds = 3.0
+    # Ready after 5 s, as above: some 4 polls a second apart, where the learned window would
+    # poll once or twice. (At 3 s, a slow invocation left room for only 2 polls.)
+    simulator.config.ready_after_seconds = READY_AFTER_SECONDS
     first = polls_of(runtime, 1)
     opted_out = polls_of(runtime, 2, learn=False)
     assert opted_out >= 3 and abs(opted_out - first) <= 1
