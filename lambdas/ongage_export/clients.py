@@ -3,19 +3,22 @@ Settings, per process."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
+from ongage_export.errors import OngageAuthError
 from ongage_export.landing import S3Landing
 from ongage_export.ongage_client import OngageClient, OngageCredentials
 from ongage_export.readiness_history import DynamoReadinessHistory
 from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, Settings
 
 SECRET_CACHE_SECONDS = 300
+T = TypeVar("T")
 # Standard retry mode backs off on S3 throttling (503 SlowDown) and transient errors.
 # Payloads unsigned: every part carries its CRC-32 (checked by S3) and goes over TLS, so the
 # SHA-256 that SigV4 would take of each part (botocore signs a part whose checksum we give
@@ -42,11 +45,18 @@ def stepfunctions_client() -> Any:
     return boto3.client("stepfunctions")
 
 
-def ongage_client(settings: Settings) -> OngageClient:
-    """A client for the configured Ongage URL with credentials from Secrets Manager (cached)."""
-    secret = parameters.get_secret(
-        settings.ongage_secret_id, transform="json", max_age=SECRET_CACHE_SECONDS
+def ongage_secret(settings: Settings, *, fresh: bool = False) -> object:
+    """The credentials secret: cached for SECRET_CACHE_SECONDS, or read again with `fresh`."""
+    return parameters.get_secret(
+        settings.ongage_secret_id,
+        transform="json",
+        max_age=SECRET_CACHE_SECONDS,
+        force_fetch=fresh,
     )
+
+
+def ongage_client(settings: Settings, secret: object) -> OngageClient:
+    """A client for the configured Ongage URL with the credentials in `secret`."""
     credentials = OngageCredentials.from_secret(secret if isinstance(secret, dict) else {})
     return OngageClient(
         settings.ongage_base_url,
@@ -54,6 +64,21 @@ def ongage_client(settings: Settings) -> OngageClient:
         connect_timeout=ONGAGE_CONNECT_TIMEOUT_SECONDS,
         read_timeout=settings.ongage_read_timeout_seconds,
     )
+
+
+def calling_ongage(settings: Settings, call: Callable[[OngageClient], T]) -> T:
+    """`call` with a client on the cached secret. If Ongage (or the secret's shape) refuses it,
+    the secret is read again and, when it changed, `call` runs once more: a fixed or rotated
+    secret is used by the very next call, not once the cache expires. A refusal is final at
+    Ongage (nothing was created or downloaded), so calling again is safe."""
+    used = ongage_secret(settings)
+    try:
+        return call(ongage_client(settings, used))
+    except OngageAuthError:
+        fresh = ongage_secret(settings, fresh=True)
+        if fresh == used:
+            raise
+        return call(ongage_client(settings, fresh))
 
 
 @cache

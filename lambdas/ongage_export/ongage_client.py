@@ -147,6 +147,10 @@ class OngageClient:
         # Never a plain requests.Session: it would carry the credentials across redirects.
         self._session = session or OngageSession(self.base_url, credentials.headers())
 
+    @property
+    def credentials(self) -> OngageCredentials:
+        return self._credentials
+
     def create_export(self, request: ExportRequest) -> str:
         """POST /api/export; returns the new export's id.
 

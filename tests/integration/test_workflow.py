@@ -361,6 +361,24 @@ def test_a_run_that_failed_before_creating_starts_afresh_when_resumed(
     assert simulator.stats.creates == 1
 
 
+def test_a_fixed_secret_is_used_by_the_very_next_redrive(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator
+) -> None:
+    """The README's advice for OngageAuthError, followed at once: the Lambdas cache the secret
+    for minutes, but a refused one is read again."""
+    secrets = runtime.client("secretsmanager")
+    right = secrets.get_secret_value(SecretId=runtime.secret_id)["SecretString"]
+    wrong = json.dumps({**json.loads(right), "password": "mistyped"})
+    secrets.put_secret_value(SecretId=runtime.secret_id, SecretString=wrong)
+    failed = run(runtime)
+    assert_one_failure_notice(failed, "OngageAuthError")
+
+    secrets.put_secret_value(SecretId=runtime.secret_id, SecretString=right)  # fixed
+    resumed = runtime.wait(runtime.redrive(failed.execution_arn), timeout=120)
+    assert resumed.status == "SUCCEEDED", resumed.cause
+    assert simulator.stats.creates == 1
+
+
 def test_only_an_unsuccessful_run_can_be_resumed(runtime: EmbeddedRuntime) -> None:
     landed = run(runtime)
     with pytest.raises(ValueError, match="only a failed, timed-out or aborted run"):

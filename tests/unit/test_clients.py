@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import zlib
 
 import boto3
 import pytest
 
+from ongage_export import clients
 from ongage_export.clients import S3_CONFIG
+from ongage_export.errors import OngageAuthError
+from ongage_export.ongage_client import OngageClient
+from ongage_export.settings import Settings
 
 
 class _Captured(Exception):
@@ -36,3 +41,70 @@ def test_a_part_goes_with_its_crc32_and_without_a_sha256_of_its_bytes():
         )  # fmt: skip
     assert seen["X-Amz-Content-SHA256"] == b"UNSIGNED-PAYLOAD"
     assert seen["x-amz-checksum-crc32"] == crc.encode()
+
+
+# --- the credentials secret: a fix or a rotation is used by the very next call -------------
+
+SETTINGS = Settings.from_env(
+    {
+        "EXPORT_BUCKET": "bucket-u",
+        "IDEMPOTENCY_TABLE": "table",
+        "ONGAGE_SECRET_ID": "secret",
+        "ONGAGE_BASE_URL": "https://api.ongage.net",
+    }
+)
+WRONG = {"username": "demo", "password": "old", "account_code": "ACCT"}
+RIGHT = {**WRONG, "password": "new"}
+
+
+class _SecretStore:
+    """Secrets Manager behind Powertools' cache: `cached` until a forced read sees `current`."""
+
+    def __init__(self, cached: dict[str, str], current: dict[str, str]):
+        self.cached, self.current, self.forced_reads = cached, current, 0
+
+    def get_secret(self, name: str, *, force_fetch: bool = False, **_: object) -> object:
+        if force_fetch:
+            self.forced_reads += 1
+            self.cached = self.current
+        return self.cached
+
+
+def _calls_with(store: _SecretStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Runs one Ongage call that only the RIGHT password passes; the passwords it was made with."""
+    monkeypatch.setattr(clients.parameters, "get_secret", store.get_secret)
+    used: list[str] = []
+
+    def call(ongage: OngageClient) -> str:
+        password = ongage.credentials.password
+        used.append(password)
+        if password != RIGHT["password"]:
+            raise OngageAuthError("Ongage refused the credentials (401)")
+        return "7000001"
+
+    with contextlib.suppress(OngageAuthError):
+        clients.calling_ongage(SETTINGS, call)
+    return used
+
+
+def test_a_refused_cached_secret_is_read_again_and_the_fixed_one_used_at_once(monkeypatch):
+    store = _SecretStore(cached=WRONG, current=RIGHT)
+    assert _calls_with(store, monkeypatch) == ["old", "new"]
+    assert store.forced_reads == 1
+
+
+def test_an_unchanged_secret_is_not_sent_to_ongage_twice(monkeypatch):
+    store = _SecretStore(cached=WRONG, current=WRONG)
+    assert _calls_with(store, monkeypatch) == ["old"]
+    assert store.forced_reads == 1
+
+
+def test_a_placeholder_secret_that_was_since_filled_in_is_used(monkeypatch):
+    store = _SecretStore(cached={"placeholder": "set me"}, current=RIGHT)
+    assert _calls_with(store, monkeypatch) == ["new"]
+
+
+def test_an_accepted_secret_is_not_read_again(monkeypatch):
+    store = _SecretStore(cached=RIGHT, current=WRONG)
+    assert _calls_with(store, monkeypatch) == ["new"]
+    assert store.forced_reads == 0

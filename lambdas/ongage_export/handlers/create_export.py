@@ -42,7 +42,8 @@ def _create_once(table_name: str) -> Any:
     )
     def create(call: dict[str, Any]) -> dict[str, str]:
         settings = Settings.from_env()
-        export_id = clients.ongage_client(settings).create_export(ExportRequest(call["body"]))
+        request = ExportRequest(call["body"])
+        export_id = clients.calling_ongage(settings, lambda ongage: ongage.create_export(request))
         metrics.add_metric(name="ExportsCreated", unit=MetricUnit.Count, value=1)
         return {"export_id": export_id}
 

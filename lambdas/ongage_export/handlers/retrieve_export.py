@@ -26,12 +26,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     job = Job.model_validate(event["job"])
     logger.append_keys(execution_arn=job.execution_arn, export_id=job.export_id)
-    job = poll_job(
-        job,
-        settings=settings,
-        client=clients.ongage_client(settings),
-        landing=clients.s3_landing(settings),
-        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+    job = clients.calling_ongage(
+        settings,
+        lambda ongage: poll_job(
+            job,
+            settings=settings,
+            client=ongage,
+            landing=clients.s3_landing(settings),
+            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        ),
     )
     if job.landed:
         landed = job.landed
