@@ -43,16 +43,21 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration -q
 
-# cdk.out is what `cdk deploy`, the embedded runtime and the e2e suite deploy; it is made again
-# only when what it is built from changes (the first synth, with the Lambda bundle: ~1-2 min).
+# cdk.out is what `cdk deploy`, the embedded runtime and the e2e suite deploy. It is made again
+# whenever its inputs (names and contents) differ from the ones it was last made from, whose
+# hash cdk.out/.synthesized holds: turning a setting on and back off synthesizes both times (a
+# stamp file per hash would find the first one still there). First synth, with the bundle: ~1-2 min.
 SYNTH_INPUTS := $(shell find app.py cdk.json infra lambdas statemachine -type f -not -path '*/__pycache__/*' 2>/dev/null | sort)
-SYNTH_STAMP := cdk.out/.synthesized-$(shell cat $(SYNTH_INPUTS) | md5sum | cut -c1-12)
+SYNTH_HASH = $(shell md5sum $(SYNTH_INPUTS) | md5sum | cut -c1-12)
+CDK_SYNTH := PATH=$(CURDIR)/$(VENV)/bin:$$PATH npx cdk synth --quiet > /dev/null
 
-$(SYNTH_STAMP): $(STAMP) node_modules/.installed
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH npx cdk synth --quiet > /dev/null
-	touch $@
-
-synth: $(SYNTH_STAMP)
+synth: $(STAMP) node_modules/.installed
+	@if [ "$$(cat cdk.out/.synthesized 2>/dev/null)" = "$(SYNTH_HASH)" ]; then \
+		echo "cdk.out matches its inputs"; \
+	else \
+		rm -f cdk.out/.synthesized && echo "cdk synth (its inputs changed)" && \
+		$(CDK_SYNTH) && echo "$(SYNTH_HASH)" > cdk.out/.synthesized; \
+	fi
 
 infra-test: $(STAMP) synth
 	$(PY) -m pytest tests/infra -q
