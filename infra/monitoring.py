@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from infra.consumer import CuratedExports
 
 _PERIOD = cdk.Duration.minutes(5)
+# A Lambda error is usually one the workflow retries on the way to a landed export (Ongage's
+# 429 and 5xx, a broken download; the consumer's are retried by Lambda): alone it pages nobody.
+# What pages is a run that ended badly, a message in a dead-letter queue, or a function whose
+# invocations keep failing: at least half of them in every 5-minute period with any, for 30
+# minutes (longer than the back-offs between retries), so retries are not getting through.
+_ERROR_RATE_PERCENT = 50
+_ERROR_RATE_PERIODS = 6
+RUNBOOK = "docs/operations.md"
 
 
 class Monitoring(Construct):
@@ -33,7 +41,8 @@ class Monitoring(Construct):
         *,
         topic: sns.ITopic,
         state_machine: sfn.StateMachine,
-        functions: Sequence[lambda_.Function],
+        workflow_functions: Sequence[lambda_.Function],
+        status_function: lambda_.Function,
         dead_letter_queue: sqs.IQueue,
         api: apigw.RestApi,
         consumer: CuratedExports | None = None,
@@ -41,63 +50,111 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self.action = actions.SnsAction(topic)
         self.alarms: list[cloudwatch.Alarm] = [
-            self._alarm(
-                "ExecutionsFailed",
-                state_machine.metric_failed(period=_PERIOD, statistic="Sum"),
-                "An Ongage export execution failed",
-            ),
-            self._alarm(
-                "ExecutionsTimedOut",
-                state_machine.metric_timed_out(period=_PERIOD, statistic="Sum"),
-                "An Ongage export execution timed out",
-            ),
+            *self._run_alarms(state_machine),
             *(
-                self._alarm(
-                    f"{function.node.id}Errors",
-                    function.metric_errors(period=_PERIOD, statistic="Sum"),
-                    f"The {function.node.id} Lambda raised errors (retried by the workflow)",
+                self._error_rate_alarm(
+                    function,
+                    "the workflow's retries of its calls to Ongage and S3 are not getting "
+                    "through (Ongage down or refusing, S3 or Secrets Manager access); runs will "
+                    "fail and be announced",
                 )
-                for function in functions
+                for function in workflow_functions
+            ),
+            self._error_rate_alarm(
+                status_function, "GET /exports/{id} answers errors to its callers"
             ),
             self._alarm(
                 "SchedulerDeadLetters",
                 dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=_PERIOD, statistic="Maximum"
                 ),
-                "A scheduled export could not be started (see the dead-letter queue)",
+                "A schedule could not start a run: its event is in the scheduler's dead-letter "
+                "queue",
             ),
         ]
+        functions = [*workflow_functions, status_function]
         if consumer is not None:
             self.alarms += self._consumer_alarms(consumer)
-            functions = [*functions, consumer.function]
+            functions.append(consumer.function)
         self.dashboard = self._dashboard(state_machine, functions, dead_letter_queue, api)
         if consumer is not None:
             self.dashboard.add_widgets(*_consumer_widgets(consumer))
 
-    def _consumer_alarms(self, consumer: CuratedExports) -> list[cloudwatch.Alarm]:
+    def _run_alarms(self, state_machine: sfn.StateMachine) -> list[cloudwatch.Alarm]:
+        """A run that ended without landing its export: failed (announced by the workflow with
+        its error and what to do), timed out or aborted (announced by the execution-status rule)."""
         return [
             self._alarm(
-                f"{consumer.function.node.id}Errors",
-                consumer.function.metric_errors(period=_PERIOD, statistic="Sum"),
-                f"The {consumer.function.node.id} Lambda failed to curate an export (Lambda "
-                "retries it, then parks it in the curation dead-letter queue)",
+                "ExecutionsFailed",
+                state_machine.metric_failed(period=_PERIOD, statistic="Sum"),
+                "An Ongage export run failed; its failure notice on the topic says why and what "
+                "to do",
+            ),
+            self._alarm(
+                "ExecutionsTimedOut",
+                state_machine.metric_timed_out(period=_PERIOD, statistic="Sum"),
+                "An Ongage export run timed out (Step Functions' execution timeout)",
+            ),
+            self._alarm(
+                "ExecutionsAborted",
+                state_machine.metric_aborted(period=_PERIOD, statistic="Sum"),
+                "An Ongage export run was stopped before it landed its export",
+            ),
+        ]
+
+    def _consumer_alarms(self, consumer: CuratedExports) -> list[cloudwatch.Alarm]:
+        return [
+            self._error_rate_alarm(
+                consumer.function,
+                "landed exports are not being curated (Lambda retries each twice, then parks "
+                "it in the curation dead-letter queue)",
             ),
             self._alarm(
                 "CurationDeadLetters",
                 consumer.dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=_PERIOD, statistic="Maximum"
                 ),
-                "A landed export was not curated (see the curation dead-letter queue)",
+                "A landed export was not curated: its event is in the curation dead-letter queue",
             ),
         ]
 
-    def _alarm(self, name: str, metric: cloudwatch.Metric, description: str) -> cloudwatch.Alarm:
-        alarm = metric.create_alarm(
+    def _error_rate_alarm(self, function: lambda_.Function, meaning: str) -> cloudwatch.Alarm:
+        name = function.node.id
+        rate = cloudwatch.MathExpression(
+            expression="IF(invocations > 0, 100 * errors / invocations)",
+            using_metrics={
+                "errors": function.metric_errors(period=_PERIOD, statistic="Sum"),
+                "invocations": function.metric_invocations(period=_PERIOD, statistic="Sum"),
+            },
+            label=f"{name} errors (% of invocations)",
+            period=_PERIOD,
+        )
+        return self._alarm(
+            f"{name}ErrorRate",
+            rate,
+            f"For 30 minutes at least {_ERROR_RATE_PERCENT} % of the {name} Lambda's "
+            f"invocations failed: {meaning}. Its logs say why",
+            threshold=_ERROR_RATE_PERCENT,
+            periods=_ERROR_RATE_PERIODS,
+        )
+
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.IMetric,
+        description: str,
+        *,
+        threshold: float = 1,
+        periods: int = 1,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
             self,
             name,
-            alarm_description=description,
-            threshold=1,
-            evaluation_periods=1,
+            metric=metric,
+            alarm_description=f"{description}. Runbook: {RUNBOOK}, '{name}'",
+            threshold=threshold,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             # No executions or invocations in a period is normal, not a problem.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -132,7 +189,10 @@ class Monitoring(Construct):
             _graph(
                 "Lambda invocations", *(f.metric_invocations(period=_PERIOD) for f in functions)
             ),
-            _graph("Lambda errors", *(f.metric_errors(period=_PERIOD) for f in functions)),
+            _graph(
+                "Lambda errors (mostly retried: runs that failed are under Executions)",
+                *(f.metric_errors(period=_PERIOD) for f in functions),
+            ),
             _graph("Lambda throttles", *(f.metric_throttles(period=_PERIOD) for f in functions)),
         )
         dashboard.add_widgets(

@@ -171,11 +171,41 @@ class CloudWatchAlarm(_Created, CloudFormationModel):
             description=props.get("AlarmDescription", ""),
             dimensions=props.get("Dimensions", []),
             alarm_actions=props.get("AlarmActions", []),
+            metric_data_queries=_metric_queries(props.get("Metrics", [])) or None,
             datapoints_to_alarm=props.get("DatapointsToAlarm"),
             ok_actions=props.get("OKActions", []),
             treat_missing_data=props.get("TreatMissingData"),
         )
         return cls(alarm.name, Arn=alarm.alarm_arn)
+
+
+def _metric_queries(metrics: list[dict[str, Any]]) -> list[Any]:
+    """A metric-math alarm's `Metrics`, as moto's PutMetricAlarm builds them."""
+    from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat
+
+    def stat(query: dict[str, Any]) -> MetricStat | None:
+        if "MetricStat" not in query:
+            return None
+        metric, details = query["MetricStat"]["Metric"], query["MetricStat"]
+        dimensions = [Dimension(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])]
+        return MetricStat(
+            Metric(metric["MetricName"], metric.get("Namespace"), dimensions),
+            details.get("Period"),
+            details.get("Stat"),
+            details.get("Unit"),
+        )
+
+    def fields(query: dict[str, Any]) -> dict[str, Any]:  # absent ones None, as moto's own
+        return {
+            "query_id": query["Id"],
+            "label": query.get("Label"),
+            "period": query.get("Period"),
+            "return_data": query.get("ReturnData"),
+            "expression": query.get("Expression"),
+            "metric_stat": stat(query),
+        }
+
+    return [MetricDataQuery(**fields(query)) for query in metrics]
 
 
 class S3BucketPolicy(_Created, CloudFormationModel):

@@ -210,3 +210,40 @@ def test_api_gateway_stage_model_validator_and_gateway_response(aws):
     )
     assert apigateway.get_request_validators(restApiId=api_id)["items"][0]["validateRequestBody"]
     assert apigateway.get_gateway_response(restApiId=api_id, responseType="BAD_REQUEST_BODY")
+
+
+def test_a_metric_math_alarm_keeps_its_expression_and_metrics(aws):
+    def invocations_of(stat_name: str) -> dict[str, object]:
+        metric = {
+            "Namespace": "AWS/Lambda",
+            "MetricName": stat_name,
+            "Dimensions": [{"Name": "FunctionName", "Value": "f"}],
+        }
+        return {"MetricStat": {"Metric": metric, "Period": 300, "Stat": "Sum"}}
+
+    create_stack(
+        {
+            "Alarm": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmName": "error-rate",
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                    "EvaluationPeriods": 6,
+                    "DatapointsToAlarm": 6,
+                    "Threshold": 50,
+                    "Metrics": [
+                        {"Id": "rate", "Expression": "IF(i > 0, 100 * e / i)", "ReturnData": True},
+                        {"Id": "e", **invocations_of("Errors"), "ReturnData": False},
+                        {"Id": "i", **invocations_of("Invocations"), "ReturnData": False},
+                    ],
+                },
+            }
+        }
+    )
+    (alarm,) = boto3.client("cloudwatch").describe_alarms(AlarmNames=["error-rate"])["MetricAlarms"]
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    assert queries["rate"]["Expression"] == "IF(i > 0, 100 * e / i)"
+    assert queries["e"]["MetricStat"]["Metric"]["MetricName"] == "Errors"
+    assert queries["i"]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "FunctionName", "Value": "f"}
+    ]
