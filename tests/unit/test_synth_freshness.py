@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_SYNTH = "mkdir -p cdk.out && cp cdk.json cdk.out/OngageExport.template.json"
@@ -33,7 +34,7 @@ def _scratch_tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _synth(tree: Path, settings: dict[str, object]) -> str:
+def _synth(tree: Path, settings: Any) -> str:
     """`make synth` after cdk.json was set to `settings`; what cdk.out's template then holds."""
     (tree / "cdk.json").write_text(json.dumps(settings))
     subprocess.run(
@@ -55,7 +56,7 @@ def test_a_setting_turned_on_and_back_off_is_synthesized_both_times(tmp_path: Pa
 
 def test_unchanged_inputs_are_not_synthesized_again(tmp_path: Path) -> None:
     tree = _scratch_tree(tmp_path)
-    settings = {"context": {}}
+    settings: dict[str, Any] = {"context": {}}
     _synth(tree, settings)
     (tree / "cdk.out" / "OngageExport.template.json").write_text("left alone")
     assert _synth(tree, settings) == "left alone"
