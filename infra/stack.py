@@ -120,6 +120,10 @@ class OngageExportStack(cdk.Stack):
                 "Put the Ongage credentials here (aws secretsmanager put-secret-value)",
             ),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+            "SchedulerDeadLetterQueueUrl": (
+                self.schedules.dead_letter_queue.queue_url,
+                "Runs a schedule could not start (docs/operations.md, 'SchedulerDeadLetters')",
+            ),
             "ExportCreatedEventPattern": (
                 cdk.Fn.sub(
                     json.dumps(
@@ -146,6 +150,10 @@ class OngageExportStack(cdk.Stack):
             outputs[OUTPUT_CURATED_TABLE] = (
                 f"{catalog.database_name}.{catalog.table_name}",
                 "The Glue table over the curated Parquet (Athena: WHERE list = '<id>')",
+            )
+            outputs["CurationDeadLetterQueueUrl"] = (
+                self.consumer.dead_letter_queue.queue_url,
+                "Landed exports not curated (docs/operations.md, 'CurationDeadLetters')",
             )
             outputs[OUTPUT_ATHENA_WORKGROUP] = (
                 catalog.workgroup.name or "",

@@ -54,7 +54,14 @@ def _with(path: str, value: Any) -> Any:
     return settings
 
 
-_DELETE = object()
+class _Delete:
+    """The key is removed (a stable repr: every pytest-xdist worker must see the same test ids)."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+_DELETE = _Delete()
 
 BAD = [
     ("ongage_base_url", "http://api.ongage.net", "ongage_export.ongage_base_url"),

@@ -209,3 +209,11 @@ def test_outputs_name_what_the_cli_needs(synth):
         "Ref": logical_id(synth.main.workflow.state_machine)
     }
     assert outputs[OUTPUT_BUCKET]["Value"] == {"Ref": logical_id(synth.main.storage.bucket)}
+
+
+def test_the_dead_letter_queues_the_runbook_drains_are_outputs(synth):
+    scheduler = synth.json["Outputs"]["SchedulerDeadLetterQueueUrl"]["Value"]
+    assert scheduler == {"Ref": logical_id(synth.main.schedules.dead_letter_queue)}
+    curated = dict(synth.curated_template.to_json())["Outputs"]["CurationDeadLetterQueueUrl"]
+    assert curated["Value"] == {"Ref": logical_id(synth.curated.consumer.dead_letter_queue)}
+    assert "CurationDeadLetterQueueUrl" not in synth.json["Outputs"]
