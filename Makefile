@@ -70,9 +70,12 @@ e2e: $(STAMP) synth
 # pure layer alone must cover the Lambda package's lines and branches above COVERAGE_FLOOR
 # (62 % measured, 2026-12-02); the other layers run without tracing, to keep CI inside 30 min.
 COVERAGE_FLOOR := 60
+# The integration, infra and e2e layers mostly wait (workflow Wait states, the simulator, the
+# local AWS), so more workers than cores still shortens them; e2e and infra keep one worker each.
+TEST_WORKERS ?= 4
 test: $(STAMP) node_modules/.installed lint complexity typecheck synth
 	$(PY) -m pytest tests/unit -q --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
-	$(PY) -m pytest tests/integration tests/infra tests/e2e -q
+	$(PY) -m pytest tests/integration tests/infra tests/e2e -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP) synth
 	$(PY) -m benchmarks.run
