@@ -57,11 +57,3 @@ def runtime(simulator: OngageSimulator, lambda_logs: io.StringIO) -> Iterator[Em
     ) as embedded:
         yield embedded
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test`), the tests that share one expensive session fixture run on
-    one worker: the e2e suite deploys the stack once, the infra suite synthesizes once."""
-    for item in items:
-        layer = item.path.relative_to(item.config.rootpath).parts[1:2]
-        if layer in (("e2e",), ("infra",)):
-            item.add_marker(pytest.mark.xdist_group(layer[0]))
