@@ -56,4 +56,3 @@ def runtime(simulator: OngageSimulator, lambda_logs: io.StringIO) -> Iterator[Em
         account, retry_time_scale=0.02, log_stream=lambda_logs, part_size_mib=5
     ) as embedded:
         yield embedded
-
