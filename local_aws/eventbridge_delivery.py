@@ -11,17 +11,21 @@ the delivery nor sees how it went.
   only if its resource policy lets events.amazonaws.com invoke it for this rule, as Lambda
   checks (a template without the `AWS::Lambda::Permission` fails here as on AWS).
 - An SNS topic gets the event as a message.
-A target's `Input` or `InputTransformer` shapes what it gets (moto's template parser).
+A target's constant `Input` replaces the event; one with an `InputTransformer` or `InputPath`
+is not delivered (recorded UNSUPPORTED).
 
 Sources call `deliver(event)` with the event as the service sends it (`service_event`):
-`s3_events` for S3's "Object Created"; Step Functions' "Execution Status Change" can be
-delivered the same way. Not emulated: retries (the rule's retry policy, Lambda's asynchronous
-retries), dead-letter queues and on-failure destinations. Each delivery and its outcome is in
-`deliveries` (what tests and the embedded runtime wait for); a failed one is also logged.
+`s3_events` for S3's "Object Created". Step Functions' "Execution Status Change" can be
+delivered the same way; the stack's rule for it renders its SNS message with an input
+transformer, the one piece to add then. Not emulated: retries (the rule's retry policy,
+Lambda's asynchronous retries), dead-letter queues and on-failure destinations. Each delivery
+and its outcome is in `deliveries` (what tests and the embedded runtime wait for); a failed one
+is also logged.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -31,10 +35,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from moto.events.models import EventTemplateParser, events_backends
+from moto.events.models import events_backends
 from moto.utilities.arns import parse_arn
 
 DEFAULT_BUS = "default"
+# Target settings that shape the input (moto's renderer leaves strings unquoted, unlike
+# EventBridge): such a target is recorded as UNSUPPORTED rather than sent the wrong input.
+UNSUPPORTED_TARGET_SETTINGS = {"InputPath", "InputTransformer"}
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 log = logging.getLogger(__name__)
 
@@ -135,7 +142,7 @@ def deliver(event: dict[str, Any]) -> list[Delivery]:
             continue
         for target in rule.targets:
             delivery = Delivery(rule.arn, target["Arn"], target_input(target, event))
-            deliveries.start(delivery, send)
+            deliveries.start(delivery, functools.partial(send, target=target))
             started.append(delivery)
     return started
 
@@ -145,25 +152,16 @@ def _matches(rule: Any, event: Any) -> bool:
 
 
 def target_input(target: dict[str, Any], event: Any) -> Any:
-    """What the target gets: the event, or its `Input` / `InputTransformer` rendering."""
-    if "Input" in target:
-        return json.loads(target["Input"])
-    transformer = target.get("InputTransformer")
-    if transformer:
-        rendered = EventTemplateParser.parse(
-            input_template=transformer.get("InputTemplate"),
-            input_paths_map=transformer.get("InputPathsMap", {}),
-            event=event,
-        )
-        return rendered
-    return event
+    """What the target gets: the event, or its constant `Input`."""
+    return json.loads(target["Input"]) if "Input" in target else event
 
 
-def send(delivery: Delivery) -> None:
+def send(delivery: Delivery, target: dict[str, Any] | None = None) -> None:
     service = parse_arn(delivery.target_arn).service
     sender = {"lambda": _invoke_function, "sns": _publish}.get(service)
-    if sender is None:
-        delivery.outcome, delivery.answer = "UNSUPPORTED", f"no delivery to {service} here"
+    if sender is None or set(target or {}) & UNSUPPORTED_TARGET_SETTINGS:
+        delivery.outcome = "UNSUPPORTED"
+        delivery.answer = f"no delivery to {service} with {sorted(target or {})} here"
         return
     sender(delivery)
 
