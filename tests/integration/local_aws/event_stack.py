@@ -57,21 +57,25 @@ def template(*, permission: bool = True, write_seen: bool = False) -> str:
                         }
                     ],
                 },
-                "Policies": [
-                    {
-                        "PolicyName": "write-seen",
-                        "PolicyDocument": {
-                            "Version": "2012-10-17",
-                            "Statement": [
-                                {
-                                    "Effect": "Allow",
-                                    "Action": "s3:PutObject",
-                                    "Resource": {"Fn::Sub": "${Exports.Arn}/seen/*"},
-                                }
-                            ],
-                        },
-                    }
-                ],
+            },
+        },
+        # A policy of its own, as CDK writes it (moto's IAM does not read a role's inline
+        # `Policies` when it checks a request).
+        "ConsumerPolicy": {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "PolicyName": "write-seen",
+                "Roles": [{"Ref": "ConsumerRole"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "s3:PutObject",
+                            "Resource": {"Fn::Sub": "${Exports.Arn}/seen/*"},
+                        }
+                    ],
+                },
             },
         },
         "Consumer": {
