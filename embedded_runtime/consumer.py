@@ -74,10 +74,11 @@ def attach(runtime: Runtime) -> Consumer | None:
     return None
 
 
-def curated_output(runtime: Runtime, consumer: Consumer | None, key: str | None,
-                   out_dir: Path | None) -> dict[str, Any]:  # fmt: skip
-    """For a run's summary: how the landed `key` was curated, and with `out_dir`, the curated
-    Parquet and manifest copied under `out_dir` at their keys (`out_dir/curated/...`)."""
+def curated_output(runtime: Runtime, key: str | None, out_dir: Path | None) -> dict[str, Any]:
+    """For a run's summary: how the landed `key` was curated (nothing without a consumer), and
+    with `out_dir`, the curated Parquet and manifest copied under `out_dir` at their keys
+    (`out_dir/curated/...`, where the README's DuckDB query reads them)."""
+    consumer: Consumer | None = getattr(runtime, "consumer", None)
     if consumer is None or key is None:
         return {}
     delivery = consumer.curation_of(key)
@@ -92,3 +93,15 @@ def curated_output(runtime: Runtime, consumer: Consumer | None, key: str | None,
         if out_dir is not None:
             curated["local_paths"] = [str(runtime.download(k, out_dir / k)) for k in keys]
     return {"curated": curated}
+
+
+def describe(curated: dict[str, Any]) -> list[str]:
+    """What a run prints about its curation."""
+    if curated["status"] != "CURATED":
+        return [f"  curated: {curated['status']} {curated.get('error') or ''}".rstrip()]
+    files = curated.get("local_paths") or curated["s3_uris"]
+    where = str(Path(files[0]).parent) if curated.get("local_paths") else files[0].rsplit("/", 1)[0]
+    lines = [f"  curated: {curated['rows']} rows as Parquet + manifest in {where}"]
+    if not curated.get("local_paths"):
+        lines.append("  (in the embedded S3, gone when the run ends: --out DIR keeps a copy)")
+    return lines
