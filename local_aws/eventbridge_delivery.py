@@ -148,7 +148,13 @@ def deliver(event: dict[str, Any]) -> list[Delivery]:
 
 
 def _matches(rule: Any, event: Any) -> bool:
-    return rule.state == "ENABLED" and bool(rule.event_pattern.matches_event(event))
+    """Whether the enabled `rule` takes `event`; a rule moto cannot evaluate takes nothing, and
+    says so (the source's request, e.g. the S3 write, must not fail for it)."""
+    try:
+        return rule.state == "ENABLED" and bool(rule.event_pattern.matches_event(event))
+    except Exception as error:
+        log.warning("rule %s not evaluated: %s: %s", rule.arn, type(error).__name__, error)
+        return False
 
 
 def target_input(target: dict[str, Any], event: Any) -> Any:

@@ -35,7 +35,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 
 def client(endpoint: dict[str, Any], service: str) -> Any:
     env = endpoint["environment"]
-    return boto3.client(
+    return boto3.client(  # type: ignore[call-overload]
         service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],

@@ -5,6 +5,7 @@ source would deliver the same way) and an SNS target."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import boto3
 
@@ -101,3 +102,13 @@ def test_only_a_statement_for_eventbridge_and_this_rule_lets_it_invoke():
         [{**allowed, "Principal": {"Service": "apigateway.amazonaws.com"}}], rule_arn
     )
     assert not eventbridge_delivery.allows_rule([], rule_arn)
+
+
+def test_a_rule_that_cannot_be_evaluated_takes_nothing_and_fails_no_source():
+    def broken(event: dict) -> bool:
+        raise KeyError("numeric")
+
+    rule_ = SimpleNamespace(
+        state="ENABLED", arn="rule", event_pattern=SimpleNamespace(matches_event=broken)
+    )
+    assert eventbridge_delivery._matches(rule_, status_change("ABORTED")) is False
