@@ -29,6 +29,7 @@ import functools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class Delivery:
 
     rule_arn: str
     target_arn: str
-    event: dict[str, Any]
+    event: Any  # what the target gets: the event, or the target's constant Input
     outcome: str = "PENDING"  # DELIVERED, FAILED (the target raised), DENIED, UNSUPPORTED
     answer: Any = None  # what the target answered (a function's result or error payload)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -99,22 +100,10 @@ class Deliveries:
 
     def wait(self, timeout: float) -> bool:
         """True when every delivery started so far is done within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             pending = [d for d in self._all if not d.done.is_set()]
-        deadline = threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.start()
-        try:
-            return all(_wait_for(d, deadline) for d in pending)
-        finally:
-            timer.cancel()
-
-
-def _wait_for(delivery: Delivery, deadline: threading.Event) -> bool:
-    while not delivery.done.wait(0.05):
-        if deadline.is_set():
-            return False
-    return True
+        return all(d.done.wait(max(0.0, deadline - time.monotonic())) for d in pending)
 
 
 def _finish(delivery: Delivery, send: Callable[[Delivery], None]) -> None:
@@ -124,8 +113,8 @@ def _finish(delivery: Delivery, send: Callable[[Delivery], None]) -> None:
         delivery.outcome, delivery.answer = "FAILED", f"{type(error).__name__}: {error}"
     finally:
         if delivery.outcome != "DELIVERED":
-            log.warning("event %s to %s: %s %s", delivery.event.get("detail-type"),
-                        delivery.target_arn, delivery.outcome, delivery.answer)  # fmt: skip
+            log.warning("event of %s to %s: %s %s", delivery.rule_arn, delivery.target_arn,
+                        delivery.outcome, delivery.answer)  # fmt: skip
         delivery.done.set()
 
 
