@@ -34,12 +34,14 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from embedded_runtime import notices
+from embedded_runtime import consumer, notices
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from local_aws import (
     cloud_assembly,
+    consumer_resources,
     extensions,
     resource_models,
+    s3_events,
     s3_streaming,
     secure_transport,
     state_machines,
@@ -197,8 +199,9 @@ class EmbeddedRuntime:
 
     def _deploy(self) -> None:
         resource_models.install()  # adds CloudFormation types; changes nothing moto had
+        consumer_resources.install()
         self._extensions.enter_context(
-            extensions.applied(state_machines, secure_transport, s3_streaming)
+            extensions.applied(state_machines, secure_transport, s3_streaming, s3_events)
         )
         state_machines.RETRY_TIME_SCALE = self.retry_time_scale
         outputs = cloud_assembly.deploy(
@@ -225,6 +228,7 @@ class EmbeddedRuntime:
             self._override(name, function)
         # The handlers run in this process and read os.environ: the functions' environment.
         self._set_env(self.lambda_environment())
+        self.consumer = consumer.attach(self)  # None unless cdk.out has the curated consumer
 
     def _stack_functions(self) -> dict[str, str]:
         """Function name by role (create-export, retrieve-export), from the deployed stack."""

@@ -9,9 +9,11 @@ from unittest import mock
 
 from local_aws import (
     change_sets,
+    consumer_resources,
     event_patterns,
     iam_requests,
     resource_models,
+    s3_events,
     s3_streaming,
     secure_transport,
     state_machines,
@@ -28,6 +30,8 @@ MODULES = (
     iam_requests,
     event_patterns,
     s3_streaming,
+    s3_events,
+    consumer_resources,
 )
 
 

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
+from embedded_runtime import consumer
+from embedded_runtime.runtime import CDK_OUT, EmbeddedRuntime, OngageAccount
 from local_aws.cloud_assembly import AssemblyError
 from ongage_export.polling import PollingPolicy
 
@@ -45,6 +46,8 @@ def credentials_from_env(url: str, env: Mapping[str, str]) -> OngageAccount:
 class LocalRun:
     """One execution on a fresh embedded runtime; writes the ZIP and notices to `out_dir`."""
 
+    cdk_out = CDK_OUT  # the synthesized stack it deploys
+
     def __init__(self, account: OngageAccount, *, out_dir: Path | None, quiet: bool = False):
         self.account = account
         self.out_dir = out_dir
@@ -56,11 +59,16 @@ class LocalRun:
             stack.enter_context(contextlib.redirect_stdout(sys.stderr))
             log = stack.enter_context(self._log_stream())
             clock = Stopwatch()
-            runtime = stack.enter_context(EmbeddedRuntime(self.account, log_stream=log))
+            runtime = stack.enter_context(
+                EmbeddedRuntime(self.account, log_stream=log, cdk_out=self.cdk_out)
+            )
             clock.lap("deploy")
             result = runtime.wait(runtime.start(run_input), timeout)
             clock.lap("workflow")
             summary = result.summary()
+            summary.update(consumer.curated_output(runtime, summary["key"], self.out_dir))
+            if "curated" in summary:
+                clock.lap("curation")  # the consumer's run, and its copy to --out
             if self.out_dir is not None:
                 summary.update(self._save(runtime, summary, result.notices))
                 clock.lap("copy")
@@ -96,6 +104,8 @@ class LocalRun:
                 print(f"  landed in {landing:.1f} s ({summary['bytes'] / landing / 1e6:.0f} MB/s)")
             if summary.get("local_path"):
                 print(f"  copied to {summary['local_path']}")
+            for line in consumer.describe(summary["curated"]) if "curated" in summary else []:
+                print(line)
         else:
             print(f"Export failed: {summary['error']}", file=sys.stderr)
             print(f"  {summary['cause']}", file=sys.stderr)
