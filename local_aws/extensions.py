@@ -14,6 +14,7 @@ from local_aws import (
     resource_models,
     s3_streaming,
     secure_transport,
+    stack_updates,
     state_machines,
     template_url,
 )
@@ -22,6 +23,7 @@ from local_aws import (
 MODULES = (
     template_url,
     change_sets,
+    stack_updates,
     resource_models,
     state_machines,
     secure_transport,
