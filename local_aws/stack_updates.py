@@ -8,16 +8,17 @@ resolved value of an SSM parameter instead of its name (change sets). Here:
 
 - parameters: UsePreviousValue is the value given last time, or the template's default (for
   `AWS::SSM::Parameter::Value` types, the parameter's name, read again);
-- resources, in dependency order: added ones are created; a changed one (its template, or a
-  parameter or resource it refers to whose value changed) is updated in place where moto's
-  model can, else replaced; removed ones are deleted at the end (DeletionPolicy Retain keeps
-  them), replaced ones after their replacement exists;
+- resources, in dependency order: added ones are created; a changed one (its properties with
+  every parameter and resource name resolved differ from the ones it was made from) is updated
+  in place where moto's model can, else replaced, and so the resources using a replaced one
+  change in turn; removed ones are deleted at the end (DeletionPolicy Retain keeps them),
+  replaced ones after their replacement exists;
 - outputs and exports are read from the updated stack; a failure leaves UPDATE_FAILED with the
   reason as the stack's last event (no rollback).
 
 Not emulated: a replacement of a resource moto cannot update keeps no state (a DynamoDB table
-whose properties change starts empty), and only a change of a resource's physical id reaches
-the resources that refer to it (a changed attribute with the same id does not).
+whose properties change starts empty), and a property CloudFormation updates in place may be
+a replacement here where moto's model replaces (an SNS topic: its subscriptions are lost).
 """
 
 from __future__ import annotations
@@ -89,10 +90,6 @@ def previous_parameters(stack: Stack) -> dict[str, Any]:
     return {**defaults, **(stack.parameters or {})}
 
 
-def _physical_id(resource: Any) -> Any:
-    return getattr(resource, "physical_resource_id", resource)
-
-
 def _updatable(resource_json: dict[str, Any]) -> bool:
     model = parsing.resource_class_from_type(resource_json["Type"])
     return model is not None and not hasattr(
@@ -108,11 +105,21 @@ class Update:
         self.old = dict(resources._resource_json_map)
         self.new: dict[str, Any] = template["Resources"]
         self.template = template
-        self.changed: set[str] = set()  # parameters and resources whose value is new
         self.retired: list[tuple[Any, dict[str, Any]]] = []  # replaced, deleted at the end
+        # What each resource was made from: its properties with every name resolved.
+        self.before = {
+            name: self.resolve(definition) for name, definition in self.old.items()
+            if name in resources._parsed_resources
+        }  # fmt: skip
+
+    def resolve(self, definition: dict[str, Any]) -> Any:
+        try:
+            properties = copy.deepcopy(definition.get("Properties", {}))
+            return [definition["Type"], parsing.clean_json(properties, self.resources)]
+        except Exception:  # a value that cannot be read: the resource counts as changed
+            return None
 
     def load(self, parameters: dict[str, Any]) -> None:
-        previous = dict(self.resources.resolved_parameters)
         resources = self.resources
         resources._template = self.template
         resources.input_parameters = parameters
@@ -120,18 +127,13 @@ class Update:
         resources.load_parameters()
         resources.load_conditions()
         resources._resource_json_map = self.new
-        self.changed = {
-            name for name, value in resources.resolved_parameters.items()
-            if previous.get(name) != value
-        }  # fmt: skip
 
     def run(self) -> None:
         for name in dependency_order(self.new):
             if name not in self.old:
                 self.resources[name]  # the lazy map creates what it is asked for
-                self.changed.add(name)
-            elif self.outdated(name) and self.change(name):
-                self.changed.add(name)
+            elif self.outdated(name):
+                self.change(name)
         for name in reversed(dependency_order(self.old)):
             if name not in self.new:
                 self.remove(name, self.old[name])
@@ -139,25 +141,26 @@ class Update:
             self.resources._delete_resource(resource, resource_json)
 
     def outdated(self, name: str) -> bool:
-        """Its template changed, or a value it uses did."""
-        return bool(self.new[name] != self.old[name] or references(self.new[name]) & self.changed)
+        """Whether what it is made from now differs: a changed property, or a parameter or
+        resource it uses whose value changed (its template alone may differ, e.g. a literal
+        account id where `AWS::AccountId` was, and change nothing)."""
+        before = self.before.get(name)
+        return before is None or self.resolve(self.new[name]) != before
 
-    def change(self, name: str) -> bool:
-        """Update or replace one resource; whether its physical id changed."""
+    def change(self, name: str) -> None:
+        """Update the resource in place where moto's model can, else replace it."""
         original = self.resources._parsed_resources.get(name)
         if original is None:  # never created (a false Condition, or a type moto skips)
-            return self.resources[name] is not None
-        if _updatable(self.new[name]):  # moto's update reads the original from the map
-            updated = parsing.parse_and_update_resource(
+            self.resources[name]
+        elif _updatable(self.new[name]):  # moto's update reads the original from the map
+            self.resources._parsed_resources[name] = parsing.parse_and_update_resource(
                 name, copy.deepcopy(self.new[name]), self.resources,
                 account_id=self.resources._account_id, region_name=self.resources._region_name,
             )  # fmt: skip
         else:
-            updated = self.replace(name, original)
-        self.resources._parsed_resources[name] = updated
-        return bool(_physical_id(updated) != _physical_id(original))
+            self.replace(name, original)
 
-    def replace(self, name: str, original: Any) -> Any:
+    def replace(self, name: str, original: Any) -> None:
         del self.resources._parsed_resources[name]  # so that the map creates it anew
         name_property = parsing.resource_name_property_from_type(self.new[name]["Type"])
         if name_property and name_property in self.new[name].get("Properties", {}):
@@ -165,7 +168,7 @@ class Update:
             self.resources._delete_resource(original, self.old[name])
         else:
             self.retired.append((original, self.old[name]))
-        return self.resources[name]
+        self.resources[name]
 
     def remove(self, name: str, resource_json: dict[str, Any]) -> None:
         resource = self.resources._parsed_resources.pop(name, None)
