@@ -11,6 +11,7 @@ from local_aws import (
     change_sets,
     event_patterns,
     iam_requests,
+    presigned_urls,
     resource_models,
     s3_streaming,
     secure_transport,
@@ -28,6 +29,7 @@ MODULES = (
     state_machines,
     secure_transport,
     iam_requests,
+    presigned_urls,
     event_patterns,
     s3_streaming,
 )
