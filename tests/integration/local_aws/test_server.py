@@ -7,10 +7,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
 from local_aws import server
+from local_aws.deployment import LocalAwsProcess
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,3 +44,29 @@ def test_a_port_taken_after_the_check_is_reported_not_waited_for(busy_port, caps
     exception is what the test expects)."""
     with pytest.raises(server.PortInUse, match=str(busy_port)):
         server._Server("127.0.0.1", busy_port, verbose=False).start()
+
+
+def test_a_restarted_local_aws_has_forgotten_everything(tmp_path):
+    """What the README says: after a restart the stack must be deployed again (the state
+    folder holds only Lambda code and logs)."""
+    first = LocalAwsProcess(tmp_path)
+    client = _s3(first.start())
+    try:
+        client.create_bucket(Bucket="kept-or-not")
+    finally:
+        first.stop()
+    again = LocalAwsProcess(tmp_path)
+    try:
+        assert _s3(again.start()).list_buckets()["Buckets"] == []
+    finally:
+        again.stop()
+
+
+def _s3(environment: dict[str, str]) -> Any:
+    return boto3.client(  # type: ignore[call-overload]
+        "s3",
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        region_name=environment["AWS_REGION"],
+    )
