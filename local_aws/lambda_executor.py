@@ -25,6 +25,7 @@ import io
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import threading
@@ -89,14 +90,21 @@ class FunctionSpec:
 
 
 def unpack(code: bytes, into: Path) -> Path:
-    """The deployment package in its own folder, named by its hash, unpacked once."""
+    """The deployment package in its own folder, named by its hash, unpacked once. Cold starts
+    at once each unpack into a folder of their own; the first to rename it wins, the others
+    drop theirs (renaming onto the winner's full folder fails: Directory not empty)."""
     target = into / hashlib.sha256(code).hexdigest()
     if not target.exists():
         partial = target.with_name(target.name + f".{uuid.uuid4().hex}")
         with zipfile.ZipFile(io.BytesIO(code)) as archive:
             archive.extractall(partial)
         use_host_builds(partial)
-        partial.rename(target)
+        try:
+            partial.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            shutil.rmtree(partial, ignore_errors=True)
     return target
 
 
