@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -35,3 +38,21 @@ def test_both_download_links_fetch_the_landed_zip_byte_identical(
     assert from_cli[:4] == b"PK\x03\x04"
     assert hashlib.sha256(from_cli).hexdigest() == expected
     assert hashlib.sha256(from_function).hexdigest() == expected
+
+
+def test_an_aws_s3_presign_link_fetches_the_landed_zip(
+    local_env: LocalTarget, tmp_path: Path
+) -> None:
+    aws = shutil.which("aws")
+    if aws is None:
+        pytest.skip("the AWS CLI is not installed")
+    report = start_and_wait(tmp_path)
+    result = report["result"]
+    done = subprocess.run(
+        [aws, "s3", "presign", f"s3://{result['bucket']}/{result['key']}"],
+        capture_output=True, text=True, timeout=60, env=dict(os.environ), check=True,
+    )  # fmt: skip
+
+    data = fetch(done.stdout.strip())
+
+    assert hashlib.sha256(data).hexdigest() == result["sha256"]

@@ -127,6 +127,7 @@ def test_a_role_session_link_is_checked_with_the_role(endpoint, admin):
 
     with extensions.applied(presigned_urls):
         assert download(link(endpoint, session("reader"))) == (200, BODY)
+        assert download(link(endpoint, session("reader"), version="s3")) == (200, BODY)
         status, answer = download(link(endpoint, session("writer")))
     assert status == 403 and b"AccessDenied" in answer
 
@@ -144,10 +145,14 @@ def test_a_tampered_link_is_refused(endpoint, admin):
     assert status == 403 and b"SignatureDoesNotMatch" in answer
 
 
-def test_a_signature_version_2_link_is_refused_with_what_to_do(endpoint, admin):
+def test_a_signature_version_2_link_downloads_too(endpoint, admin):
+    """What `aws s3 presign` of the AWS CLI v1 makes (AWSAccessKeyId, Signature, Expires)."""
+    url = link(endpoint, admin, version="s3")
+    assert "AWSAccessKeyId=" in url
     with extensions.applied(presigned_urls):
-        status, answer = download(link(endpoint, admin, version="s3"))
-    assert status == 403 and b"Signature Version 4" in answer
+        assert download(url) == (200, BODY)
+        status, answer = download(url.replace("Expires=", "Expires=1"))
+    assert status == 403 and b"SignatureDoesNotMatch" in answer
 
 
 def test_a_link_expires_after_its_lifetime():
@@ -159,3 +164,5 @@ def test_a_link_expires_after_its_lifetime():
         "20300102T030405Z", "900", now=signed + datetime.timedelta(seconds=901)
     )
     assert presigned_urls.expired("not a date", "900")
+    assert not presigned_urls.expired_v2("1893553445", now=1893553445)
+    assert presigned_urls.expired_v2("1893553445", now=1893553446)
