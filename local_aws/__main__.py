@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from local_aws.server import Endpoint, LocalAws
+from local_aws.server import Endpoint, LocalAws, PortInUse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"export {name}={value}")
         return 0
     local = LocalAws(args.state_dir, port=args.port, enforce_iam=not args.no_iam)
-    endpoint = local.start()
+    try:
+        endpoint = local.start()
+    except PortInUse as busy:
+        print(f"python -m local_aws: {busy}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"local AWS listening on {endpoint.url}", flush=True)
     for name, value in endpoint.environment().items():

@@ -1,10 +1,16 @@
-"""A CREATE change set is executed as a stack creation, as CloudFormation does.
+"""Change sets behave as CloudFormation's do, for `cdk deploy` of a new stack and of a change.
 
 moto applies every change set as an update of the (empty) stack it made for the review: that
 path creates resources in template order, ignoring `DependsOn` (CDK's API Deployment then fails
 with NoMethodDefined), and leaves the stack without Outputs. `cdk deploy` always deploys through
 a change set, so the first deployment goes through here. A resource that fails leaves the stack
 in CREATE_FAILED with the reason as its last event, which `cdk deploy` prints.
+
+A deployment of a changed stack first deletes the CDK CLI's change set of the last deployment
+and waits until DescribeChangeSet says ChangeSetNotFound. moto keeps executed change sets (AWS
+removes a stack's change sets once one is executed), fails DeleteChangeSet of a missing one
+(UnboundLocalError) and answers a missing one with ValidationError, on which the CLI stops. An
+UPDATE change set is applied by `stack_updates`.
 """
 
 from __future__ import annotations
@@ -12,11 +18,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.exceptions import CloudFormationError, ValidationError
 from moto.cloudformation.models import ChangeSet, CloudFormationBackend, Stack
 
+from local_aws import stack_updates
+
 log = logging.getLogger(__name__)
-_original_execute = CloudFormationBackend.execute_change_set
+
+
+class ChangeSetNotFound(CloudFormationError):
+    code = "ChangeSetNotFoundException"  # the model's shape: the query error ChangeSetNotFound
+
+    def __init__(self, name_or_id: str):
+        super().__init__(f"ChangeSet [{name_or_id}] does not exist")
 
 
 def find_change_set(backend: CloudFormationBackend, name_or_id: str) -> ChangeSet:
@@ -25,7 +39,20 @@ def find_change_set(backend: CloudFormationBackend, name_or_id: str) -> ChangeSe
     for change_set in backend.change_sets.values():
         if change_set.change_set_name == name_or_id:
             return change_set
-    raise ValidationError(name_or_id)
+    raise ChangeSetNotFound(name_or_id)
+
+
+def describe_change_set(self: CloudFormationBackend, change_set_name: str) -> ChangeSet:
+    return find_change_set(self, change_set_name)
+
+
+def delete_change_set(self: CloudFormationBackend, change_set_name: str) -> None:
+    """As AWS: deleting a change set that is already gone succeeds."""
+    try:
+        change_set = find_change_set(self, change_set_name)
+    except ChangeSetNotFound:
+        return
+    del self.change_sets[change_set.change_set_id]
 
 
 def create_stack_from(change_set: ChangeSet) -> Stack:
@@ -50,15 +77,29 @@ def create_stack_from(change_set: ChangeSet) -> Stack:
 def execute_change_set(
     self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None
 ) -> Any:
-    change_set = find_change_set(self, change_set_name)
-    if change_set.change_set_type != "CREATE":
-        return _original_execute(self, change_set_name=change_set_name, stack_name=stack_name)
-    stack = create_stack_from(change_set)
-    for export in stack.exports:
-        self.exports[export.name] = export
+    try:
+        change_set = find_change_set(self, change_set_name)
+    except ChangeSetNotFound:
+        raise ValidationError(message=f"ChangeSet [{change_set_name}] does not exist") from None
+    if change_set.change_set_type == "CREATE":
+        stack = create_stack_from(change_set)
+    else:
+        stack = change_set.stack
+        stack_updates.apply(stack, change_set.template, change_set.parameters)
+    stack_updates.publish_exports(self, stack)
     change_set.execution_status = "EXECUTE_COMPLETE"
+    for executed in [c for c in self.change_sets.values() if c.stack_id == stack.stack_id]:
+        del self.change_sets[executed.change_set_id]
     return None
 
 
+PATCHES = (
+    (CloudFormationBackend, "execute_change_set", execute_change_set),
+    (CloudFormationBackend, "describe_change_set", describe_change_set),
+    (CloudFormationBackend, "delete_change_set", delete_change_set),
+)
+
+
 def install() -> None:
-    CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+    for owner, attribute, replacement in PATCHES:
+        setattr(owner, attribute, replacement)

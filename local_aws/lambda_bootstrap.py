@@ -1,11 +1,13 @@
 """The Lambda runtime inside one worker process: import the handler once, then serve
 invocations one at a time, as a warm Lambda execution environment does.
 
-Run by `lambda_executor` as `python -I lambda_bootstrap.py CODE_DIR HANDLER FD`, in the unpacked
-deployment package, with the function's environment. It reads one JSON request per line on
-stdin and writes one JSON answer per line on file descriptor FD, so that whatever the handler
-prints (its log lines) stays on stdout/stderr. Standard library only: nothing of the project
-is importable here but what the deployment package holds.
+Run by `lambda_executor` as `python -I lambda_bootstrap.py CODE_DIR HANDLER FD PARENT_PID`, in
+the unpacked deployment package, with the function's environment. It reads one JSON request per
+line on stdin and writes one JSON answer per line on file descriptor FD, so that whatever the
+handler prints (its log lines) stays on stdout/stderr. It ends when the endpoint process
+PARENT_PID does, even in the middle of an invocation (a killed endpoint cannot stop it).
+Standard library only: nothing of the project is importable here but what the deployment
+package holds.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -50,6 +53,20 @@ def load_handler(code_dir: str, handler: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+PARENT_CHECK_SECONDS = 0.2
+
+
+def end_with(parent_pid: int) -> None:
+    """Exit once the parent is gone (this process is then another's child)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def serve(code_dir: str, handler_name: str, answers_fd: int) -> None:
     answers = os.fdopen(answers_fd, "w", buffering=1)
     try:
@@ -72,4 +89,5 @@ def serve(code_dir: str, handler_name: str, answers_fd: int) -> None:
 
 
 if __name__ == "__main__":
+    end_with(int(sys.argv[4]))
     serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))

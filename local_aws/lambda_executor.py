@@ -25,6 +25,7 @@ import io
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import threading
@@ -89,14 +90,21 @@ class FunctionSpec:
 
 
 def unpack(code: bytes, into: Path) -> Path:
-    """The deployment package in its own folder, named by its hash, unpacked once."""
+    """The deployment package in its own folder, named by its hash, unpacked once. Cold starts
+    at once each unpack into a folder of their own; the first to rename it wins, the others
+    drop theirs (renaming onto the winner's full folder fails: Directory not empty)."""
     target = into / hashlib.sha256(code).hexdigest()
     if not target.exists():
         partial = target.with_name(target.name + f".{uuid.uuid4().hex}")
         with zipfile.ZipFile(io.BytesIO(code)) as archive:
             archive.extractall(partial)
         use_host_builds(partial)
-        partial.rename(target)
+        try:
+            partial.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            shutil.rmtree(partial, ignore_errors=True)
     return target
 
 
@@ -157,8 +165,9 @@ class Worker:
     def __init__(self, spec: FunctionSpec, env: dict[str, str], code_dir: Path, log: IO[str]):
         self.spec = spec
         answers_read, answers_write = os.pipe()
+        command = [sys.executable, "-I", str(BOOTSTRAP), str(code_dir), spec.handler]
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(BOOTSTRAP), str(code_dir), spec.handler, str(answers_write)],
+            [*command, str(answers_write), str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -239,6 +248,7 @@ class Executor:
         self._running: dict[str, int] = defaultdict(int)
         self._idle: dict[tuple[str, str], list[Worker]] = defaultdict(list)
         self._logs: dict[str, IO[str]] = {}
+        self._workers: list[Worker] = []  # every worker started, busy or idle
         self._lock = threading.Lock()
 
     def invoke(self, function: Any, body: Any, response_headers: dict[str, str]) -> bytes:
@@ -276,7 +286,10 @@ class Executor:
                     return worker
         code_dir = unpack(code, self.code_root)
         env = {**lambda_environment(spec, self.endpoint, code_dir), **role_credentials(spec)}
-        return Worker(spec, env, code_dir, self._log(spec.name))
+        worker = Worker(spec, env, code_dir, self._log(spec.name))
+        with self._lock:
+            self._workers = [w for w in self._workers if w.alive] + [worker]
+        return worker
 
     def _release(self, spec: FunctionSpec, worker: Worker) -> None:
         if worker.alive:
@@ -299,8 +312,9 @@ class Executor:
         }
 
     def shutdown(self) -> None:
+        """Every worker ends, those in the middle of an invocation too."""
         with self._lock:
-            workers = [w for pool in self._idle.values() for w in pool]
+            workers, self._workers = self._workers, []
             self._idle.clear()
         for worker in workers:
             worker.kill()

@@ -70,7 +70,14 @@ class _Created:
         cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
         account_id: str, region_name: str,
     ) -> Any:  # fmt: skip
-        return original_resource
+        """Made again from the new properties, the old one removed first (same name)."""
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """What deleting it removes; most here are settings the next value overwrites."""
 
     @classmethod
     def delete_from_cloudformation_json(  # type: ignore[misc]
@@ -123,6 +130,14 @@ class SecretsManagerSecret(_Created, CloudFormationModel):
         arn = json.loads(created)["ARN"]
         return cls(arn, Id=arn)
 
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+        account_id: str, region_name: str,
+    ) -> Any:  # fmt: skip
+        """The secret and its value stay (what a user put there is not the template's)."""
+        return original_resource
+
 
 class SchedulerSchedule(_Created, CloudFormationModel):
     TYPE = "AWS::Scheduler::Schedule"
@@ -146,7 +161,18 @@ class SchedulerSchedule(_Created, CloudFormationModel):
             target=props["Target"],
             action_after_completion=props.get("ActionAfterCompletion"),
         )
-        return cls(schedule.name, Arn=schedule.arn)
+        created = cls(schedule.name, Arn=schedule.arn)
+        created.group_name = props.get("GroupName")
+        return created
+
+    group_name: str | None = None
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.scheduler.models import scheduler_backends
+
+        scheduler_backends[account_id][region_name].delete_schedule(
+            self.group_name, self.physical_resource_id
+        )
 
 
 class CloudWatchAlarm(_Created, CloudFormationModel):
@@ -177,6 +203,11 @@ class CloudWatchAlarm(_Created, CloudFormationModel):
             treat_missing_data=props.get("TreatMissingData"),
         )
         return cls(alarm.name, Arn=alarm.alarm_arn)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_resource_id])
 
 
 def _metric_queries(metrics: list[dict[str, Any]]) -> list[Any]:
@@ -267,7 +298,18 @@ class ApiGatewayStage(_Created, CloudFormationModel):
             description=props.get("Description", ""),
             tracing_enabled=props.get("TracingEnabled"),
         )
-        return cls(str(stage.name))
+        created = cls(str(stage.name))
+        created.rest_api_id = props["RestApiId"]
+        return created
+
+    rest_api_id = ""
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.apigateway.models import apigateway_backends
+
+        apigateway_backends[account_id][region_name].delete_stage(
+            self.rest_api_id, self.physical_resource_id
+        )
 
 
 class ApiGatewayGatewayResponse(_Created, CloudFormationModel):

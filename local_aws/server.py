@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,37 @@ def configure_moto(enforce_iam: bool) -> None:
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
 
 
+class PortInUse(RuntimeError):
+    def __init__(self, port: int):
+        super().__init__(
+            f"port {port} on 127.0.0.1 is in use (another `python -m local_aws` still running?): "
+            "stop it, or pick another port with --port N (--port 0 picks a free one)"
+        )
+
+
+def ensure_free(port: int) -> None:
+    """Fail now, in one line, where werkzeug would print two and leave the thread dead."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise PortInUse(port) from None
+
+
+class _Server(ThreadedMotoServer):
+    def start(self) -> None:
+        """moto's start waits forever when the server thread cannot bind (taken between
+        `ensure_free` and here); this one says so."""
+        self._thread = threading.Thread(target=self._server_entry, daemon=True)
+        self._thread.start()
+        while not self._server_ready_event.wait(0.1):
+            if not self._thread.is_alive():
+                raise PortInUse(self._port)
+
+
 class LocalAws:
     """Start with `start()`; the endpoint serves until `stop()`."""
 
@@ -86,8 +118,9 @@ class LocalAws:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        ensure_free(self.port)
         configure_moto(self.enforce_iam)
-        self._server = ThreadedMotoServer("127.0.0.1", self.port, verbose=False)
+        self._server = _Server("127.0.0.1", self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         endpoint = Endpoint(f"http://{host}:{port}", self.state_dir)

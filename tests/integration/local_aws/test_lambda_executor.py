@@ -122,3 +122,29 @@ def test_the_environment_is_lambdas_with_the_functions_own_variables_on_top(tmp_
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert env["LAMBDA_TASK_ROOT"] == str(tmp_path)
     assert env["GREETING"] == "hi"
+
+
+def test_cold_starts_at_once_unpack_the_same_code_without_failing(tmp_path, monkeypatch):
+    """All of them reach the rename together (a barrier where the bundle is adjusted): one
+    folder wins, the others' are dropped, every cold start gets the package."""
+    starts = 4
+    together = threading.Barrier(starts, timeout=60)
+    monkeypatch.setattr(lambda_executor, "use_host_builds", lambda folder: together.wait())
+    folders: list[Path] = []
+    failures: list[BaseException] = []
+
+    def cold_start() -> None:
+        try:
+            folders.append(lambda_executor.unpack(package(), tmp_path))
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=cold_start) for _ in range(starts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert len(set(folders)) == 1 and (folders[0] / "app" / "main.py").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [folders[0].name]  # no half-made folders
