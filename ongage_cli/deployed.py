@@ -82,6 +82,7 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument(
         "--link-seconds",
         type=positive_int,
+        metavar="SECONDS",
         default=900,
         help="how long the download link stays valid, seconds (default 900)",
     )
@@ -134,18 +135,21 @@ def _add_polling_options(parser: argparse.ArgumentParser, defaults: str) -> None
     parser.add_argument(
         "--poll-initial",
         type=positive_int,
+        metavar="SECONDS",
         help=f"first wait before retrieving, seconds (default: {defaults}; "
         f"production {_DEFAULTS.initial_seconds})",
     )
     parser.add_argument(
         "--poll-max",
         type=positive_int,
+        metavar="SECONDS",
         help=f"longest wait between retrieves, seconds (default: {defaults}; "
         f"production {_DEFAULTS.max_seconds})",
     )
     parser.add_argument(
         "--deadline",
         type=positive_int,
+        metavar="SECONDS",
         help=f"give up after this many seconds from the run's start (default: {defaults}; "
         f"production {_DEFAULTS.deadline_seconds})",
     )
