@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from ongage_export.ongage_answers import export_id_problem
 EXIT_USAGE = 2
 # How long `run` waits for Ongage's URL to answer before it deploys anything.
 ANSWER_TIMEOUT_SECONDS = 5.0
+ANSWER_RETRY_SECONDS = 0.25
 # Step Functions takes 256 KiB of execution input; a request is a small fraction of that.
 MAX_REQUEST_BYTES = 256 * 1024
 SEE_EXAMPLES = "see examples/segment-export.json"
@@ -200,23 +202,31 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def require_answer(url: str, option: str, timeout: float = ANSWER_TIMEOUT_SECONDS) -> None:
-    """InputError naming `option` unless an HTTP server answers at `url` (any status counts).
+    """InputError naming `option` unless an HTTP server answers at `url` (any status counts)
+    within `timeout` seconds; a refused connection is tried again meanwhile, so a simulator
+    started a moment before (`ongage-export simulator &`) is waited for.
 
     Without this a wrong URL is found by the workflow, after its retries: minutes later.
     """
     opener = urllib.request.build_opener(_NoRedirects)
-    try:
-        with opener.open(urllib.request.Request(url, method="GET"), timeout=timeout):
-            return
-    except urllib.error.HTTPError:
-        return  # 401, 404, a redirect...: something that speaks HTTP is there
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        why = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
-        raise InputError(
-            f"{option}: nothing answers at that URL within {timeout:g} s ({why}): check it, "
-            "or start the simulator (`ongage-export simulator` prints ONGAGE_BASE_URL)"
-        ) from None
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(deadline - time.monotonic(), 0.1)
+        try:
+            with opener.open(urllib.request.Request(url, method="GET"), timeout=left):
+                return
+        except urllib.error.HTTPError:
+            return  # 401, 404, a redirect...: something that speaks HTTP is there
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, ConnectionRefusedError) and time.monotonic() < deadline:
+                time.sleep(ANSWER_RETRY_SECONDS)
+                continue
+            why = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+            raise InputError(
+                f"{option}: nothing answers at that URL within {timeout:g} s ({why}): check "
+                "it, or start the simulator (`ongage-export simulator` prints ONGAGE_BASE_URL)"
+            ) from None
 
 
 def fail(message: str) -> int:
