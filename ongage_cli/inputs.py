@@ -24,8 +24,10 @@ from ongage_export.ongage_answers import export_id_problem
 
 EXIT_USAGE = 2
 # How long `run` waits for Ongage's URL to answer before it deploys anything.
+# A refused connection is tried again for a while: a simulator started a moment before
+# (`ongage-export simulator &`) needs about a second to listen.
 ANSWER_TIMEOUT_SECONDS = 5.0
-ANSWER_RETRY_SECONDS = 0.25
+REFUSED_FOR_SECONDS, ANSWER_RETRY_SECONDS = 2.0, 0.25
 # Step Functions takes 256 KiB of execution input; a request is a small fraction of that.
 MAX_REQUEST_BYTES = 256 * 1024
 SEE_EXAMPLES = "see examples/segment-export.json"
@@ -203,13 +205,13 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 def require_answer(url: str, option: str, timeout: float = ANSWER_TIMEOUT_SECONDS) -> None:
     """InputError naming `option` unless an HTTP server answers at `url` (any status counts)
-    within `timeout` seconds; a refused connection is tried again meanwhile, so a simulator
-    started a moment before (`ongage-export simulator &`) is waited for.
+    within `timeout` seconds; a refused connection is tried again for REFUSED_FOR_SECONDS.
 
     Without this a wrong URL is found by the workflow, after its retries: minutes later.
     """
     opener = urllib.request.build_opener(_NoRedirects)
     deadline = time.monotonic() + timeout
+    refused_until = time.monotonic() + min(REFUSED_FOR_SECONDS, timeout)
     while True:
         left = max(deadline - time.monotonic(), 0.1)
         try:
@@ -219,13 +221,13 @@ def require_answer(url: str, option: str, timeout: float = ANSWER_TIMEOUT_SECOND
             return  # 401, 404, a redirect...: something that speaks HTTP is there
         except (urllib.error.URLError, OSError, ValueError) as error:
             reason = getattr(error, "reason", error)
-            if isinstance(reason, ConnectionRefusedError) and time.monotonic() < deadline:
+            if isinstance(reason, ConnectionRefusedError) and time.monotonic() < refused_until:
                 time.sleep(ANSWER_RETRY_SECONDS)
                 continue
             why = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
             raise InputError(
-                f"{option}: nothing answers at that URL within {timeout:g} s ({why}): check "
-                "it, or start the simulator (`ongage-export simulator` prints ONGAGE_BASE_URL)"
+                f"{option}: nothing answers at that URL ({why}): check it, or start the "
+                "simulator (`ongage-export simulator` prints ONGAGE_BASE_URL)"
             ) from None
 
 
