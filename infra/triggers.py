@@ -10,8 +10,9 @@ The API (IAM-authorised, stage access logs + throttling):
   `states:StartExecution` itself (no Lambda) with a role that can do nothing else. The execution
   name *is* the idempotency key, so a double submit cannot start two runs: Step Functions answers
   the repeat of a running execution with the same ARN, and a reuse after it ended (or with another
-  request) with ExecutionAlreadyExists, mapped to 409. Answers 202 `{"execution_id", ...}`.
-- `GET /exports/{id}` (id = execution name) calls a small status Lambda: status, and for a landed
+  request) with ExecutionAlreadyExists, mapped to 409. Answers 202 `{"run_id", ...}`: the run
+  id is the execution name (Ongage's `export_id` is another id, known once the run created it).
+- `GET /exports/{id}` (id = the run id) calls a small status Lambda: status, and for a landed
   export its S3 location and a short-lived presigned download link.
 """
 
@@ -60,7 +61,7 @@ STARTED_TEMPLATE = """#set($arn = $input.path('$.executionArn'))
 #set($start = $arn.lastIndexOf(':') + 1)
 #set($id = $arn.substring($start))
 {
-  "execution_id": "$id",
+  "run_id": "$id",
   "execution_arn": "$arn",
   "started_at": $input.json('$.startDate'),
   "status_url": "https://$context.domainName/$context.stage/exports/$id"

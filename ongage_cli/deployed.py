@@ -2,15 +2,16 @@
 
 The stack's CloudFormation outputs name what to call (StateMachineArn, ApiUrl, BucketName), so
 only the stack name is needed (--stack, or ONGAGE_EXPORT_STACK, default OngageExport).
-An export's id is its execution name: the idempotency key it was started with. Starting twice
-with the same key and request starts one run; `start` prints the id that `status`/`wait` take.
+Two ids, never confused: a run's *run id* is its execution name (the idempotency key it was
+started with; `start` prints it); the *Ongage export id* (7000003) is the export the run created
+at Ongage. `status`, `wait` and `redrive` take either, or the run's execution ARN.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
-import os
 import re
 import secrets
 import sys
@@ -20,78 +21,138 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from ongage_cli.deployment import DEFAULT_STACK, STACK_ENV, DeployedError, Deployment
+from ongage_cli.deployment import (
+    DEFAULT_STACK,
+    STACK_ENV,
+    DeployedError,
+    Deployment,
+    default_stack,
+)
 from ongage_cli.following import describe, format_report, wait_for
 from ongage_cli.inputs import InputError, load_request_file, positive_int, positive_seconds
+from ongage_cli.run_lookup import FoundRun, find_run
 from ongage_export.contract import EXECUTION_NAME
+from ongage_export.ongage_answers import export_id_problem
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import validate_request
-from ongage_export.resume import resume_input
+from ongage_export.resume import resume_input, with_polling
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STILL_RUNNING = 0, 1, 2, 3
+RUN_ID_HELP = (
+    "the run: its run id (as `start` printed it), its execution ARN, or the Ongage export id "
+    "it created (e.g. 7000003; the newest run of that export is used)"
+)
+_DEFAULTS = PollingPolicy()
 
 
 # --- commands ----------------------------------------------------------------------------------
 
 
 def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register start, status and wait (each with `func=`) on the `ongage-export` parser."""
-    start = subparsers.add_parser("start", help="start an export on the deployed stack")
-    start.add_argument("request", type=Path, help="the Ongage create-export body (JSON)")
-    start.add_argument("--idempotency-key", help="names the run; the same key never starts two")
-    start.add_argument("--poll-initial", type=positive_int, help="first wait, seconds")
-    start.add_argument("--poll-max", type=positive_int, help="longest wait between retrieves")
-    start.add_argument("--deadline", type=positive_int, help="give up after this many seconds")
-    start.add_argument("--via-api", action="store_true", help="POST /exports (SigV4) instead")
-    start.add_argument("--wait", action="store_true", help="then wait for it, showing progress")
+    """Register start, status, wait and redrive (each with `func=`) on the parser."""
+    start = subparsers.add_parser(
+        "start", help="start an export run on the deployed stack (prints its run id)"
+    )
+    start.add_argument("request", type=Path, help="the Ongage create-export body (JSON file)")
     start.add_argument(
-        "--timeout", type=positive_seconds, help="with --wait: stop waiting after seconds"
+        "--idempotency-key",
+        help="the run id to give the run (letters, digits, '-', '_'); the same key never "
+        "starts two runs (default: the export name, the UTC time and a random suffix)",
+    )
+    _add_polling_options(start, "the stack's")
+    start.add_argument(
+        "--via-api",
+        action="store_true",
+        help="start through the stack's API (POST /exports, SigV4-signed) instead of calling "
+        "Step Functions (a deployed AWS stack only: the local AWS has no API Gateway endpoint)",
     )
     start.set_defaults(func=start_command)
 
-    status = subparsers.add_parser("status", help="an export's status and download link")
-    status.add_argument("id", help="the export id printed by start (or its execution ARN)")
+    status = subparsers.add_parser(
+        "status", help="a run's status, its Ongage export and, once landed, a download link"
+    )
+    status.add_argument("id", help=RUN_ID_HELP)
     status.add_argument(
-        "--link-seconds", type=positive_int, default=900, help="download link lifetime"
+        "--link-seconds",
+        type=positive_int,
+        metavar="SECONDS",
+        default=900,
+        help="how long the download link stays valid, seconds (default 900)",
     )
     status.set_defaults(func=status_command)
 
     wait = subparsers.add_parser(
-        "wait", help="wait for an export, showing progress (exit 0 landed, 1 failed, 3 timeout)"
+        "wait", help="wait for a run to end, showing progress (exit 0 landed, 1 failed, 3 timeout)"
     )
-    wait.add_argument("id", help="the export id printed by start (or its execution ARN)")
-    wait.add_argument("--timeout", type=positive_seconds, help="stop waiting after seconds")
+    wait.add_argument("id", help=RUN_ID_HELP)
+    wait.add_argument(
+        "--timeout", type=positive_seconds, help="stop waiting after this many seconds (exit 3)"
+    )
     wait.set_defaults(func=wait_command)
 
     redrive = subparsers.add_parser(
-        "redrive", help="resume a failed run with the same Ongage export (no new export)"
+        "redrive",
+        help="carry on with a failed run's Ongage export in a new run (no new export); "
+        "--deadline etc. change its polling",
     )
-    redrive.add_argument("id", help="the failed run's export id (or its execution ARN)")
-    redrive.add_argument("--wait", action="store_true", help="then wait for it, showing progress")
-    redrive.add_argument(
-        "--timeout", type=positive_seconds, help="with --wait: stop waiting after seconds"
-    )
+    redrive.add_argument("id", help=RUN_ID_HELP.replace("the run:", "the failed run:"))
+    _add_polling_options(redrive, "the failed run's")
     redrive.set_defaults(func=redrive_command)
 
+    for waiting in (start, redrive):
+        waiting.add_argument(
+            "--wait", action="store_true", help="then wait for the run to end, showing progress"
+        )
+        waiting.add_argument(
+            "--timeout", type=positive_seconds, help="with --wait: stop waiting after seconds"
+        )
     for waiting in (start, wait, redrive):
         waiting.add_argument(
-            "--interval", type=positive_seconds, default=10.0, help="seconds between checks"
+            "--interval",
+            type=positive_seconds,
+            default=10.0,
+            help="while waiting, seconds between checks (default 10)",
         )
 
     for command in (start, status, wait, redrive):
         command.add_argument(
             "--stack",
-            default=os.environ.get(STACK_ENV, DEFAULT_STACK),
-            help=f"the deployed stack's name (default: ${STACK_ENV} or {DEFAULT_STACK})",
+            help=f"the deployed stack's name (default: ${STACK_ENV}, else {DEFAULT_STACK}; "
+            "an execution ARN names its own)",
         )
         command.add_argument("--region", help="AWS region (default: your AWS configuration)")
-        command.add_argument("--json", action="store_true", help="print one JSON object")
+        command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _add_polling_options(parser: argparse.ArgumentParser, defaults: str) -> None:
+    parser.add_argument(
+        "--poll-initial",
+        type=positive_int,
+        metavar="SECONDS",
+        help=f"first wait before retrieving, seconds (default: {defaults}; "
+        f"production {_DEFAULTS.initial_seconds})",
+    )
+    parser.add_argument(
+        "--poll-max",
+        type=positive_int,
+        metavar="SECONDS",
+        help=f"longest wait between retrieves, seconds (default: {defaults}; "
+        f"production {_DEFAULTS.max_seconds})",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=positive_int,
+        metavar="SECONDS",
+        help=f"give up after this many seconds from the run's start (default: {defaults}; "
+        f"production {_DEFAULTS.deadline_seconds})",
+    )
 
 
 def start_command(args: argparse.Namespace) -> int:
@@ -137,58 +198,73 @@ def _start(args: argparse.Namespace) -> int:
     polling = _polling(args)
     if polling:
         run_input["polling"] = polling
-    deployment = Deployment.find(args.stack, args.region)
+    deployment = Deployment.find(args.stack or default_stack(), args.region)
     started = (start_via_api if args.via_api else start_execution)(deployment, key, run_input)
     return _started(args, deployment, started)
 
 
 def _redrive(args: argparse.Namespace) -> int:
-    deployment = Deployment.find(args.stack, args.region)
-    failed_arn = deployment.execution_arn(args.id)
+    deployment, failed = _find(args)
     try:
-        run_input = resume_input(deployment.stepfunctions(), failed_arn)
+        run_input = resume_input(deployment.stepfunctions(), failed.arn)
     except ValueError as error:
         raise DeployedError(str(error)) from None
-    key = f"{failed_arn.rsplit(':', 1)[-1][:60]}-redrive-{secrets.token_hex(3)}"
-    return _started(args, deployment, start_execution(deployment, key, run_input))
+    run_input = _with_polling(run_input, args)
+    key = f"{failed.run_id[:60]}-redrive-{secrets.token_hex(3)}"
+    started = start_execution(deployment, key, run_input)
+    started["redrives"] = failed.run_id
+    started["export_id"] = (run_input.get("resume") or {}).get("export_id")
+    started["polling"] = run_input.get("polling") or {}
+    return _started(args, deployment, started)
 
 
 def _started(args: argparse.Namespace, deployment: Deployment, started: dict[str, Any]) -> int:
     """Say what started; with --wait, follow it (stdout is kept for the final report)."""
-    _print_started(started, as_json=args.json, out=sys.stderr if args.wait else sys.stdout)
+    out = sys.stderr if args.wait else sys.stdout
+    _print_started(started, _follow_id(args, started), as_json=args.json, out=out)
     if not args.wait:
         return EXIT_OK
-    args.id = started["execution_id"]
-    return _wait(args, deployment)
+    return _report_wait(args, deployment, started["execution_arn"])
+
+
+def _find(args: argparse.Namespace) -> tuple[Deployment, FoundRun]:
+    """The stack and the run `args.id` names; says which run an Ongage export id led to."""
+    deployment = Deployment.for_id(args.id, args.stack, args.region)
+    run = find_run(deployment, args.id)
+    if run.export_id is not None:
+        print(run.describe(), file=sys.stderr)
+    return deployment, run
 
 
 def _status(args: argparse.Namespace) -> int:
-    deployment = Deployment.find(args.stack, args.region)
-    report = describe(deployment, args.id, args.link_seconds)
-    if args.json:
-        print(json.dumps(report, default=str))
-    else:
-        print(format_report(report))
+    deployment, run = _find(args)
+    report = describe(deployment, run.arn, args.link_seconds)
+    _print_report(args, report)
     return EXIT_OK if report["status"] in ("SUCCEEDED", "RUNNING") else EXIT_FAILED
 
 
-def _wait(args: argparse.Namespace, deployment: Deployment | None = None) -> int:
-    deployment = deployment or Deployment.find(args.stack, args.region)
-    report = wait_for(deployment, args.id, timeout=args.timeout, interval=args.interval)
-    if args.json:
-        print(json.dumps(report, default=str))
-    else:
-        print(format_report(report))
+def _wait(args: argparse.Namespace) -> int:
+    deployment, run = _find(args)
+    return _report_wait(args, deployment, run.arn)
+
+
+def _report_wait(args: argparse.Namespace, deployment: Deployment, arn: str) -> int:
+    report = wait_for(deployment, arn, timeout=args.timeout, interval=args.interval)
+    _print_report(args, report)
     if report["status"] == "SUCCEEDED":
         return EXIT_OK
     return EXIT_STILL_RUNNING if report["status"] == "RUNNING" else EXIT_FAILED
+
+
+def _print_report(args: argparse.Namespace, report: Mapping[str, Any]) -> None:
+    print(json.dumps(report, default=str) if args.json else format_report(report))
 
 
 # --- starting ----------------------------------------------------------------------------------
 
 
 def default_key(name: str) -> str:
-    """A readable, unique id: the export name, the UTC time and a little randomness."""
+    """A readable, unique run id: the export name, the UTC time and a little randomness."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "export"
     return f"{slug}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
@@ -204,12 +280,12 @@ def start_execution(
     except ClientError as error:
         if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
             raise DeployedError(
-                f"export id {key!r} was already used (finished, or with another request); "
+                f"run id {key!r} was already used (finished, or with another request); "
                 f"see `ongage-export status {key}` or choose another --idempotency-key"
             ) from None
         raise
     return {
-        "execution_id": key,
+        "run_id": key,
         "execution_arn": started["executionArn"],
         "started_at": started["startDate"],
         "via": "stepfunctions",
@@ -218,13 +294,17 @@ def start_execution(
 
 def start_via_api(deployment: Deployment, key: str, run_input: Mapping[str, Any]) -> dict[str, Any]:
     """POST /exports, signed with your AWS credentials (the API uses IAM authorization)."""
+    _refuse_local_api(deployment)
     if not deployment.api_url:
-        raise DeployedError("the stack has no ApiUrl output")
+        raise DeployedError("--via-api: the stack has no ApiUrl output; start without --via-api")
     body = {"idempotency_key": key, **run_input}
     status, answer = signed_request(deployment.session, "POST", _api(deployment, "exports"), body)
     if status != 202:
         message = answer.get("message", answer) if isinstance(answer, dict) else answer
         raise DeployedError(f"POST /exports answered {status}: {message}")
+    answer = dict(answer) if isinstance(answer, dict) else {}
+    # Stacks deployed before the API said `run_id` answer `execution_id`: the same id.
+    answer.setdefault("run_id", answer.pop("execution_id", key))
     return {**answer, "via": "api"}
 
 
@@ -248,19 +328,41 @@ def signed_request(
             return response.status, _json(response.read())
     except urllib.error.HTTPError as error:
         return error.code, _json(error.read())
+    except (urllib.error.URLError, OSError) as error:  # DNS, refused, TLS, timeout
+        reason = getattr(error, "reason", None) or error
+        raise DeployedError(
+            f"--via-api: the stack's API did not answer ({reason}); check the network, or "
+            "start without --via-api (the same run, started through Step Functions)"
+        ) from None
+
+
+def _refuse_local_api(deployment: Deployment) -> None:
+    """The local AWS (`python -m local_aws`) deploys the API's resources but serves no
+    execute-api requests: say so at once instead of calling a host that does not exist."""
+    endpoint = deployment.stepfunctions().meta.endpoint_url or ""
+    host = urlsplit(endpoint).hostname or ""
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if local:
+        raise DeployedError(
+            f"--via-api: the stack is on a local AWS ({endpoint}), which does not serve API "
+            "Gateway requests; start without --via-api (the same run, through Step Functions)"
+        )
 
 
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _check_id(execution_id: str | None) -> None:
-    """An export id's form, checked before the stack is looked up (no AWS call for a typo)."""
-    if execution_id is None or execution_id.startswith("arn:"):
+def _check_id(given: str | None) -> None:
+    """An id's form, checked before the stack is looked up (no AWS call for a typo)."""
+    if given is None or given.startswith("arn:") or EXECUTION_NAME.match(given):
         return
-    if not EXECUTION_NAME.match(execution_id):
+    if export_id_problem(given) is not None:
         raise DeployedError(
-            f"{execution_id[:100]!r} is not an export id: letters, digits, '-' and '_', 80 at "
-            "most (the id `ongage-export start` printed), or its execution ARN"
+            f"{given[:100]!r} is neither a run id (letters, digits, '-' and '_', 80 at most, as "
+            "`ongage-export start` printed it), an execution ARN, nor an Ongage export id"
         )
 
 
@@ -272,36 +374,68 @@ def _load_request(path: Path) -> dict[str, Any]:
     return dict(request)
 
 
-def _polling(args: argparse.Namespace) -> dict[str, int]:
+def _chosen_polling(args: argparse.Namespace) -> dict[str, int]:
     chosen = {
         "initial_seconds": args.poll_initial,
         "max_seconds": args.poll_max,
         "deadline_seconds": args.deadline,
     }
-    polling = {key: value for key, value in chosen.items() if value is not None}
-    if polling.get("initial_seconds", 0) > PollingPolicy().max_seconds and args.poll_max is None:
-        polling["max_seconds"] = polling["initial_seconds"]  # the cap may not be below the start
+    return {key: value for key, value in chosen.items() if value is not None}
+
+
+def _polling(args: argparse.Namespace) -> dict[str, int]:
+    """The polling overrides of a new run, checked (the cap follows a long first wait)."""
+    return dict(_with_polling({}, args).get("polling") or {})
+
+
+def _with_polling(run_input: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     try:
-        PollingPolicy.from_mapping(polling)
+        return with_polling(run_input, _chosen_polling(args))
     except ValueError as error:
         raise DeployedError(f"--poll-initial/--poll-max/--deadline: {error}") from None
-    return polling
 
 
-def _print_started(started: Mapping[str, Any], *, as_json: bool, out: TextIO) -> None:
+def _follow_id(args: argparse.Namespace, started: Mapping[str, Any]) -> str:
+    """What to give `wait`/`status` to follow the run from this shell."""
+    if args.stack is None and getattr(args, "id", "").startswith("arn:"):
+        return str(started["execution_arn"])  # found by ARN: the stack may have another name
+    stack = f" --stack {args.stack}" if args.stack else ""
+    return f"{started['run_id']}{stack}"
+
+
+def _print_started(started: Mapping[str, Any], follow: str, *, as_json: bool, out: TextIO) -> None:
     if as_json and out is sys.stdout:
         print(json.dumps(started, default=str), file=out)
         return
-    key = started["execution_id"]
-    print(f"started export {key} ({started['via']})", file=out)
-    print(f"  execution  {started['execution_arn']}", file=out)
-    print(f"  follow it  ongage-export wait {key}  |  ongage-export status {key}", file=out)
+    print(f"started run {started['run_id']} ({started['via']})", file=out)
+    if started.get("redrives"):
+        export = started.get("export_id")
+        carried = (
+            f"Ongage export {export} (no new export is created)"
+            if export
+            else "nothing: it failed before Ongage created an export, so this run creates one"
+        )
+        print(f"  carries on  run {started['redrives']}'s {carried}", file=out)
+        print(f"  polling     {_describe_polling(started.get('polling') or {})}", file=out)
+    print(f"  execution   {started['execution_arn']}", file=out)
+    print(f"  follow it   ongage-export wait {follow}  |  ongage-export status {follow}", file=out)
+
+
+def _describe_polling(polling: Mapping[str, Any]) -> str:
+    names = {"initial_seconds": "first wait", "max_seconds": "longest wait",
+             "deadline_seconds": "deadline"}  # fmt: skip
+    parts = [f"{names[key]} {value} s" for key, value in polling.items() if key in names]
+    parts += [f"{key} {value}" for key, value in polling.items() if key not in names]
+    return ", ".join(parts) or "the stack's defaults"
 
 
 def _api(deployment: Deployment, path: str) -> str:
     base = deployment.api_url or ""
     if not base.startswith("https://"):
-        raise DeployedError(f"the stack's ApiUrl is not an https URL: {base!r}")
+        raise DeployedError(
+            "--via-api: the stack's ApiUrl is not an https URL (API Gateway's endpoint); "
+            "start without --via-api"
+        )
     return base.rstrip("/") + "/" + path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,26 @@ class Deployment:
     state_machine_arn: str
     api_url: str | None
     bucket: str | None
+
+    @classmethod
+    def for_id(cls, given: str, stack: str | None, region: str | None = None) -> Deployment:
+        """The stack to look `given` up in. An execution ARN names its own state machine and
+        region, so the command a notice prints works whatever the stack is called; `--stack`
+        (given explicitly) still wins."""
+        if stack is None and given.startswith("arn:"):
+            return cls.from_execution_arn(given)
+        return cls.find(stack or default_stack(), region)
+
+    @classmethod
+    def from_execution_arn(cls, arn: str) -> Deployment:
+        parts = arn.split(":")
+        if len(parts) != 8 or parts[2] != "states" or parts[5] != "execution":
+            raise DeployedError(
+                f"{arn[:200]} is not an execution ARN (arn:aws:states:REGION:ACCOUNT:execution:"
+                "MACHINE:RUN): give the ARN a notice or `ongage-export start` printed"
+            )
+        machine = ":".join([*parts[:5], "stateMachine", parts[6]])
+        return cls(boto3.Session(region_name=parts[3]), machine, None, None)
 
     @classmethod
     def find(cls, stack: str, region: str | None = None) -> Deployment:
@@ -55,6 +76,11 @@ class Deployment:
             return execution_arn(execution_id, self.state_machine_arn)
         except NotAnExecution as error:
             raise DeployedError(str(error)) from None
+
+
+def default_stack() -> str:
+    """$ONGAGE_EXPORT_STACK, or the stack name the project deploys by default."""
+    return os.environ.get(STACK_ENV) or DEFAULT_STACK
 
 
 def aws_reason(error: ClientError) -> str:

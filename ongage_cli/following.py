@@ -12,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ongage_cli.deployment import DeployedError, Deployment
+from ongage_cli.run_lookup import export_id_of
 from ongage_export.execution_status import (
     FINISHED,
     NOT_FOUND_ERRORS,
@@ -24,19 +25,22 @@ from ongage_export.execution_status import (
 _TASKS = ("CreateExport", "RetrieveExport")
 
 
-def describe(deployment: Deployment, execution_id: str, link_seconds: int = 900) -> dict[str, Any]:
-    """Status, progress, and for a landed export its location and a presigned download link."""
-    arn = deployment.execution_arn(execution_id)
+def describe(deployment: Deployment, arn: str, link_seconds: int = 900) -> dict[str, Any]:
+    """Status, progress, Ongage's export id once the run has one, and for a landed export its
+    location and a presigned download link."""
     sfn = deployment.stepfunctions()
     try:
         execution = sfn.describe_execution(executionArn=arn)
     except ClientError as error:
         if error.response["Error"]["Code"] in NOT_FOUND_ERRORS:
-            raise DeployedError(f"no export {execution_id!r} on this stack") from None
+            raise DeployedError(f"no run {arn.rsplit(':', 1)[-1]!r} on this stack") from None
         raise
     report = status_view(execution)
     if execution["status"] == "RUNNING":
         report["progress"] = progress(sfn, arn)
+        report["export_id"] = report["progress"].get("export_id")
+    elif "export_id" not in report:
+        report["export_id"] = export_id_of(sfn, arn)
     bucket, key = landed_location(report.get("result"))
     if bucket:
         s3 = deployment.session.client("s3", config=Config(signature_version="s3v4"))
@@ -66,7 +70,7 @@ def progress(sfn: Any, arn: str) -> dict[str, Any]:
 
 def wait_for(
     deployment: Deployment,
-    execution_id: str,
+    arn: str,
     *,
     timeout: float | None = None,
     interval: float = 10.0,
@@ -79,7 +83,7 @@ def wait_for(
     started = clock()
     last_line = ""
     while True:
-        report = describe(deployment, execution_id)
+        report = describe(deployment, arn)
         line = progress_line(report, clock() - started)
         if line != last_line:
             show(out, line)
@@ -95,12 +99,12 @@ def wait_for(
 
 def progress_line(report: Mapping[str, Any], elapsed: float) -> str:
     minutes, seconds = divmod(int(elapsed), 60)
-    parts = [f"[{minutes:02d}:{seconds:02d}]", report["id"], report["status"]]
+    parts = [f"[{minutes:02d}:{seconds:02d}]", f"run {report['run_id']}", report["status"]]
     found = report.get("progress") or {}
     if found.get("state"):
         parts.append(f"at {found['state']}")
     if found.get("export_id") is not None:
-        parts.append(f"export {found['export_id']}")
+        parts.append(f"Ongage export {found['export_id']}")
     if found.get("polls") is not None:
         parts.append(f"{found['polls']} retrieve(s)")
     download = found.get("download")
@@ -115,17 +119,21 @@ def progress_line(report: Mapping[str, Any], elapsed: float) -> str:
 
 
 def format_report(report: Mapping[str, Any]) -> str:
-    lines = [f"export     {report['id']}", f"status     {report['status']}"]
+    lines = [
+        f"run            {report['run_id']}",
+        f"Ongage export  {report.get('export_id') or '(not created yet)'}",
+        f"status         {report['status']}",
+    ]
     for key in ("started_at", "stopped_at", "location", "download_url", "error", "cause"):
         if report.get(key):
-            lines.append(f"{key.replace('_', ' '):<10} {report[key]}")
+            lines.append(f"{key.replace('_', ' '):<14} {report[key]}")
     result = report.get("result")
     if isinstance(result, dict):
-        for key in ("bytes", "sha256", "export_id", "list_id"):
+        for key in ("bytes", "sha256", "list_id"):
             if key in result:
-                lines.append(f"{key.replace('_', ' '):<10} {result[key]}")
+                lines.append(f"{key.replace('_', ' '):<14} {result[key]}")
     if report.get("progress"):
-        lines.append(f"progress   {json.dumps(report['progress'], default=str)}")
+        lines.append(f"progress       {json.dumps(report['progress'], default=str)}")
     return "\n".join(lines)
 
 

@@ -12,12 +12,22 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+from ongage_export.ongage_answers import export_id_problem
+
 EXIT_USAGE = 2
+# How long `run` waits for Ongage's URL to answer before it deploys anything.
+# A refused connection is tried again for a while: a simulator started a moment before
+# (`ongage-export simulator &`) needs about a second to listen.
+ANSWER_TIMEOUT_SECONDS = 5.0
+REFUSED_FOR_SECONDS, ANSWER_RETRY_SECONDS = 2.0, 0.25
 # Step Functions takes 256 KiB of execution input; a request is a small fraction of that.
 MAX_REQUEST_BYTES = 256 * 1024
 SEE_EXAMPLES = "see examples/segment-export.json"
@@ -167,6 +177,58 @@ def http_url(text: str) -> str:
             "or the simulator's http://127.0.0.1:8765"
         )
     return text
+
+
+def export_id_arg(text: str) -> str:
+    """An Ongage export id, as Ongage gave it: one URL path segment."""
+    problem = export_id_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}: give the id Ongage gave the export")
+    return text
+
+
+def ongage_url_from_env(env: Mapping[str, str]) -> str | None:
+    """ONGAGE_BASE_URL checked as --ongage-url is, or None when it is not set."""
+    text = env.get("ONGAGE_BASE_URL")
+    if not text:
+        return None
+    try:
+        return http_url(text)
+    except argparse.ArgumentTypeError as error:
+        raise InputError(f"ONGAGE_BASE_URL {error}") from None
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an answer: it is not followed
+
+
+def require_answer(url: str, option: str, timeout: float = ANSWER_TIMEOUT_SECONDS) -> None:
+    """InputError naming `option` unless an HTTP server answers at `url` (any status counts)
+    within `timeout` seconds; a refused connection is tried again for REFUSED_FOR_SECONDS.
+
+    Without this a wrong URL is found by the workflow, after its retries: minutes later.
+    """
+    opener = urllib.request.build_opener(_NoRedirects)
+    deadline = time.monotonic() + timeout
+    refused_until = time.monotonic() + min(REFUSED_FOR_SECONDS, timeout)
+    while True:
+        left = max(deadline - time.monotonic(), 0.1)
+        try:
+            with opener.open(urllib.request.Request(url, method="GET"), timeout=left):
+                return
+        except urllib.error.HTTPError:
+            return  # 401, 404, a redirect...: something that speaks HTTP is there
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, ConnectionRefusedError) and time.monotonic() < refused_until:
+                time.sleep(ANSWER_RETRY_SECONDS)
+                continue
+            why = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
+            raise InputError(
+                f"{option}: nothing answers at that URL ({why}): check it, or start the "
+                "simulator (`ongage-export simulator` prints ONGAGE_BASE_URL)"
+            ) from None
 
 
 def fail(message: str) -> int:

@@ -1,18 +1,28 @@
-"""Running the workflow on the embedded runtime for `run` and `demo`, and saying what happened."""
+"""Running the workflow on the embedded runtime for `run` and `demo`, and saying what happened.
+
+The embedded AWS lives as long as the command: what is kept is what is written to the output
+folder. It is written into a hidden folder inside it and moved into place once the run is
+over, so an interrupted run leaves no half-written ZIP or notices behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from embedded_runtime import consumer
 from embedded_runtime.runtime import CDK_OUT, EmbeddedRuntime, OngageAccount
 from local_aws.cloud_assembly import AssemblyError
+from ongage_cli.run_lookup import export_id_of
 from ongage_export.polling import PollingPolicy
 
 DEMO_REQUEST = {
@@ -43,6 +53,22 @@ def credentials_from_env(url: str, env: Mapping[str, str]) -> OngageAccount:
     )
 
 
+class RunInterrupted(Exception):
+    """Ctrl-C during a run; `export_id` is the Ongage export it had created, if any."""
+
+    def __init__(self, export_id: str | None):
+        super().__init__(export_id)
+        self.export_id = export_id
+
+
+@dataclass
+class _Execution:
+    """The run as far as it got: which execution, and the export it landed (once known)."""
+
+    arn: str | None = None
+    export_id: str | None = None
+
+
 class LocalRun:
     """One execution on a fresh embedded runtime; writes the ZIP and notices to `out_dir`."""
 
@@ -54,63 +80,128 @@ class LocalRun:
         self.quiet = quiet
 
     def run(self, run_input: dict[str, Any], timeout: float = 48 * 3600) -> dict[str, Any]:
+        """The run's summary; RunInterrupted on Ctrl-C (nothing left in `out_dir` then)."""
         # Anything a library prints goes to stderr: `--json` promises one object on stdout.
         with contextlib.ExitStack() as stack:
             stack.enter_context(contextlib.redirect_stdout(sys.stderr))
-            log = stack.enter_context(self._log_stream())
+            staged = stack.enter_context(self._staged_output())
+            log = stack.enter_context(self._log_stream(staged))
             clock = Stopwatch()
-            runtime = stack.enter_context(
-                EmbeddedRuntime(self.account, log_stream=log, cdk_out=self.cdk_out)
-            )
+            try:
+                runtime = stack.enter_context(
+                    EmbeddedRuntime(self.account, log_stream=log, cdk_out=self.cdk_out)
+                )
+            except KeyboardInterrupt:
+                raise RunInterrupted(None) from None
             clock.lap("deploy")
-            result = runtime.wait(runtime.start(run_input), timeout)
-            clock.lap("workflow")
-            summary = result.summary()
-            summary.update(consumer.curated_output(runtime, summary["key"], self.out_dir))
-            if "curated" in summary:
-                clock.lap("curation")  # the consumer's run, and its copy to --out
-            if self.out_dir is not None:
-                summary.update(self._save(runtime, summary, result.notices))
-                clock.lap("copy")
+            execution = _Execution()
+            with _interrupt_names_the_export(runtime, execution):
+                execution.arn = runtime.start(run_input)
+                result = runtime.wait(execution.arn, timeout)
+                clock.lap("workflow")
+                summary = result.summary()
+                execution.export_id = summary["export_id"]
+                summary.update(self._curated(runtime, summary["key"], staged))
+                if "curated" in summary:
+                    clock.lap("curation")  # the consumer's run, and its copy to --out
+                if staged is not None:
+                    summary.update(self._save(runtime, summary, result.notices, staged))
+                    clock.lap("copy")
             summary["seconds"] = clock.laps | _landing_seconds(runtime)
         return summary
 
-    def _log_stream(self) -> Any:
-        if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            return (self.out_dir / "lambda-logs.jsonl").open("w")
-        return open("/dev/null", "w") if self.quiet else contextlib.nullcontext(sys.stderr)
+    @contextlib.contextmanager
+    def _staged_output(self) -> Iterator[Path | None]:
+        """A hidden folder in `out_dir`, moved into it when the run ends, removed if it did not."""
+        if self.out_dir is None:
+            yield None
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix=".partial-", dir=self.out_dir))
+        try:
+            yield staged
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+        for item in staged.iterdir():  # a rename: the ZIP is not copied again
+            os.replace(item, self.out_dir / item.name)
+        staged.rmdir()
+
+    def _curated(
+        self, runtime: EmbeddedRuntime, key: str | None, staged: Path | None
+    ) -> dict[str, Any]:
+        """How the consumer curated the export; its files copied into `staged`, named where they
+        end up, in `out_dir`."""
+        found = consumer.curated_output(runtime, key, staged)
+        curated = found.get("curated", {})
+        if staged is not None and self.out_dir is not None and "local_paths" in curated:
+            curated["local_paths"] = [
+                str(self.out_dir / Path(path).relative_to(staged))
+                for path in curated["local_paths"]
+            ]
+        return found
+
+    def _log_stream(self, staged: Path | None) -> Any:
+        if staged is not None:
+            return (staged / "lambda-logs.jsonl").open("w")
+        return open(os.devnull, "w") if self.quiet else contextlib.nullcontext(sys.stderr)
 
     def _save(
-        self, runtime: EmbeddedRuntime, summary: dict[str, Any], notices: list[dict[str, Any]]
+        self,
+        runtime: EmbeddedRuntime,
+        summary: dict[str, Any],
+        notices: list[dict[str, Any]],
+        staged: Path,
     ) -> dict[str, Any]:
+        """Written into `staged`; the paths returned are where they end up, in `out_dir`."""
         assert self.out_dir is not None
         saved: dict[str, Any] = {}
         if summary["status"] == "SUCCEEDED" and summary["key"]:
-            local = runtime.download(summary["key"], self.out_dir / Path(summary["key"]).name)
-            saved["local_path"] = str(local)
-        notices_file = self.out_dir / "notifications.json"
-        notices_file.write_text(json.dumps(notices, indent=2, ensure_ascii=False))
-        saved["notifications_path"] = str(notices_file)
+            name = Path(summary["key"]).name
+            runtime.download(summary["key"], staged / name)
+            saved["local_path"] = str(self.out_dir / name)
+        (staged / "notifications.json").write_text(
+            json.dumps(notices, indent=2, ensure_ascii=False)
+        )
+        saved["notifications_path"] = str(self.out_dir / "notifications.json")
         return saved
 
     def describe(self, summary: dict[str, Any]) -> None:
         if summary["status"] == "SUCCEEDED":
-            print(f"Export {summary['export_id']} landed in the embedded S3:")
-            print(f"  s3://{summary['bucket']}/{summary['key']}")
+            print(f"Export {summary['export_id']} landed and checked out:")
+            if summary.get("local_path"):
+                print(f"  kept in {summary['local_path']}")
             print(f"  {summary['bytes']} bytes, sha256 {summary['sha256']}")
             landing = summary.get("seconds", {}).get("landing")
             if landing:
                 print(f"  landed in {landing:.1f} s ({summary['bytes'] / landing / 1e6:.0f} MB/s)")
-            if summary.get("local_path"):
-                print(f"  copied to {summary['local_path']}")
             for line in consumer.describe(summary["curated"]) if "curated" in summary else []:
                 print(line)
+            print(
+                f"  (through s3://{summary['bucket']}/{summary['key']} in the embedded S3, "
+                "which ends with this command)"
+            )
         else:
             print(f"Export failed: {summary['error']}", file=sys.stderr)
             print(f"  {summary['cause']}", file=sys.stderr)
         if summary.get("notifications_path"):
             print(f"  notifications: {summary['notifications_path']}")
+
+
+@contextlib.contextmanager
+def _interrupt_names_the_export(runtime: EmbeddedRuntime, execution: _Execution) -> Iterator[None]:
+    """Ctrl-C becomes RunInterrupted naming the Ongage export the run had created, read from
+    the execution's history before the embedded AWS goes away; the execution is stopped."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if execution.arn is None:
+            raise RunInterrupted(None) from None
+        sfn = runtime.client("stepfunctions")
+        export_id = execution.export_id or export_id_of(sfn, execution.arn)
+        with contextlib.suppress(Exception):  # already ended: nothing to stop
+            sfn.stop_execution(executionArn=execution.arn)
+        raise RunInterrupted(export_id) from None
 
 
 class Stopwatch:
@@ -160,5 +251,8 @@ def run_demo(out_dir: Path, export_bytes: int) -> int:
         except AssemblyError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except RunInterrupted:  # the demo's export is the simulator's: nothing to carry on
+            print("interrupted: nothing was kept", file=sys.stderr)
+            return 130
         runner.describe(summary)
     return 0 if summary["status"] == "SUCCEEDED" else 1

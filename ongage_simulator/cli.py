@@ -7,6 +7,7 @@ import logging
 import shlex
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -15,6 +16,25 @@ from ongage_simulator.faults import Fault, FaultSpec
 from ongage_simulator.simulator import OngageSimulator
 
 _DEMO = Credentials.demo()
+# What each fault does, for --help (a test checks that every fault is here).
+FAULTS = {
+    Fault.RATE_LIMITED: "429 'Calls per minute exceeded' (create or retrieve)",
+    Fault.SERVER_ERROR: "503 with Ongage's error envelope (create or retrieve)",
+    Fault.FORBIDDEN: "403, as for an account without API access",
+    Fault.CREATE_REJECTED: "create answers 412 'Invalid data'",
+    Fault.NEVER_READY: "a ready export still answers 412 'not finished yet'",
+    Fault.EXPORT_PURGED: "the export is forgotten: 412 'Export not found'",
+    Fault.UNUSABLE_ID: "create makes the export but answers an unusable id",
+    Fault.REDIRECT: "a ready retrieve redirects to another origin (a download server)",
+    Fault.STALL: "half the body, then 300 s of silence with the connection open",
+    Fault.JSON_ERROR_ON_200: "200 with a JSON error envelope instead of the ZIP",
+    Fault.HTML_ON_200: "200 with an HTML page instead of the ZIP",
+    Fault.EMPTY_200: "200 with an empty body",
+    Fault.SLOW_TRICKLE: "the body at 64 KiB/s",
+    Fault.DROP_CONNECTION: "half the body, then a TCP reset",
+    Fault.TRUNCATE: "a clean close before the declared Content-Length",
+    Fault.CORRUPT_ZIP: "one byte of a member flipped: the CRC check fails",
+}
 
 
 def _fault(text: str) -> FaultSpec:
@@ -60,38 +80,91 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="ongage-export simulator", description="Serve a local Ongage API simulator."
+        prog="ongage-export simulator",
+        description="Serve a local Ongage API simulator on 127.0.0.1 until Ctrl-C; it prints "
+        "the ONGAGE_* variables that point `ongage-export run` (or a deployed stack) at it.",
+        epilog="faults (--fault NAME[:times]; times is a number or 'forever', default 1):\n"
+        + "\n".join(f"  {fault.value:<18} {what}" for fault, what in FAULTS.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--port", type=_port, default=8765, help="0: any free port")
-    parser.add_argument("--ready-after-retrieves", type=_at_least(0), default=2)
-    parser.add_argument("--ready-after-seconds", type=_at_least(0, float), default=0.0)
-    parser.add_argument("--export-bytes", type=_at_least(0), default=64 * 1024)
-    parser.add_argument("--username", default=_DEMO.username)
-    parser.add_argument("--password", default=_DEMO.password)
-    parser.add_argument("--account-code", default=_DEMO.account_code)
-    parser.add_argument("--max-parallel", type=_at_least(1), default=10)
-    parser.add_argument("--rate-limit", type=_at_least(1), default=300, help="calls per minute")
+    parser.add_argument(
+        "--port", type=_port, default=8765, help="TCP port on 127.0.0.1 (default 8765; 0: any)"
+    )
+    parser.add_argument(
+        "--ready-after-retrieves",
+        type=_at_least(0),
+        default=2,
+        help="an export answers 412 (not finished) to this many retrieves first (default 2)",
+    )
+    parser.add_argument(
+        "--ready-after-seconds",
+        type=_at_least(0, float),
+        default=0.0,
+        help="and is ready no sooner than this many seconds after its create (default 0)",
+    )
+    parser.add_argument(
+        "--export-bytes",
+        type=_at_least(0),
+        default=64 * 1024,
+        help="size of each export's CSV, bytes (default 65536)",
+    )
+    parser.add_argument(
+        "--username", default=_DEMO.username, help=f"the account's username ({_DEMO.username})"
+    )
+    parser.add_argument("--password", default=_DEMO.password, help="its password (the demo's)")
+    parser.add_argument(
+        "--account-code",
+        default=_DEMO.account_code,
+        help=f"its account code ({_DEMO.account_code})",
+    )
+    parser.add_argument(
+        "--max-parallel",
+        type=_at_least(1),
+        default=10,
+        help="parallel calls allowed before 429, as Ongage limits them (default 10)",
+    )
+    parser.add_argument(
+        "--rate-limit", type=_at_least(1), default=300, help="calls per minute (default 300)"
+    )
+    parser.add_argument(
+        "--first-export-id",
+        type=_at_least(1),
+        metavar="ID",
+        help="the first export id to hand out (default: from the clock, in milliseconds, so a "
+        "restarted simulator never repeats an id an earlier one gave out)",
+    )
     parser.add_argument(
         "--fault", type=_fault, action="append", default=[], metavar="NAME[:times]",
-        help="inject a fault (repeatable); times is a number or 'forever'",
+        help="inject a fault (repeatable; names below)",
     )  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
-    credentials = Credentials(args.username, args.password, args.account_code)
-    config = SimulatorConfig(
-        credentials=credentials,
+def first_export_id(chosen: int | None, now: Callable[[], float] = time.time) -> int:
+    """`chosen`, or the clock in milliseconds: ids from one simulator stay below the next
+    one's unless it created more than one export per millisecond it ran."""
+    return chosen if chosen is not None else int(now() * 1000)
+
+
+def config_from(args: argparse.Namespace) -> SimulatorConfig:
+    return SimulatorConfig(
+        credentials=Credentials(args.username, args.password, args.account_code),
         ready_after_retrieves=args.ready_after_retrieves,
         ready_after_seconds=args.ready_after_seconds,
         export_bytes=args.export_bytes,
         rate_limit_per_minute=args.rate_limit,
         max_parallel=args.max_parallel,
         faults=tuple(args.fault),
+        first_export_id=first_export_id(args.first_export_id),
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    config = config_from(args)
+    credentials = config.credentials
     try:
         simulator = OngageSimulator(config, port=args.port).start()
     except OSError as error:

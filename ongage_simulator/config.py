@@ -58,3 +58,7 @@ class SimulatorConfig:
     no_api_access: tuple[Credentials, ...] = ()  # accounts that authenticate but get 403
     honour_range: bool = True  # False: ignore Range headers and always send the full body
     faults: tuple[FaultSpec, ...] = ()  # injected at start, as `OngageSimulator.inject` does
+    # The first export id handed out (then +1 each). Fixed for tests; `ongage-export
+    # simulator` starts from the clock, so a restarted simulator never repeats an id an
+    # earlier one gave out (its exports may have landed in a local AWS that is still up).
+    first_export_id: int = 7_000_001

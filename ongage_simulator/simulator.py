@@ -18,7 +18,6 @@ from ongage_simulator.other_origin import OtherOrigin
 from ongage_simulator.records import ExportRecord, ServedRecord
 from ongage_simulator.server import SimulatorHTTPServer
 
-_FIRST_EXPORT_ID = 7_000_001
 _CACHED_BODIES = 32  # bodies keep their CRC checkpoints, which make resumed ranges cheap
 
 
@@ -39,7 +38,7 @@ class OngageSimulator:
         self.recorder = StatsRecorder()
         self._lock = threading.Lock()
         self._bodies: OrderedDict[str, ExportBody] = OrderedDict()
-        self._ids = itertools.count(_FIRST_EXPORT_ID)
+        self._ids = itertools.count(self.config.first_export_id)
         self.stopping = threading.Event()
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None

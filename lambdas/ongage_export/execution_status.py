@@ -1,8 +1,11 @@
 """A run's status as the API (GET /exports/{id}) and the CLI (`ongage-export status`) show it.
 
-One view of a Step Functions execution for both, so they cannot drift: its id (the execution
-name, the idempotency key it was started with), status, times, and the outcome once there is
-one. Only the download link is signed where it is shown (the API's role, or your credentials).
+One view of a Step Functions execution for both, so they cannot drift: its `run_id` (the
+execution name, the idempotency key it was started with), status, times, and the outcome once
+there is one. Two ids, never confused: `run_id` names our run; `export_id` is the id Ongage gave
+the export that run created (known once it landed; the CLI also reads it from a running or
+failed run's history). Only the download link is signed where it is shown (the API's role, or
+your credentials).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from ongage_export.contract import EXECUTION_NAME
 
 NOT_FOUND_ERRORS = ("ExecutionDoesNotExist", "InvalidArn")
 WHAT_AN_ID_IS = (
-    "an export id is the idempotency_key the run was started with (letters, digits, '-' and "
+    "a run id is the idempotency_key the run was started with (letters, digits, '-' and "
     "'_', 80 at most) or its execution ARN"
 )
 FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -26,21 +29,21 @@ class NotAnExecution(ValueError):
     """An id that names no execution of this state machine (before asking Step Functions)."""
 
 
-def execution_arn(execution_id: str, state_machine_arn: str) -> str:
+def execution_arn(run_id: str, state_machine_arn: str) -> str:
     """The ARN for an id (execution name) or a full execution ARN of this state machine."""
     prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
-    name = execution_id.removeprefix(prefix) if execution_id.startswith("arn:") else execution_id
-    if name == execution_id and execution_id.startswith("arn:"):
-        raise NotAnExecution(f"{execution_id} is not an execution of {state_machine_arn}")
+    name = run_id.removeprefix(prefix) if run_id.startswith("arn:") else run_id
+    if name == run_id and run_id.startswith("arn:"):
+        raise NotAnExecution(f"{run_id} is not an execution of {state_machine_arn}")
     if not EXECUTION_NAME.match(name):
-        raise NotAnExecution(f"{execution_id[:100]!r} is not an export id: {WHAT_AN_ID_IS}")
+        raise NotAnExecution(f"{run_id[:100]!r} is not a run id: {WHAT_AN_ID_IS}")
     return prefix + name
 
 
 def status_view(execution: Mapping[str, Any]) -> dict[str, Any]:
     """DescribeExecution's answer as shown: status, times, and the result or the error."""
     view: dict[str, Any] = {
-        "id": execution["name"],
+        "run_id": execution["name"],
         "execution_arn": execution["executionArn"],
         "status": execution["status"],
         "started_at": _iso(execution.get("startDate")),
@@ -48,6 +51,8 @@ def status_view(execution: Mapping[str, Any]) -> dict[str, Any]:
     }
     if execution["status"] == "SUCCEEDED":
         view["result"] = parse_json(execution.get("output"))
+        if isinstance(view["result"], dict) and view["result"].get("export_id") is not None:
+            view["export_id"] = str(view["result"]["export_id"])
     elif execution["status"] != "RUNNING":
         view["error"], view["cause"] = execution.get("error"), execution.get("cause")
     return view

@@ -21,7 +21,12 @@ from ongage_export.landing import LandedObject, UploadProgress
 from ongage_export.object_keys import export_key, staging_key
 from ongage_export.ongage_answers import export_id_problem
 from ongage_export.ongage_client import NotReady
-from ongage_export.polling import PollingPolicy, Readiness, learned_window
+from ongage_export.polling import (
+    MAX_DEADLINE_SECONDS,
+    PollingPolicy,
+    Readiness,
+    learned_window,
+)
 from ongage_export.readiness_history import history_key
 from ongage_export.request import ExportRequest, InvalidExportRequest, parse_request
 from ongage_export.settings import Settings
@@ -257,13 +262,21 @@ def _not_ready(job: Job, elapsed: float, rng: random.Random | None) -> Job:
         job.give_up = (
             f"Ongage still answered 412 ('{job.last_message}') after {job.polls} retrieves over "
             f"{elapsed:.0f} s: {decision}. What to do: check export {job.export_id} in Ongage "
-            "(it may be stuck or unusually large); to keep waiting for the same export, resume "
-            f"the run with `ongage-export redrive {job.execution_arn}`; for exports that take "
-            "this long, raise polling.deadline_seconds (and max_polls)."
+            "(it may be stuck or unusually large); to keep waiting for that same export (no new "
+            f"one is created), run `{redrive_command(job)}`: a new run that polls it again with "
+            "a fresh deadline and poll budget; for exports that usually take this long, raise "
+            "polling.deadline_seconds (and max_polls) in cdk.json."
         )
     else:
         job.next_wait_seconds = decision
     return job
+
+
+def redrive_command(job: Job) -> str:
+    """The command that resumes this run with twice its deadline (as far as the bound allows).
+    It names the execution ARN, which is all `ongage-export redrive` needs to find the run."""
+    deadline = min(2 * job.polling.deadline_seconds, MAX_DEADLINE_SECONDS)
+    return f"ongage-export redrive {job.execution_arn} --deadline {deadline}"
 
 
 def object_metadata(job: Job) -> dict[str, str]:

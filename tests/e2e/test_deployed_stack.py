@@ -84,7 +84,8 @@ def test_real_export_through_the_api_starts_once_and_lands(
     assert again[0] in (202, 409), again
     if again[0] == 202:
         assert again[1]["execution_arn"] == first[1]["execution_arn"]
-    report = following.wait_for(deployment, key, timeout=export_timeout, interval=15)
+    arn = deployment.execution_arn(key)
+    report = following.wait_for(deployment, arn, timeout=export_timeout, interval=15)
     _landed(deployment, report)
     status, answer = signed_request(deployment.session, "GET", _url(deployment, f"exports/{key}"))
     assert status == 200
@@ -95,7 +96,9 @@ def test_real_export_through_the_api_starts_once_and_lands(
 def test_real_export_through_the_cli(deployment, real_request, export_timeout, tmp_path):
     key = _key("cli")
     started = deployed.start_execution(deployment, key, {"request": real_request})
-    assert started["execution_id"] == key
-    report = following.wait_for(deployment, key, timeout=export_timeout, interval=15)
+    assert started["run_id"] == key
+    arn = deployment.execution_arn(key)
+    report = following.wait_for(deployment, arn, timeout=export_timeout, interval=15)
     _landed(deployment, report)
-    assert following.describe(deployment, key)["download_url"].startswith("https://")
+    assert (report["run_id"], report["export_id"]) == (key, report["result"]["export_id"])
+    assert following.describe(deployment, arn)["download_url"].startswith("https://")

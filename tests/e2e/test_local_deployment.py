@@ -11,6 +11,8 @@ import copy
 import hashlib
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -223,11 +225,12 @@ def test_the_status_function_answers_404_and_links_a_landed_export(
     assert _status(local_env, "no-such-export")["statusCode"] == 404
 
     report = start_and_wait(tmp_path)
-    answer = _status(local_env, report["id"])
+    answer = _status(local_env, report["run_id"])
 
     assert answer["statusCode"] == 200
     body = json.loads(answer["body"])
     assert body["status"] == "SUCCEEDED"
+    assert (body["run_id"], body["export_id"]) == (report["run_id"], report["export_id"])
     assert body["download_url"].startswith(local_env.deployed.environment["AWS_ENDPOINT_URL"])
 
 
@@ -273,3 +276,80 @@ def test_the_export_created_pattern_matches_what_s3_sends_for_a_landed_export(
 
     assert matches("exports/list=1111/date=2030-01-02/e2e-7000001.zip")
     assert not matches("incoming/run/e2e-7000001.zip")
+
+
+# --- recovering: redrive with a longer deadline, ids, the API ---------------------------------
+
+
+def _run_cli(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *arguments], capture_output=True, text=True, timeout=300, env=dict(os.environ)
+    )
+
+
+def test_a_run_that_gave_up_lands_its_export_when_the_notice_is_followed_literally(
+    local_env: LocalTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ExportNotReady with a short deadline; the notice's command (a redrive with a longer
+    deadline) lands the same Ongage export, and Ongage is asked for no new one."""
+    monkeypatch.setattr(local_env.simulator.config, "ready_after_retrieves", 10_000)
+    failed = start_and_wait(tmp_path, REQUEST, "--deadline", "3")
+    assert (failed["status"], failed["error"]) == ("FAILED", "ExportNotReady"), failed
+    export_id = failed["export_id"]
+    cause = local_env.notice_for(failed["execution_arn"])["message"]["cause"]
+    (advice,) = re.findall(r"run `(ongage-export redrive [^`]+)`", cause)
+    assert advice == f"ongage-export redrive {failed['execution_arn']} --deadline 6"
+
+    local_env.simulator.config.ready_after_retrieves = 0
+    creates = local_env.simulator.stats.creates
+    followed = _run_cli(*shlex.split(advice)[1:])  # as printed; no --stack needed
+
+    assert followed.returncode == 0, followed.stderr
+    assert f"carries on  run {failed['run_id']}'s Ongage export {export_id}" in followed.stdout
+    (redrive_id,) = re.findall(r"^started run (\S+) ", followed.stdout, re.MULTILINE)
+    landed = cli("wait", export_id, "--interval", "0.5", tmp=tmp_path)  # by Ongage's id
+    assert (landed["status"], landed["run_id"], landed["export_id"]) == (
+        "SUCCEEDED", redrive_id, export_id,
+    )  # fmt: skip
+    assert local_env.simulator.stats.creates == creates  # the same export, no new create
+    stored = (
+        local_env.deployed.client("s3")
+        .get_object(Bucket=local_env.deployed.outputs["BucketName"], Key=landed["result"]["key"])[
+            "Body"
+        ]
+        .read()
+    )
+    assert (
+        hashlib.sha256(stored).hexdigest() == local_env.simulator.expected_body(export_id).sha256()
+    )
+
+
+def test_status_names_the_run_and_the_ongage_export_and_finds_either(
+    local_env: LocalTarget, tmp_path: Path
+) -> None:
+    report = start_and_wait(tmp_path)
+    run_id, export_id = report["run_id"], report["export_id"]
+    assert report["status"] == "SUCCEEDED" and export_id == report["result"]["export_id"]
+
+    by_export = _run_cli("status", export_id)
+
+    assert by_export.returncode == 0, by_export.stderr
+    assert by_export.stderr.strip() == f"Ongage export {export_id} is run {run_id}"
+    assert by_export.stdout.splitlines()[:2] == [
+        f"run            {run_id}",
+        f"Ongage export  {export_id}",
+    ]
+
+
+def test_start_via_api_on_the_local_aws_is_one_clear_line(
+    local_env: LocalTarget, tmp_path: Path
+) -> None:
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(REQUEST))
+    done = _run_cli("start", str(path), "--via-api")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: --via-api: the stack is on a local AWS "
+        f"({local_env.deployed.environment['AWS_ENDPOINT_URL']}), which does not serve API "
+        "Gateway requests; start without --via-api (the same run, through Step Functions)"
+    ]

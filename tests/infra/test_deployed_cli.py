@@ -150,7 +150,7 @@ def test_start_runs_the_workflow_with_the_request_and_key(aws, tmp_path, capsys)
     )
     assert code == 0
     started = json.loads(out)
-    assert started["execution_id"] == "run-1"
+    assert started["run_id"] == "run-1"
     assert started["execution_arn"] == arn.replace(":stateMachine:", ":execution:") + ":run-1"
     sfn = boto3.client("stepfunctions")
     run_input = json.loads(sfn.describe_execution(executionArn=started["execution_arn"])["input"])
@@ -161,7 +161,7 @@ def test_start_makes_a_readable_key_when_none_is_given(aws, tmp_path, capsys):
     _deploy()
     code, out, _ = _run(["start", _request_file(tmp_path), "--json"], capsys)
     assert code == 0
-    key = json.loads(out)["execution_id"]
+    key = json.loads(out)["run_id"]
     assert key.startswith("weekly-actives-")
     assert EXECUTION_NAME.match(key)
 
@@ -272,7 +272,7 @@ def test_start_wait_prints_the_final_report_only_on_stdout(aws, tmp_path, capsys
     )
     assert code == 0
     assert json.loads(out)["status"] == "SUCCEEDED"
-    assert "started export sw" in err
+    assert "started run sw" in err
 
 
 def test_progress_line_on_a_terminal_is_rewritten_in_place():
@@ -289,9 +289,9 @@ def test_progress_line_on_a_terminal_is_rewritten_in_place():
 def test_progress_line_mentions_download_progress():
     download = {"size": 3 * 1024 * 1024, "total": 6 * 1024 * 1024}
     progress = {"state": "RetrieveExport", "export_id": "e1", "polls": 4, "download": download}
-    report = {"id": "k", "status": "RUNNING", "progress": progress}
+    report = {"run_id": "k", "status": "RUNNING", "progress": progress}
     line = following.progress_line(report, 75)
-    assert line.startswith("[01:15] k RUNNING".replace(" ", "  "))
+    assert line.startswith("[01:15]  run k  RUNNING  at RetrieveExport  Ongage export e1")
     assert "downloaded 3.0 MiB of 6.0 MiB" in line
 
 
@@ -308,7 +308,7 @@ class _FakeResponse(io.BytesIO):
 def test_start_via_api_posts_a_sigv4_signed_body(aws, tmp_path, capsys, monkeypatch):
     _deploy()
     sent: list[Any] = []
-    answer = {"execution_id": "api-1", "execution_arn": "arn:x", "started_at": 1.0}
+    answer = {"run_id": "api-1", "execution_arn": "arn:x", "started_at": 1.0}
 
     def fake_urlopen(request: Any, timeout: float) -> _FakeResponse:
         sent.append(request)
@@ -371,7 +371,7 @@ def test_redrive_resumes_a_failed_run_with_its_export(aws, tmp_path, capsys):
 
     assert code == deployed.EXIT_OK
     started = json.loads(out)
-    assert started["execution_id"].startswith("k-1-redrive-")
+    assert started["run_id"].startswith("k-1-redrive-")
     sfn = boto3.client("stepfunctions")
     run_input = json.loads(sfn.describe_execution(executionArn=started["execution_arn"])["input"])
     assert run_input["request"] == REQUEST
@@ -388,3 +388,153 @@ def test_redrive_refuses_a_run_that_did_not_fail(aws, tmp_path, capsys):
     code, _, err = _run(["redrive", "k-2"], capsys)
     assert code == deployed.EXIT_USAGE
     assert "only a failed, timed-out or aborted run can be resumed" in err
+
+
+# --- one name for one thing: run ids and Ongage export ids ---------------------------------------
+
+
+def test_status_names_the_run_and_the_ongage_export_apart(aws, tmp_path, capsys):
+    _deploy()
+    _run(["start", _request_file(tmp_path), "--idempotency-key", "named"], capsys)
+    _finish("named")
+
+    code, out, _ = _run(["status", "named"], capsys)
+
+    assert code == 0
+    assert out.splitlines()[:2] == ["run            named", "Ongage export  e1"]
+    report = json.loads(_run(["status", "named", "--json"], capsys)[1])
+    assert (report["run_id"], report["export_id"]) == ("named", "e1")
+    assert "id" not in report
+
+
+def test_status_finds_a_run_by_its_ongage_export_id_and_says_which(aws, tmp_path, capsys):
+    _deploy()
+    _run(["start", _request_file(tmp_path), "--idempotency-key", "by-export"], capsys)
+    _finish("by-export")
+
+    code, out, err = _run(["status", "e1", "--json"], capsys)
+
+    assert code == 0
+    assert err.strip() == "Ongage export e1 is run by-export"
+    assert json.loads(out)["run_id"] == "by-export"
+
+
+def test_a_failed_run_shows_the_export_it_created(aws, tmp_path, capsys):
+    _deploy(final=FAIL)
+    _run(["start", _request_file(tmp_path), "--idempotency-key", "f-1"], capsys)
+    _finish("f-1")
+    code, out, _ = _run(["status", "f-1", "--json"], capsys)
+    assert code == deployed.EXIT_FAILED
+    assert json.loads(out)["export_id"] == "e1"  # from the run's history
+
+
+def test_an_id_that_is_neither_a_run_nor_an_export_says_what_was_searched(aws, capsys):
+    _deploy()
+    code, _, err = _run(["wait", "7000099"], capsys)
+    assert code == deployed.EXIT_USAGE
+    assert "no run '7000099' on this stack" in err
+    assert "created Ongage export '7000099'" in err
+
+
+# --- redrive with other polling ----------------------------------------------------------------
+
+
+def _started_input(out: str) -> dict[str, Any]:
+    arn = json.loads(out)["execution_arn"]
+    return dict(
+        json.loads(boto3.client("stepfunctions").describe_execution(executionArn=arn)["input"])
+    )
+
+
+def test_redrive_keeps_the_failed_runs_polling_by_default(aws, tmp_path, capsys):
+    _deploy(final=FAIL)
+    argv = ["start", _request_file(tmp_path), "--idempotency-key", "p-1", "--deadline", "5"]
+    _run([*argv, "--poll-initial", "2"], capsys)
+    _finish("p-1")
+
+    code, out, _ = _run(["redrive", "p-1", "--json"], capsys)
+
+    assert code == 0
+    assert _started_input(out)["polling"] == {"initial_seconds": 2, "deadline_seconds": 5}
+
+
+def test_redrive_with_a_longer_deadline_keeps_the_rest_and_the_export(aws, tmp_path, capsys):
+    _deploy(final=FAIL)
+    argv = ["start", _request_file(tmp_path), "--idempotency-key", "p-2", "--deadline", "5"]
+    _run([*argv, "--poll-initial", "2"], capsys)
+    _finish("p-2")
+
+    code, out, _ = _run(
+        ["redrive", "p-2", "--deadline", "900", "--poll-max", "30", "--json"], capsys
+    )
+
+    assert code == 0
+    started = json.loads(out)
+    assert (started["redrives"], started["export_id"]) == ("p-2", "e1")
+    run_input = _started_input(out)
+    assert run_input["polling"] == {
+        "initial_seconds": 2,
+        "deadline_seconds": 900,
+        "max_seconds": 30,
+    }
+    assert run_input["resume"]["export_id"] == "e1"
+
+
+def test_redrive_checks_the_merged_polling_before_starting(aws, tmp_path, capsys):
+    _deploy(final=FAIL)
+    argv = ["start", _request_file(tmp_path), "--idempotency-key", "p-3", "--poll-initial", "60"]
+    _run(argv, capsys)
+    _finish("p-3")
+    code, _, err = _run(["redrive", "p-3", "--poll-max", "10"], capsys)
+    assert code == deployed.EXIT_USAGE
+    assert err.startswith("error: --poll-initial/--poll-max/--deadline:")
+    assert len(boto3.client("stepfunctions").list_executions(
+        stateMachineArn=Deployment.find(STACK).state_machine_arn)["executions"]) == 1  # fmt: skip
+
+
+def test_redrive_by_execution_arn_needs_no_stack_name(aws, tmp_path, capsys):
+    """The command a failure notice prints names the execution ARN: it works whatever the
+    stack is called and wherever ONGAGE_EXPORT_STACK points."""
+    machine = _deploy(final=FAIL)
+    _run(["start", _request_file(tmp_path), "--idempotency-key", "a-1"], capsys)
+    _finish("a-1")
+    failed = machine.replace(":stateMachine:", ":execution:") + ":a-1"
+
+    args = _parser().parse_args(["redrive", failed, "--deadline", "600"])
+    assert args.func(args) == deployed.EXIT_OK
+
+    out = capsys.readouterr().out
+    assert "started run a-1-redrive-" in out and "carries on  run a-1's Ongage export e1" in out
+    assert "deadline 600 s" in out
+    assert (
+        f"ongage-export wait {machine.replace(':stateMachine:', ':execution:')}:a-1-redrive-" in out
+    )
+
+
+def test_redrive_by_ongage_export_id_takes_the_newest_run_of_it(aws, tmp_path, capsys):
+    _deploy(final=FAIL)
+    _run(["start", _request_file(tmp_path), "--idempotency-key", "n-1"], capsys)
+    _finish("n-1")
+    first = json.loads(_run(["redrive", "n-1", "--json"], capsys)[1])
+    _finish(first["run_id"])
+
+    code, out, err = _run(["redrive", "e1", "--json"], capsys)
+
+    assert code == 0
+    assert err.strip() == (
+        f"Ongage export e1 is run {first['run_id']} (the newest of its runs; the others: n-1)"
+    )
+    assert json.loads(out)["redrives"] == first["run_id"]
+
+
+def test_start_via_api_that_cannot_be_reached_is_one_line(aws, tmp_path, capsys, monkeypatch):
+    _deploy()
+
+    def unreachable(request: Any, timeout: float) -> Any:
+        raise deployed.urllib.error.URLError(OSError(-2, "Name or service not known"))
+
+    monkeypatch.setattr(deployed.urllib.request, "urlopen", unreachable)
+    code, _, err = _run(["start", _request_file(tmp_path), "--via-api"], capsys)
+    assert code == deployed.EXIT_USAGE
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "--via-api: the stack's API did not answer" in err

@@ -120,7 +120,8 @@ def test_post_names_the_execution_after_the_idempotency_key_and_answers_202(synt
     assert '\\"name\\": \\"$input.path(\'$.idempotency_key\')\\"' in template
     responses = {r["StatusCode"]: r for r in integration["IntegrationResponses"]}
     assert "SelectionPattern" not in responses["202"]  # the success default
-    assert "execution_id" in responses["202"]["ResponseTemplates"]["application/json"]
+    started = responses["202"]["ResponseTemplates"]["application/json"]
+    assert '"run_id": "$id"' in started and "execution_id" not in started
     assert (
         "responseOverride.status = 409" in responses["400"]["ResponseTemplates"]["application/json"]
     )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -106,8 +109,10 @@ def test_run_reports_failure_with_error_and_cause(
     request_file: Path,
     ongage_env: None,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the default output folder is made here
     monkeypatch.setenv("ONGAGE_PASSWORD", "wrong")
     status = main(["run", str(request_file), "--ongage-url", simulator.url, "--json"])
     summary = json.loads(capsys.readouterr().out)
@@ -133,30 +138,113 @@ def test_run_refuses_an_invalid_request_and_missing_credentials(
     assert "set ONGAGE_USERNAME, ONGAGE_PASSWORD, ONGAGE_ACCOUNT_CODE" in capsys.readouterr().err
 
 
-def test_console_script_prints_one_json_object(
-    simulator: OngageSimulator, request_file: Path
+def simulator_env(simulator: OngageSimulator) -> dict[str, str]:
+    """What `ongage-export simulator` tells a user to export."""
+    return {**os.environ, **CREDENTIALS.env(), "ONGAGE_BASE_URL": simulator.url}
+
+
+def test_console_script_prints_one_json_object_and_keeps_the_zip_by_default(
+    simulator: OngageSimulator, request_file: Path, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "ONGAGE_USERNAME": CREDENTIALS.username,
-        "ONGAGE_PASSWORD": CREDENTIALS.password,
-        "ONGAGE_ACCOUNT_CODE": CREDENTIALS.account_code,
-    }
+    """No --ongage-url (ONGAGE_BASE_URL, as the simulator prints it) and no --out."""
     command = [
-        sys.executable,
-        "-m",
-        "ongage_cli.main",
-        "run",
-        str(request_file),
-        "--ongage-url",
-        simulator.url,
-        "--json",
-        "--poll-initial",
-        "1",
-        "--poll-max",
-        "1",
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        sys.executable, "-m", "ongage_cli.main", "run", str(request_file),
+        "--json", "--poll-initial", "1", "--poll-max", "1",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, env=simulator_env(simulator), cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout)["status"] == "SUCCEEDED"
     assert len(done.stdout.strip().splitlines()) == 1
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "SUCCEEDED"
+    kept = tmp_path / summary["local_path"]
+    assert kept.parent == tmp_path / "ongage-exports"
+    assert kept.stat().st_size == summary["bytes"]
+    assert sorted(p.name for p in kept.parent.iterdir()) == sorted(
+        [kept.name, "notifications.json", "lambda-logs.jsonl"]
+    )
+
+
+def test_run_with_an_export_id_lands_it_without_creating_another(
+    simulator: OngageSimulator,
+    request_file: Path,
+    ongage_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    created = simulator.create_export(REQUEST, 1111)  # an earlier run's export
+    argv = ["run", str(request_file), "--ongage-url", simulator.url, "--out", str(tmp_path),
+            "--json", "--poll-initial", "1", "--poll-max", "1",
+            "--export-id", created.id]  # fmt: skip
+
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["export_id"] == created.id
+    assert summary["sha256"] == simulator.expected_body(created.id).sha256()
+    assert simulator.stats.creates == 1  # only the earlier run's
+
+
+def test_a_run_that_gives_up_says_how_to_carry_on_and_that_works(
+    simulator: OngageSimulator,
+    request_file: Path,
+    ongage_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(simulator.config, "ready_after_retrieves", 10_000)
+    argv = ["run", str(request_file), "--ongage-url", simulator.url, "--out", str(tmp_path),
+            "--poll-initial", "1", "--poll-max", "1", "--deadline", "2"]  # fmt: skip
+    assert main(argv) == 1
+    (export_id,) = simulator.exports
+    advice = capsys.readouterr().err.strip().splitlines()[-1]
+    prefix = f"  to carry on with Ongage export {export_id}: "
+    assert advice.startswith(prefix) and advice.endswith(f"--export-id {export_id} --deadline 4")
+
+    simulator.config.ready_after_retrieves = 0
+    carry_on = shlex.split(advice.removeprefix(prefix))
+    assert main(carry_on[1:]) == 0  # the command as printed, after the program's name
+    assert simulator.stats.creates == 1
+    assert f"Export {export_id} landed" in capsys.readouterr().out
+
+
+def test_ctrl_c_names_the_export_and_the_command_that_lands_it(
+    simulator: OngageSimulator, request_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(simulator.config, "ready_after_retrieves", 10_000)
+    out = tmp_path / "landed"
+    program = str(Path(sys.executable).with_name("ongage-export"))
+    command = [program, "run", str(request_file), "--out", str(out),
+               "--poll-initial", "1", "--poll-max", "1"]  # fmt: skip
+    running = subprocess.Popen(
+        command, env=simulator_env(simulator), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        while not any(export.retrieves for export in list(simulator.exports.values())):
+            assert running.poll() is None, running.communicate()
+            time.sleep(0.1)  # until the run has created its export and polls it
+        running.send_signal(signal.SIGINT)
+        stdout, stderr = running.communicate(timeout=120)
+    finally:
+        running.kill()
+
+    (export_id,) = simulator.exports
+    assert running.returncode == 130
+    assert "Traceback" not in stderr and stdout == ""
+    assert stderr.strip().splitlines() == [
+        f"interrupted: Ongage export {export_id} was already created; to poll and land it "
+        f"without creating another, run: {shlex.join(command)} --export-id {export_id}"
+    ]
+    assert not out.exists()  # made by the run, removed with everything half-written
+
+    simulator.config.ready_after_retrieves = 0
+    again = subprocess.run(
+        [*command, "--export-id", export_id, "--json"], env=simulator_env(simulator),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["export_id"] == export_id
+    assert simulator.stats.creates == 1

@@ -84,7 +84,10 @@ def _get(execution_id: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_landed_export_gets_location_and_short_lived_link(aws, monkeypatch):
-    landed = {"status": "SUCCEEDED", "bucket": BUCKET, "key": "exports/list=1/x.zip", "bytes": 3}
+    landed = {
+        "status": "SUCCEEDED", "bucket": BUCKET, "key": "exports/list=1/x.zip", "bytes": 3,
+        "export_id": "7000003",
+    }  # fmt: skip
     arn = _machine(aws, monkeypatch, {"Type": "Pass", "Result": landed, "End": True})
     _finished(aws, arn, "key-1")
 
@@ -92,6 +95,8 @@ def test_landed_export_gets_location_and_short_lived_link(aws, monkeypatch):
 
     assert status == 200
     assert body["status"] == "SUCCEEDED"
+    # Two ids, two names: our run's, and the export's at Ongage.
+    assert (body["run_id"], body["export_id"]) == ("key-1", "7000003")
     assert body["result"] == landed
     assert body["location"] == f"s3://{BUCKET}/exports/list=1/x.zip"
     link = urlparse(body["download_url"])
@@ -123,7 +128,7 @@ def test_full_execution_arn_is_accepted(aws, monkeypatch):
     status, body = _get(execution)
 
     assert status == 200
-    assert body["id"] == "key-3"
+    assert body["run_id"] == "key-3" and "id" not in body
 
 
 def test_output_outside_the_export_prefix_gets_no_link(aws, monkeypatch):

@@ -726,6 +726,29 @@ def test_cli_serves_until_interrupted() -> None:
         assert process.wait(timeout=5) == 0
 
 
+def _one_export_from_a_fresh_simulator_command() -> int:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ongage_simulator.cli", "--port", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        response = requests.post(url + "/api/export", json=VALID, headers=DEMO.headers())
+        return int(response.json()["payload"]["id"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=5) == 0
+
+
+def test_a_restarted_simulator_command_never_repeats_an_export_id() -> None:
+    """Its exports may have landed in a local AWS that outlives it: a repeated id would find
+    the earlier export's object at the key and report it as this one."""
+    first = _one_export_from_a_fresh_simulator_command()
+    second = _one_export_from_a_fresh_simulator_command()
+    assert second > first > 7_000_001
+
+
 # --- knobs of issue 11 ----------------------------------------------------------------------------
 
 

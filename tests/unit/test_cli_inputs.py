@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ongage_cli.main import main
+from ongage_cli.main import continue_command, main
 from tests.conftest import REQUEST
 
 SECRET = "pw-Never-Printed-7781"
@@ -27,6 +28,7 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONGAGE_PASSWORD", SECRET)
     monkeypatch.setenv("ONGAGE_ACCOUNT_CODE", "ACCTCODE99")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("ONGAGE_BASE_URL", raising=False)
 
 
 def write(tmp: Path, content: bytes | str | object, name: str = "request.json") -> Path:
@@ -85,6 +87,10 @@ OPTIONS: dict[str, Make] = {
     "run: --out is a file": lambda tmp: [
         *FILE_COMMANDS["run"](good(tmp)), "--out", str(write(tmp, "x", "file"))],
     "run: missing --ongage-url": lambda tmp: ["run", good(tmp)],
+    "run: --export-id with a slash": lambda tmp: [
+        *FILE_COMMANDS["run"](good(tmp)), "--export-id", "70/01"],
+    "redrive: zero deadline": lambda tmp: ["redrive", "some-id", "--deadline", "0"],
+    "status: neither a run id nor an export id": lambda tmp: ["status", "a b"],
     "demo: negative size": lambda tmp: ["demo", "--export-bytes", "-1"],
     "start: negative deadline": lambda tmp: ["start", good(tmp), "--deadline", "-1"],
     "start: bad idempotency key": lambda tmp: [
@@ -188,3 +194,73 @@ def test_the_installed_command_on_binary_bytes(tmp_path: Path) -> None:
         f"error: {binary} is not UTF-8 text (byte 0x89 at offset 0): save the request as "
         "UTF-8 JSON (see examples/segment-export.json)"
     ]
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def no_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the run went on to deploy")
+
+    monkeypatch.setattr("ongage_cli.local_run.LocalRun.run", refuse)
+
+
+def test_run_refuses_an_ongage_url_that_does_not_answer_before_deploying(
+    tmp_path: Path, no_deployment: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    status, out, err = invoke(["run", good(tmp_path), "--ongage-url", url], capsys)
+    assert_one_clear_message(status, out, err)
+    assert err.startswith("error: --ongage-url: nothing answers at that URL (Connection refused)")
+    assert url not in err  # a URL is never echoed
+
+
+def test_run_reads_ongage_base_url_when_no_option_is_given(
+    tmp_path: Path,
+    no_deployment: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ONGAGE_BASE_URL", f"http://127.0.0.1:{closed_port()}")
+    status, out, err = invoke(["run", good(tmp_path)], capsys)
+    assert_one_clear_message(status, out, err)
+    assert err.startswith("error: ONGAGE_BASE_URL: nothing answers")
+
+    monkeypatch.setenv("ONGAGE_BASE_URL", "ftp://127.0.0.1/")
+    status, out, err = invoke(["run", good(tmp_path)], capsys)
+    assert_one_clear_message(status, out, err)
+    assert err.startswith("error: ONGAGE_BASE_URL must be an http:// or https:// URL")
+
+
+def test_without_any_url_run_names_both_ways_to_give_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = invoke(["run", good(tmp_path)], capsys)
+    assert_one_clear_message(status, out, err)
+    assert "pass --ongage-url URL or set ONGAGE_BASE_URL" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["run", "r.json", "--json"], "ongage-export run r.json --json --export-id 7000003"),
+        (["run", "r.json", "--export-id", "1", "--out", "my dir"],
+         "ongage-export run r.json --out 'my dir' --export-id 7000003"),
+        (["run", "r.json", "--export-id=1", "--deadline=60"],
+         "ongage-export run r.json --export-id 7000003 --deadline 120"),
+        (["run", "r.json", "--deadline", "60", "--json"],
+         "ongage-export run r.json --json --export-id 7000003 --deadline 120"),
+    ],
+)  # fmt: skip
+def test_the_continue_command_is_the_command_given_with_the_export_id(
+    argv: list[str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["/somewhere/python", "-m", "ongage_cli.main"])
+    deadline = 120 if any(a.startswith("--deadline") for a in argv) else None
+    assert continue_command(argv, "7000003", deadline) == expected

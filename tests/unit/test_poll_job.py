@@ -137,6 +137,8 @@ def test_the_deadline_gives_up_with_what_to_do() -> None:
     job = poll(new_job(deadline_seconds=100), FakeOngage([NotReady("wait")]), FakeLanding(), 100)
     assert job.give_up is not None and "deadline" in job.give_up and ARN in job.give_up
     assert readiness_of(job) == Readiness(100, None)
+    # The advice is a command to run as it stands: the run's ARN and a doubled deadline.
+    assert f"run `ongage-export redrive {ARN} --deadline 200`" in job.give_up
 
 
 def test_a_landing_cut_short_waits_zero_and_resumes_with_range() -> None:

@@ -1,8 +1,9 @@
 """GET /exports/{id} (API Gateway proxy): a run's status, and for a landed export a download link.
 
-`id` is the execution name (the idempotency key given to POST /exports) or the full execution
-ARN. The link is a presigned S3 GET, valid DOWNLOAD_LINK_SECONDS at most (and never longer than
-this function's own credentials). It is made only for objects under EXPORT_PREFIX of
+`id` is the run id: the execution name (the idempotency key given to POST /exports) or the full
+execution ARN. The answer names it `run_id`; `export_id` is Ongage's id of the landed export.
+The link is a presigned S3 GET, valid DOWNLOAD_LINK_SECONDS at most (and never longer than this
+function's own credentials). It is made only for objects under EXPORT_PREFIX of
 EXPORT_BUCKET, whatever the execution output says.
 """
 
@@ -61,8 +62,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
-@app.get("/exports/<export_id>")
-def get_export(export_id: str) -> Response[str]:
+@app.get("/exports/<run_id>")
+def get_export(run_id: str) -> Response[str]:
     settings = StatusSettings.from_env()
     raw_id = path_id(app.current_event.path_parameters)
     arn = execution_arn(raw_id, settings.state_machine_arn)
@@ -70,7 +71,7 @@ def get_export(export_id: str) -> Response[str]:
         execution = _stepfunctions().describe_execution(executionArn=arn)
     except ClientError as error:
         if error.response["Error"]["Code"] in NOT_FOUND_ERRORS:
-            raise UnknownExecution(f"no export run {raw_id!r}") from None
+            raise UnknownExecution(f"no run {raw_id!r} on this stack") from None
         raise
     view = status_view(execution)
     bucket, key = landed_location(
@@ -91,13 +92,11 @@ def path_id(parameters: Any) -> str:
     """
     raw = parameters.get("id") if isinstance(parameters, dict) else None
     if not isinstance(raw, str) or len(raw) > MAX_ID_LENGTH:
-        raise NotAnExecution(f"the path has no usable export id: {WHAT_AN_ID_IS}")
+        raise NotAnExecution(f"the path has no usable run id: {WHAT_AN_ID_IS}")
     try:
         return unquote(raw, errors="strict")
     except UnicodeDecodeError:  # percent-encoded bytes that are not UTF-8
-        raise NotAnExecution(
-            f"the export id is not UTF-8 once URL-decoded: {WHAT_AN_ID_IS}"
-        ) from None
+        raise NotAnExecution(f"the run id is not UTF-8 once URL-decoded: {WHAT_AN_ID_IS}") from None
 
 
 @app.exception_handler(NotAnExecution)
