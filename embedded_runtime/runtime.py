@@ -39,6 +39,7 @@ from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from local_aws import (
     cloud_assembly,
     consumer_resources,
+    execution_names,
     extensions,
     resource_models,
     s3_events,
@@ -201,7 +202,9 @@ class EmbeddedRuntime:
         resource_models.install()  # adds CloudFormation types; changes nothing moto had
         consumer_resources.install()
         self._extensions.enter_context(
-            extensions.applied(state_machines, secure_transport, s3_streaming, s3_events)
+            extensions.applied(
+                state_machines, execution_names, secure_transport, s3_streaming, s3_events
+            )
         )
         state_machines.RETRY_TIME_SCALE = self.retry_time_scale
         outputs = cloud_assembly.deploy(

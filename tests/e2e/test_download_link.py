@@ -32,7 +32,7 @@ def test_both_download_links_fetch_the_landed_zip_byte_identical(
     expected = local_env.simulator.expected_body(report["result"]["export_id"]).sha256()
 
     from_cli = fetch(report["download_url"])
-    answer = _status(local_env, report["id"])
+    answer = _status(local_env, report["run_id"])
     from_function = fetch(json.loads(answer["body"])["download_url"])
 
     assert from_cli[:4] == b"PK\x03\x04"
