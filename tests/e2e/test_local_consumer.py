@@ -18,7 +18,8 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import duckdb
 import pytest
@@ -27,7 +28,9 @@ from local_aws.deployment import LocalAwsProcess, LocalDeployment, OngageSecret,
 from ongage_simulator import Credentials, OngageSimulator, SimulatorConfig
 from tests.conftest import FAST_POLLING
 from tests.e2e.conftest import _real_stack
+from tests.e2e.test_runbook import follow
 from tests.integration.test_consumer import readme_queries
+from tests.integration.test_contracts import object_created_event
 
 ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = Credentials.demo()
@@ -111,3 +114,27 @@ def test_a_landed_export_is_curated_by_the_deployed_consumer(
     database, table = curated_stack.outputs["CuratedTable"].split(".")
     glue = curated_stack.client("glue")
     assert glue.get_table(DatabaseName=database, Name=table)["Table"]["Name"] == table
+
+
+def test_the_curation_dead_letter_queue_is_drained(
+    curated_stack: LocalDeployment, tmp_path: Path
+) -> None:
+    """docs/operations.md's drain: a landed export whose curation failed (Lambda's failure record
+    in the queue) is curated again, and the queue is left empty."""
+    s3, sqs = curated_stack.client("s3"), curated_stack.client("sqs")
+    bucket = curated_stack.outputs["BucketName"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="exports/").get("Contents", [])
+    if not listed:
+        pytest.skip("needs the export the test above landed")
+    for curated in s3.list_objects_v2(Bucket=bucket, Prefix="curated/").get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=curated["Key"])
+    landed = SimpleNamespace(client=curated_stack.client, bucket=bucket)
+    event = object_created_event(cast(Any, landed), listed[0]["Key"])
+    failure_record = {"version": "1.0", "requestPayload": event, "responsePayload": {}}
+    queue = curated_stack.outputs["CurationDeadLetterQueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(failure_record))
+
+    printed = follow(curated_stack, "drain-curation", cwd=tmp_path)
+
+    assert printed.strip().splitlines()[-1] == "0"  # messages left
+    wait_for_manifest(s3, bucket, time.monotonic() + WAIT_SECONDS)
