@@ -15,12 +15,14 @@ import contextlib
 from typing import Any
 
 from moto.athena.models import athena_backends
+from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
+from moto.glue.exceptions import DatabaseNotFoundException, TableNotFoundException
 from moto.glue.models import glue_backends
 
-from local_aws.resource_models import _Created, _properties
+from local_aws.resource_models import _Created
 
 
 class GlueDatabase(_Created, CloudFormationModel):
@@ -32,13 +34,9 @@ class GlueDatabase(_Created, CloudFormationModel):
         glue_backends[account_id][region_name].create_database(database["Name"], database)
         return cls(database["Name"])
 
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        name = _properties(cloudformation_json)["DatabaseInput"]["Name"]
-        with contextlib.suppress(Exception):  # gone already
-            glue_backends[account_id][region_name].delete_database(name)
+    def delete(self, account_id: str, region_name: str) -> None:
+        with contextlib.suppress(DatabaseNotFoundException):  # gone already
+            glue_backends[account_id][region_name].delete_database(self.physical_resource_id)
 
 
 class GlueTable(_Created, CloudFormationModel):
@@ -49,16 +47,13 @@ class GlueTable(_Created, CloudFormationModel):
         table = props["TableInput"]
         backend = glue_backends[account_id][region_name]
         backend.create_table(props["DatabaseName"], table["Name"], table)
-        return cls(table["Name"])
+        return cls(table["Name"], database=props["DatabaseName"])
 
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        props = _properties(cloudformation_json)
-        with contextlib.suppress(Exception):  # gone already, or its database is
-            backend = glue_backends[account_id][region_name]
-            backend.delete_table(props["DatabaseName"], props["TableInput"]["Name"])
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = glue_backends[account_id][region_name]
+        # gone already, or its database is
+        with contextlib.suppress(DatabaseNotFoundException, TableNotFoundException):
+            backend.delete_table(self._attributes["database"], self.physical_resource_id)
 
 
 class AthenaWorkGroup(_Created, CloudFormationModel):
@@ -75,13 +70,8 @@ class AthenaWorkGroup(_Created, CloudFormationModel):
         )
         return cls(props.get("Name", name))
 
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        name = _properties(cloudformation_json).get("Name", resource_name)
-        with contextlib.suppress(Exception):  # gone already
-            athena_backends[account_id][region_name].delete_work_group(name)
+    def delete(self, account_id: str, region_name: str) -> None:
+        athena_backends[account_id][region_name].delete_work_group(self.physical_resource_id)
 
 
 class LambdaEventInvokeConfig(_Created, CloudFormationModel):
@@ -94,15 +84,15 @@ class LambdaEventInvokeConfig(_Created, CloudFormationModel):
         config = {k: v for k, v in props.items() if k not in ("FunctionName", "Qualifier")}
         backend = lambda_backend(account_id, region_name)
         backend.put_function_event_invoke_config(props["FunctionName"], config)
-        return cls(f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}")
+        return cls(
+            f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}",
+            function=props["FunctionName"],
+        )
 
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        function = _properties(cloudformation_json)["FunctionName"]
-        with contextlib.suppress(Exception):  # gone already, with its function
-            lambda_backend(account_id, region_name).delete_function_event_invoke_config(function)
+    def delete(self, account_id: str, region_name: str) -> None:
+        with contextlib.suppress(UnknownFunctionException):  # gone already, with its function
+            backend = lambda_backend(account_id, region_name)
+            backend.delete_function_event_invoke_config(self._attributes["function"])
 
 
 MODELS = (GlueDatabase, GlueTable, AthenaWorkGroup, LambdaEventInvokeConfig)
