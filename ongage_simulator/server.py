@@ -239,7 +239,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self.sim.forget(route.export_id)
         record = self.sim.exports.get(route.export_id)
         if record is None:
-            return self._send_error(412, NOT_FOUND, [f"no export with id {route.export_id}"])
+            status = self.sim.config.unknown_export_status
+            return self._send_error(status, NOT_FOUND, [f"no export with id {route.export_id}"])
         if route.file:  # the redirect's target: the export was ready when it redirected
             return self._send_export(route, self.sim.expected_body(record.id))
         if not self.sim.note_retrieve(record):
@@ -259,6 +260,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             location = self.path
         elif spec.redirect_to == "same_origin":
             location = f"/files/{export_id}.zip"
+        elif spec.redirect_to == "second_host":
+            location = f"{self.sim.second_host.url}/files/{export_id}.zip"
         else:
             elsewhere = self.sim.other_origin.url
             location = f"{elsewhere}/files/{export_id}.zip?signature=sim-{export_id}"
