@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from ongage_simulator.archives import PackedBody
 from ongage_simulator.config import Credentials
 from ongage_simulator.export_body import ExportBody
 from ongage_simulator.faults import Fault, FaultSpec
@@ -267,7 +268,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             location = f"{elsewhere}/files/{export_id}.zip?signature=sim-{export_id}"
         self._start_response(spec.redirect_status, 0, {"Location": location})
 
-    def _send_export(self, route: Route, body: ExportBody) -> None:
+    def _send_export(self, route: Route, body: ExportBody | PackedBody) -> None:
         status, start, end = 200, 0, body.size
         if self.sim.config.honour_range:
             try:
