@@ -85,6 +85,8 @@ class OngageAccount:
     username: str
     password: str = field(repr=False)
     account_code: str = field(repr=False)
+    # Origins besides `url`'s that get the credentials on a redirect (added to the stack's).
+    trusted_origins: tuple[str, ...] = ()
 
 
 @dataclass
@@ -251,6 +253,9 @@ class EmbeddedRuntime:
         variables = dict(
             lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
         )
+        if self.ongage.trusted_origins:
+            listed = variables.get("ONGAGE_TRUSTED_ORIGINS", "").split()
+            variables["ONGAGE_TRUSTED_ORIGINS"] = " ".join([*listed, *self.ongage.trusted_origins])
         if self.part_size_mib is not None:
             variables["PART_SIZE_MIB"] = str(self.part_size_mib)
         if self.stop_margin_seconds is not None:

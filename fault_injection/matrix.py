@@ -64,6 +64,9 @@ class Case:
     lambda_env: dict[str, str] = field(default_factory=dict)  # for the functions, this case
     # A key prefix where multipart uploads must have been started and every one aborted.
     aborted_at: str | None = None
+    downloads: int | None = None  # export bodies served per run: exactly this many
+    trust_second_host: bool = False  # the run trusts the simulator's second Ongage host
+    cause_contains: str | None = None  # words the failure notice's cause must hold
 
 
 @dataclass
@@ -78,6 +81,7 @@ class CaseResult:
     lambda_throttles: int
     exports_created: int = 0
     credentials_elsewhere: int = 0  # credential headers or values seen by the other origin
+    downloads: int = 0  # export bodies served (by any origin)
 
     @property
     def ok(self) -> bool:
@@ -90,9 +94,10 @@ class CaseResult:
             for status, error in zip(self.statuses, self.errors, strict=True)
         )
         lost = "0" if self.ok else "; ".join(self.problems)
-        per_run = self.exports_created / max(len(self.statuses), 1)
+        runs = max(len(self.statuses), 1)
+        per_run, downloads = self.exports_created / runs, self.downloads / runs
         return (f"| {self.case.name} | {len(self.statuses)} | {landed} | {failed_ok} "
-                f"| {per_run:g} | {self.credentials_elsewhere} | {lost} "
+                f"| {per_run:g} | {downloads:g} | {self.credentials_elsewhere} | {lost} "
                 f"| {self.seconds:.1f} |")  # fmt: skip
 
 
@@ -144,10 +149,28 @@ CASES: tuple[Case, ...] = (
     Case("slow trickle", "landed", inject(Fault.SLOW_TRICKLE, bytes_per_second=256 * 1024)),
     Case("corrupt ZIP once", "landed", inject(Fault.CORRUPT_ZIP)),
     Case("corrupt ZIP always", "failed", inject(Fault.CORRUPT_ZIP, times=None),
-         error="CorruptExport"),
+         error="CorruptExport", downloads=3),  # retried twice: a new download may be sound
     Case("corrupt ZIP, caught by the single pass after parts are up", "failed",
          inject(Fault.CORRUPT_ZIP, times=None), error="CorruptExport",
          export_bytes=12 * 1024 * 1024, aborted_at=EXPORT_PREFIX),
+    Case("Deflate64 entry (method 9)", "failed", setting("archive", "deflate64"),
+         error="UnsupportedExport", downloads=1, cause_contains="Deflate64 (method 9)"),
+    Case("encrypted entry (ZipCrypto)", "failed", setting("archive", "zipcrypto"),
+         error="UnsupportedExport", downloads=1, cause_contains="is encrypted (ZipCrypto)"),
+    Case("200 with a body that is not a ZIP", "failed", setting("archive", "not_zip"),
+         error="UnsupportedExport", downloads=1, cause_contains="not a ZIP"),
+    Case("BZip2 entries (method 12)", "landed", setting("archive", "bzip2"), downloads=1),
+    Case("LZMA entries (method 14)", "landed", setting("archive", "lzma"), downloads=1),
+    Case("Deflate entries (method 8)", "landed", setting("archive", "deflate"), downloads=1),
+    Case("404 on retrieve (unknown or purged export)", "failed",
+         together(setting("unknown_export_status", 404), inject(Fault.EXPORT_PURGED)),
+         error="ExportRejected", max_retrieves=1,
+         cause_contains="404"),
+    Case("redirect to a trusted second Ongage host that needs the credentials", "landed",
+         inject(Fault.REDIRECT, times=None, redirect_to="second_host"), trust_second_host=True),
+    Case("redirect to an untrusted second Ongage host that needs the credentials", "failed",
+         inject(Fault.REDIRECT, times=None, redirect_to="second_host"),
+         error="OngageAuthError", cause_contains="ongage_trusted_origins"),
     Case("200 with JSON error body", "failed", inject(Fault.JSON_ERROR_ON_200, times=None),
          error="OngageUnexpectedResponse"),
     Case("200 with empty body", "failed", inject(Fault.EMPTY_200, times=None),
@@ -211,7 +234,9 @@ def run_case(case: Case) -> CaseResult:
     began = time.monotonic()
     with OngageSimulator(config) as sim:
         case.arrange(sim)
-        account = OngageAccount(sim.url, "fault-user", CREDENTIALS.password, "ACCT7SECRET")
+        trusted = (sim.second_host.url,) if case.trust_second_host else ()
+        account = OngageAccount(sim.url, "fault-user", CREDENTIALS.password, "ACCT7SECRET",
+                                trusted_origins=trusted)  # fmt: skip
         with (
             environment(case.lambda_env),
             EmbeddedRuntime(account, retry_time_scale=case.retry_time_scale, log_stream=logs,
@@ -223,6 +248,7 @@ def run_case(case: Case) -> CaseResult:
             results = _run_all(runtime, case)
             problems = _check(case, runtime, results, logs.getvalue())
             problems += _check_ongage(case, sim, len(results))
+            problems += _check_bytes(sim, results)
             problems += _check_aborted(case, calls)
             return CaseResult(
                 case=case,
@@ -234,7 +260,8 @@ def run_case(case: Case) -> CaseResult:
                 ongage_peak_parallel=sim.stats.peak_concurrent,
                 lambda_throttles=sum(runtime.dispatcher.throttled.values()),
                 exports_created=sim.stats.creates,
-                credentials_elsewhere=credentials_seen(sim.other_origin.received),
+                credentials_elsewhere=credentials_elsewhere(case, sim),
+                downloads=sim.downloads,
             )
 
 
@@ -256,6 +283,10 @@ def _check(case: Case, runtime: EmbeddedRuntime, results: list[RunResult], logs:
             problems.append(f"run failed: {result.error}: {(result.cause or '')[:200]}")
         if case.expect == "failed" and (result.status, result.error) != ("FAILED", case.error):
             problems.append(f"expected {case.error}, got {result.status} {result.error}")
+        if case.cause_contains and case.cause_contains not in (result.cause or ""):
+            problems.append(
+                f"the cause lacks {case.cause_contains!r}: {(result.cause or '')[:300]}"
+            )
         if len(result.notices) != 1:
             problems.append(f"{len(result.notices)} notices for one run")
     if case.same_name and len(results) != 1:
@@ -284,11 +315,34 @@ def _check_ongage(case: Case, sim: OngageSimulator, runs: int) -> list[str]:
     if case.max_retrieves is not None and retrieves > case.max_retrieves:
         problems.append(f"{retrieves} retrieves before giving up (at most {case.max_retrieves})")
     received = sim.other_origin.received
-    if credentials_seen(received):
-        problems.append(f"{credentials_seen(received)} credentials reached another origin")
+    if credentials_elsewhere(case, sim):
+        problems.append(f"{credentials_elsewhere(case, sim)} credentials reached another origin")
     if case.via_other_origin and not received:
         problems.append("the redirect's other origin served nothing")
+    if case.trust_second_host and not sim.second_host.downloads:
+        problems.append("the trusted second host served nothing")
+    if case.downloads is not None and sim.downloads != case.downloads * runs:
+        problems.append(f"{sim.downloads} downloads for {runs} run(s), expected {case.downloads}")
     return problems
+
+
+def _check_bytes(sim: OngageSimulator, results: list[RunResult]) -> list[str]:
+    """Every landed export is byte for byte what Ongage served."""
+    return [
+        f"export {r.output['export_id']} landed with another sha256"
+        for r in results
+        if r.status == "SUCCEEDED"
+        and r.output.get("sha256") != sim.expected_body(str(r.output["export_id"])).sha256()
+    ]
+
+
+def credentials_elsewhere(case: Case, sim: OngageSimulator) -> int:
+    """Credentials seen by origins that must not get them: the download server always, the
+    second Ongage host unless the case trusts it."""
+    seen = credentials_seen(sim.other_origin.received)
+    if not case.trust_second_host:
+        seen += credentials_seen(sim.second_host.received)
+    return seen
 
 
 def credentials_seen(received: list[ReceivedRequest]) -> int:
@@ -329,6 +383,6 @@ def _leaks(runtime: EmbeddedRuntime, results: list[RunResult], logs: str) -> boo
 
 def table(results: list[CaseResult]) -> str:
     head = ["| case | runs | landed | failed as expected | exports created per run "
-            "| credentials seen by other origins | anything lost | seconds |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            "| downloads per run | credentials seen by other origins | anything lost | seconds |",
+            "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     return "\n".join(head + [result.row() for result in results])

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from ongage_export.contract import CURATED_PREFIX, EXPORT_PREFIX, STAGING_PREFIX
+from ongage_export.ongage_session import trusted_origin
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import FIELD_NAME_PATTERN, validate_request
 
@@ -156,6 +157,9 @@ class CuratedConfig(_Config):
 class StackConfig(_Config):
     stack_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")] = "OngageExport"
     ongage_base_url: Annotated[str, AfterValidator(_https)] = "https://api.ongage.net"
+    # Origins besides the base URL's that may receive the credentials when Ongage redirects
+    # there (e.g. "https://connect.ongage.net"); every other origin gets none.
+    ongage_trusted_origins: tuple[Annotated[str, AfterValidator(trusted_origin)], ...] = ()
     # None: the stack creates the secret; a name: an existing secret is used.
     ongage_secret_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@\-]{1,512}$")] | None = None
     ongage_concurrency_limit: Annotated[int, _int(2, 1000)] = 10

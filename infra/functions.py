@@ -249,6 +249,8 @@ def ongage_environment(
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }
+    if config.ongage_trusted_origins:
+        environment["ONGAGE_TRUSTED_ORIGINS"] = " ".join(config.ongage_trusted_origins)
     policy = config.polling.as_dict()
     for key, variable in PollingPolicy.ENV_VARS.items():
         environment[variable] = str(policy[key])

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ongage_export.ongage_answers import export_id_problem
+from ongage_export.ongage_session import trusted_origin
 
 EXIT_USAGE = 2
 # How long `run` waits for Ongage's URL to answer before it deploys anything.
@@ -177,6 +178,14 @@ def http_url(text: str) -> str:
             "or the simulator's http://127.0.0.1:8765"
         )
     return text
+
+
+def trusted_origin_arg(text: str) -> str:
+    """An origin that may receive the credentials on a redirect (ongage_session's rule)."""
+    try:
+        return trusted_origin(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def export_id_arg(text: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -37,6 +38,7 @@ from ongage_cli.inputs import (
     ongage_url_from_env,
     positive_int,
     require_answer,
+    trusted_origin_arg,
     writable_dir,
 )
 from ongage_export.polling import MAX_DEADLINE_SECONDS, PollingPolicy
@@ -48,7 +50,9 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Failures after which carrying on with the same Ongage export cannot help.
-CANNOT_CARRY_ON = ("ExportRejected", "DownloadNotResumable", "InvalidPollingPolicy")
+CANNOT_CARRY_ON = (
+    "ExportRejected", "DownloadNotResumable", "InvalidPollingPolicy", "UnsupportedExport",
+)  # fmt: skip
 DEFAULT_OUT = Path("ongage-exports")
 _P = PollingPolicy()  # the production policy, the stack's defaults
 RUN_EPILOG = f"""\
@@ -146,6 +150,16 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "answer before anything is deployed",
     )
     run.add_argument(
+        "--ongage-trusted-origin",
+        type=trusted_origin_arg,
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another origin that may receive the credentials when Ongage redirects there "
+        "(e.g. https://connect.ongage.net; repeatable; https only, http on 127.x/localhost). "
+        "Every other origin gets none",
+    )
+    run.add_argument(
         "--out",
         type=Path,
         default=DEFAULT_OUT,
@@ -223,7 +237,9 @@ def _ongage_account(args: argparse.Namespace) -> tuple[OngageAccount, str, str]:
 
     url, option = (args.ongage_url, "--ongage-url") if args.ongage_url else _url_from_env()
     try:
-        return credentials_from_env(url, os.environ), url, option
+        account = credentials_from_env(url, os.environ)
+        trusted = tuple(args.ongage_trusted_origin)
+        return dataclasses.replace(account, trusted_origins=trusted), url, option
     except ValueError as error:
         raise InputError(str(error)) from None
 

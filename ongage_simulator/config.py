@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ongage_simulator.archives import Archive
 from ongage_simulator.faults import FaultSpec
 
 
@@ -50,6 +51,14 @@ class SimulatorConfig:
     ready_after_seconds: float = 0.0
     export_bytes: int = 64 * 1024  # CSV size to reach (0: header row only)
     force_zip64: bool = False  # Zip64 records even for a small body (tests of that path)
+    # How exports are packed (archives.ARCHIVES): "stored" streams; the others (Deflate,
+    # BZip2, LZMA, Deflate64, ZipCrypto, not a ZIP) are built in memory, for small exports.
+    archive: Archive = "stored"
+    # How a retrieve of an unknown (or purged) export is answered: 412 "Export not found", or
+    # 404 as Ongage's Import API answers an unknown import (what retrieve does is unpublished).
+    unknown_export_status: int = 412
+    # Where the "second_host" redirect goes: another Ongage host, which requires the credentials.
+    second_host: str = "127.0.0.2"
     rate_limit_per_minute: int = 300
     rate_window_seconds: float = 60.0  # tests shorten it to see the window slide
     max_parallel: int = 10

@@ -194,6 +194,10 @@ class ExportBody:
         """The body byte that `corrupt=True` flips: inside the member data."""
         return self.data_start + self._csv.size // 2
 
+    def iter_csv(self) -> Iterator[bytes]:
+        """The member's CSV, chunk by chunk (for `archives.PackedBody`)."""
+        return (self._csv.chunk(index) for index in range(self._csv.chunk_count))
+
     def sha256(self) -> str:
         """The hex sha256 of the full body, computed by generating it (cached)."""
         if self._sha256 is None:

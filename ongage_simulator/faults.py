@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 Endpoint = Literal["create", "retrieve"]
-RedirectTo = Literal["elsewhere", "same_origin", "loop"]
+RedirectTo = Literal["elsewhere", "same_origin", "loop", "second_host"]
 
 
 class Fault(StrEnum):
@@ -21,7 +21,8 @@ class Fault(StrEnum):
     EXPORT_PURGED = "export_purged"  # the export is forgotten: 412 as for an unknown id
     UNUSABLE_ID = "unusable_id"  # create makes the export but answers 200 with `id_value`
     REDIRECT = "redirect"  # a ready retrieve answers `redirect_status` to `redirect_to`:
-    # "elsewhere" (the other-origin download server), "same_origin" or "loop" (to itself)
+    # "elsewhere" (the other-origin download server), "same_origin", "loop" (to itself), or
+    # "second_host" (another Ongage host that requires the credentials: sim.second_host)
     STALL = "stall"  # `at` bytes of the body, then silence for `stall_seconds`, socket open
     JSON_ERROR_ON_200 = "json_error_on_200"  # 200, application/json, an error envelope
     HTML_ON_200 = "html_on_200"  # 200 with an HTML page instead of the ZIP
@@ -80,8 +81,10 @@ class FaultSpec:
             raise ValueError(f"a fractional 'at' must be within 0..1, not {self.at}")
         if self.bytes_per_second < 1:
             raise ValueError("bytes_per_second must be positive")
-        if self.redirect_to not in ("elsewhere", "same_origin", "loop"):
-            raise ValueError(f"redirect_to: elsewhere, same_origin or loop: {self.redirect_to!r}")
+        if self.redirect_to not in ("elsewhere", "same_origin", "loop", "second_host"):
+            raise ValueError(
+                f"redirect_to: elsewhere, same_origin, loop or second_host: {self.redirect_to!r}"
+            )
         if self.redirect_status not in (301, 302, 303, 307, 308):
             raise ValueError(f"redirect_status must be 301-308, not {self.redirect_status}")
         if self.stall_seconds <= 0:

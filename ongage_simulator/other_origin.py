@@ -8,6 +8,7 @@ credential ever reached it.
 
 from __future__ import annotations
 
+import json
 import re
 import socketserver
 import threading
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from ongage_simulator.protocol import parse_range
+from ongage_simulator.protocol import envelope_error, parse_range
 
 if TYPE_CHECKING:
     from ongage_simulator.simulator import OngageSimulator
@@ -33,9 +34,12 @@ class ReceivedRequest:
 class OtherOrigin:
     """Started and stopped by the simulator; `url`, `received`."""
 
-    def __init__(self, simulator: OngageSimulator, host: str):
+    def __init__(self, simulator: OngageSimulator, host: str, requires_credentials: bool = False):
         self.simulator = simulator
+        self.host = host
+        self.requires_credentials = requires_credentials  # as another Ongage host does
         self.received: list[ReceivedRequest] = []
+        self.downloads = 0  # ZIP bodies served
         self._lock = threading.Lock()
         self._server = _Server((host, 0), self)
         self._thread = threading.Thread(
@@ -46,7 +50,7 @@ class OtherOrigin:
 
     @property
     def url(self) -> str:
-        return f"http://{self.simulator.host}:{int(self._server.server_address[1])}"
+        return f"http://{self.host}:{int(self._server.server_address[1])}"
 
     def record(self, request: ReceivedRequest) -> None:
         with self._lock:
@@ -81,6 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
         origin.record(ReceivedRequest("GET", self.path, tuple(self.headers.items())))
         match = _FILE.match(self.path)
         exports = origin.simulator.exports
+        if origin.requires_credentials and not self._authenticated():
+            refusal = envelope_error(401, "Missing or invalid authentication headers")
+            return self._send(401, json.dumps(refusal).encode(), "application/json")
         if match is None or match["export"] not in exports:
             return self._send(404, b"not found", "text/plain")
         body = origin.simulator.expected_body(match["export"])
@@ -89,6 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._send(416, b"range not satisfiable", "text/plain")
         start, end = wanted or (0, body.size)
+        with origin._lock:
+            origin.downloads += 1
         self.send_response(206 if wanted else 200)
         self.send_header("Content-Type", "application/zip")
         self.send_header("Content-Length", str(end - start))
@@ -98,6 +107,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for chunk in body.iter_range(start, end):
             self.wfile.write(chunk)
+
+    def _authenticated(self) -> bool:
+        expected = self.server.origin.simulator.config.credentials.headers()
+        return all(self.headers.get(name) == value for name, value in expected.items())
 
     def _send(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)

@@ -19,6 +19,7 @@ class ExportRecord:
     request: dict[str, Any]  # the create body, as sent
     export_bytes: int  # the config in force at creation, so the body never changes
     force_zip64: bool
+    archive: str = "stored"
     created_at: float = field(default_factory=time.monotonic)
     created: float = field(default_factory=time.time)  # wall clock, for the API payload
     retrieves: int = 0

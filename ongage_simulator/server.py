@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from ongage_simulator.archives import PackedBody
 from ongage_simulator.config import Credentials
 from ongage_simulator.export_body import ExportBody
 from ongage_simulator.faults import Fault, FaultSpec
@@ -239,7 +240,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self.sim.forget(route.export_id)
         record = self.sim.exports.get(route.export_id)
         if record is None:
-            return self._send_error(412, NOT_FOUND, [f"no export with id {route.export_id}"])
+            status = self.sim.config.unknown_export_status
+            return self._send_error(status, NOT_FOUND, [f"no export with id {route.export_id}"])
         if route.file:  # the redirect's target: the export was ready when it redirected
             return self._send_export(route, self.sim.expected_body(record.id))
         if not self.sim.note_retrieve(record):
@@ -259,12 +261,14 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             location = self.path
         elif spec.redirect_to == "same_origin":
             location = f"/files/{export_id}.zip"
+        elif spec.redirect_to == "second_host":
+            location = f"{self.sim.second_host.url}/files/{export_id}.zip"
         else:
             elsewhere = self.sim.other_origin.url
             location = f"{elsewhere}/files/{export_id}.zip?signature=sim-{export_id}"
         self._start_response(spec.redirect_status, 0, {"Location": location})
 
-    def _send_export(self, route: Route, body: ExportBody) -> None:
+    def _send_export(self, route: Route, body: ExportBody | PackedBody) -> None:
         status, start, end = 200, 0, body.size
         if self.sim.config.honour_range:
             try:

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from types import TracebackType
 from typing import Any
 
+from ongage_simulator.archives import PackedBody
 from ongage_simulator.config import SimulatorConfig
 from ongage_simulator.export_body import DEFAULT_DATE_FORMAT, DEFAULT_FIELDS, ExportBody
 from ongage_simulator.faults import ActiveFault, Fault, FaultBook, FaultSpec
@@ -18,6 +19,7 @@ from ongage_simulator.other_origin import OtherOrigin
 from ongage_simulator.records import ExportRecord, ServedRecord
 from ongage_simulator.server import SimulatorHTTPServer
 
+_NOT_DOWNLOADS = (Fault.JSON_ERROR_ON_200, Fault.HTML_ON_200, Fault.EMPTY_200)
 _CACHED_BODIES = 32  # bodies keep their CRC checkpoints, which make resumed ranges cheap
 
 
@@ -37,12 +39,13 @@ class OngageSimulator:
         self._requested_port = port
         self.recorder = StatsRecorder()
         self._lock = threading.Lock()
-        self._bodies: OrderedDict[str, ExportBody] = OrderedDict()
+        self._bodies: OrderedDict[str, ExportBody | PackedBody] = OrderedDict()
         self._ids = itertools.count(self.config.first_export_id)
         self.stopping = threading.Event()
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._other_origin: OtherOrigin | None = None
+        self._second_host: OtherOrigin | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -63,13 +66,14 @@ class OngageSimulator:
         if self._server is None:
             return
         self.stopping.set()  # trickling responses give up instead of holding the shutdown
-        if self._other_origin is not None:
-            self._other_origin.stop()
+        for origin in (self._other_origin, self._second_host):
+            if origin is not None:
+                origin.stop()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self._server = self._thread = self._other_origin = None
+        self._server = self._thread = self._other_origin = self._second_host = None
 
     def __enter__(self) -> OngageSimulator:
         return self.start()
@@ -99,6 +103,29 @@ class OngageSimulator:
             raise RuntimeError("the simulator is not running")
         return self._other_origin
 
+    @property
+    def second_host(self) -> OtherOrigin:
+        """Another Ongage host (config.second_host, 127.0.0.2: another loopback address), as
+        connect.ongage.net is beside api.ongage.net: it serves a ready export's ZIP only with
+        the account's credentials. Started when first used (the "second_host" redirect)."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not running")
+        with self._lock:
+            if self._second_host is None:
+                self._second_host = OtherOrigin(
+                    self, self.config.second_host, requires_credentials=True
+                )
+            return self._second_host
+
+    @property
+    def downloads(self) -> int:
+        """Export bodies served (200/206 with the ZIP), by this origin and the other two."""
+        others = [o for o in (self._other_origin, self._second_host) if o is not None]
+        here = sum(
+            r.status_code in (200, 206) and r.fault not in _NOT_DOWNLOADS for r in self.served
+        )
+        return here + sum(o.downloads for o in others)
+
     # --- what tests use -----------------------------------------------------------------
 
     @property
@@ -120,7 +147,7 @@ class OngageSimulator:
         self.limits.reset()
         self.faults.clear()
 
-    def expected_body(self, export_id: str) -> ExportBody:
+    def expected_body(self, export_id: str) -> ExportBody | PackedBody:
         """The full body the export serves: `.size`, `.sha256()`, `.read()`, `.iter_range()`."""
         with self._lock:
             body = self._bodies.get(export_id)
@@ -143,6 +170,7 @@ class OngageSimulator:
                 request=request,
                 export_bytes=self.config.export_bytes,
                 force_zip64=self.config.force_zip64,
+                archive=self.config.archive,
             )
             self.exports[record.id] = record
         self.recorder.created()
@@ -167,8 +195,8 @@ class OngageSimulator:
             self.served.append(record)
 
 
-def _build_body(record: ExportRecord) -> ExportBody:
-    return ExportBody(
+def _build_body(record: ExportRecord) -> ExportBody | PackedBody:
+    body = ExportBody(
         record.id,
         record.name,
         fields=record.request.get("fields_selected") or DEFAULT_FIELDS,
@@ -176,6 +204,7 @@ def _build_body(record: ExportRecord) -> ExportBody:
         target_bytes=record.export_bytes,
         force_zip64=record.force_zip64,
     )
+    return body if record.archive == "stored" else PackedBody(body, record.archive)  # type: ignore[arg-type]
 
 
 def _require_loopback(host: str) -> None:

@@ -63,6 +63,7 @@ def ongage_client(settings: Settings, secret: object) -> OngageClient:
         credentials,
         connect_timeout=ONGAGE_CONNECT_TIMEOUT_SECONDS,
         read_timeout=settings.ongage_read_timeout_seconds,
+        trusted_origins=settings.ongage_trusted_origins.split(),
     )
 
 

@@ -72,7 +72,14 @@ class StorageAccessDenied(ExportError):
 
 
 class CorruptExport(ExportError):
-    """The downloaded bytes are not a sound ZIP; nothing was landed."""
+    """The downloaded bytes are not a sound ZIP (a CRC or size mismatch, a truncated or broken
+    stream); nothing was landed. Retried: a second download can bring sound bytes."""
+
+
+class UnsupportedExport(ExportError):
+    """What Ongage served is a valid answer this pipeline cannot verify: a body that is not a
+    ZIP, an entry compressed with a method it cannot check (Deflate64...), an encrypted entry.
+    Not retried: a second download would bring the same bytes; nothing was landed."""
 
 
 class InvalidPollingPolicy(ExportError):

@@ -45,7 +45,7 @@ from ongage_export.multipart import (
     storage_error,
 )
 from ongage_export.ongage_answers import check_zip_start
-from ongage_export.zip_stream import StreamingZipCheck
+from ongage_export.zip_stream import StreamingZipCheck, unsupported_entry
 
 __all__ = [
     "MIN_PART_SIZE",
@@ -258,6 +258,11 @@ def verify_zip(raw: S3ObjectReader) -> None:
     staged path's check: it reads the object back)."""
     try:
         with zipfile.ZipFile(io.BufferedReader(raw, READ_BUFFER)) as archive:
+            for info in archive.infolist():  # refused as the single pass refuses them
+                refusal = unsupported_entry(info.orig_filename.encode(), info.flag_bits,
+                                            info.compress_type)  # fmt: skip
+                if refusal is not None:
+                    raise refusal
             bad_member = archive.testzip()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as error:
         raise CorruptExport(f"the export is not a readable ZIP: {error}") from None

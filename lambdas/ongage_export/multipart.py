@@ -27,6 +27,10 @@ MAX_PARTS = 9_000  # S3 allows 10,000 per upload; the margin absorbs a wrong Con
 READ_BUFFER = 8 * 1024 * 1024
 
 
+# What `check_start` sees of a body: its magic, and the first entry's local header and name.
+FIRST_BYTES_CHECKED = 64 * 1024
+
+
 @dataclass(frozen=True)
 class StagedObject:
     key: str
@@ -176,7 +180,7 @@ class MultipartUploader:
                     if part is None:
                         break
                     if done.parts + sent.parts == 0 and check_start:
-                        check_start(part.view[:4].tobytes())
+                        check_start(part.view[:FIRST_BYTES_CHECKED].tobytes())
                     whole.update(part.view)
                     sent.parts += 1
                     sent.size += len(part)

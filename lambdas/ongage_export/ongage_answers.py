@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -20,7 +21,9 @@ from ongage_export.errors import (
     OngageRequestRejected,
     OngageUnavailable,
     OngageUnexpectedResponse,
+    UnsupportedExport,
 )
+from ongage_export.zip_stream import LOCAL_HEADER, unsupported_entry
 
 # An export id is opaque, but it goes into a URL path as one segment, unencoded: only RFC 3986
 # "unreserved" characters, and not the dot segments "." and ".." (which a URL resolver removes).
@@ -86,13 +89,46 @@ def is_rejection(message: str) -> bool:
     return bool(REJECTED_412.search(message)) and not NOT_FINISHED_412.search(message)
 
 
+_START_AGAIN = (
+    "What to do: if the run was resumed (`ongage-export redrive`), check that it carried the "
+    "right export id; if Ongage no longer has the export (purged or deleted), start a new run, "
+    "which creates a new one"
+)
+
+
 def rejected(export_id: str, said: str) -> ExportRejected:
     return ExportRejected(
         f"Ongage answered 412 for export {export_id} with words that say it is invalid or "
-        f"unknown ({said}); polling cannot make it ready. What to do: if the run was resumed "
-        "(`ongage-export redrive`), check that it carried the right export id; if Ongage no "
-        "longer has the export (purged or deleted), start a new run, which creates a new one",
+        f"unknown ({said}); polling cannot make it ready. " + _START_AGAIN,
         status=412,
+        ongage_message=said,
+    )
+
+
+def unknown_export(export_id: str, said: str) -> ExportRejected:
+    """Retrieve answered 404: Ongage does not know the export (never, or no longer)."""
+    quoted = f" ({said})" if said else ""
+    return ExportRejected(
+        f"Ongage answered 404 for export {export_id}{quoted}: it does not know the export (an "
+        "unknown id, or an export it purged); polling cannot make it ready. " + _START_AGAIN,
+        status=404,
+        ongage_message=said,
+    )
+
+
+def untrusted_origin_refused(response: requests.Response) -> OngageAuthError:
+    """A 401/403 from an origin a redirect led to, which got no credentials: not trusted."""
+    parts = urlsplit(response.url)
+    origin = f"{parts.scheme}://{parts.netloc}"  # never the path or query (a signature)
+    said = ongage_message(response)
+    quoted = f": {said}" if said else ""
+    return OngageAuthError(
+        f"Ongage redirected the retrieve to {origin}, which answered {response.status_code}"
+        f"{quoted}. The credentials were not sent there: {origin} is not a trusted origin. "
+        f"What to do: if {origin} is Ongage's (as https://connect.ongage.net is), add it to "
+        "ongage_trusted_origins in cdk.json and deploy (for `ongage-export run`: "
+        f"--ongage-trusted-origin {origin}); if it is not, report the redirect to Ongage",
+        status=response.status_code,
         ongage_message=said,
     )
 
@@ -174,11 +210,22 @@ def require_zip_content(response: requests.Response) -> None:
 
 
 def check_zip_start(first_chunk: bytes) -> None:
-    """The first bytes of a ZIP; an empty or foreign body is an unexpected response."""
+    """The first bytes of a ZIP, and its first entry one this pipeline can verify (so a 5 GB
+    download is not needed to learn that); an empty body is an unexpected response, retried,
+    and a foreign one a final UnsupportedExport."""
     if not first_chunk:
         raise OngageUnexpectedResponse("Ongage answered the retrieve with an empty body")
     if not first_chunk.startswith(ZIP_MAGIC):
-        raise OngageUnexpectedResponse(
-            f"Ongage answered the retrieve with a body that is not a ZIP "
-            f"(it starts with {first_chunk[:16]!r})"
+        raise UnsupportedExport(
+            f"Ongage answered the retrieve with a body that is not a ZIP (it starts with "
+            f"{first_chunk[:16]!r}). The same bytes would come again: not retried, and nothing "
+            "was landed. What to do: report it to Ongage with the export id (the notice's "
+            "export_id), then start a new run"
         )
+    if first_chunk.startswith(ZIP_MAGIC[0]) and len(first_chunk) >= LOCAL_HEADER.size:
+        fields = LOCAL_HEADER.unpack_from(first_chunk)
+        flags, method, name_length = fields[2], fields[3], fields[9]
+        name = first_chunk[LOCAL_HEADER.size : LOCAL_HEADER.size + name_length]
+        refusal = unsupported_entry(name, flags, method)
+        if refusal is not None:
+            raise refusal

@@ -15,7 +15,7 @@ Two decisions live here and nowhere else:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from ongage_export.errors import (
     DownloadInterrupted,
     ExportRejected,
     OngageAuthError,
+    OngageError,
     OngageExportUnusable,
     OngageRedirectRefused,
     OngageUnavailable,
@@ -39,6 +40,8 @@ from ongage_export.ongage_answers import (
     ongage_message,
     rejected,
     require_zip_content,
+    unknown_export,
+    untrusted_origin_refused,
 )
 from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession
 from ongage_export.request import ExportRequest
@@ -140,12 +143,15 @@ class OngageClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
         session: OngageSession | None = None,
+        trusted_origins: Iterable[str] = (),
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self._credentials = credentials
         # Never a plain requests.Session: it would carry the credentials across redirects.
-        self._session = session or OngageSession(self.base_url, credentials.headers())
+        self._session = session or OngageSession(
+            self.base_url, credentials.headers(), trusted_origins
+        )
 
     @property
     def credentials(self) -> OngageCredentials:
@@ -211,9 +217,19 @@ class OngageClient:
             return NotReady(said or "export is not finished yet")
         if response.status_code not in (200, 206):
             with response:
-                raise error_for(response, action="retrieve the export", creating=False)
+                raise self._retrieve_error(response, export_id)
         require_zip_content(response)
         return ExportDownload(response, read_timeout=self.timeout[1])
+
+    def _retrieve_error(self, response: requests.Response, export_id: str) -> OngageError:
+        """A 404 says the export does not exist (ends the run); a refusal from an origin that
+        got no credentials says which setting would send them; else `error_for`'s error."""
+        status = response.status_code
+        if status == 404:
+            return unknown_export(export_id, ongage_message(response))
+        if status in (401, 403) and not self._session.trusts(response.url):
+            return untrusted_origin_refused(response)
+        return error_for(response, action="retrieve the export", creating=False)
 
     def _url(self, path: str, list_id: int | None) -> str:
         prefix = f"/{list_id}" if list_id is not None else ""

@@ -1,13 +1,18 @@
-"""An HTTP session whose Ongage credentials never leave Ongage's origin.
+"""An HTTP session whose Ongage credentials never leave Ongage's trusted origins.
+
+The trusted origins are the base URL's and those the deployment lists (`ongage_trusted_origins`
+in cdk.json, `--ongage-trusted-origin` for `ongage-export run`): Ongage serves its API from more
+than one host (a public client retrieves from connect.ongage.net), and a retrieve redirected to
+such a host may need the credentials there. Every other origin gets none.
 
 requests keeps custom headers across redirects and strips only `Authorization` when the host
 changes, so `X_PASSWORD` on an ordinary session would follow a 302 to any download server, CDN
 or signed storage link. This session uses requests' own redirect hooks instead of following
 redirects by hand (which would re-implement method rewriting, body dropping, cookies, proxies):
 
-- `prepare_request` adds the credentials only to a request for Ongage's origin (scheme, host
+- `prepare_request` adds the credentials only to a request for a trusted origin (scheme, host
   and port, exactly);
-- `rebuild_auth`, called for every hop, removes them when the hop goes to another origin. Once
+- `rebuild_auth`, called for every hop, removes them when the hop goes to an untrusted origin. Once
   removed they stay removed: requests builds each hop from the one before, so a chain that
   leaves Ongage and comes back never gets them again;
 - `get_redirect_target` refuses an https -> http downgrade and any scheme but http(s);
@@ -20,7 +25,8 @@ credentials of ours; the ZIP is verified whatever origin served it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -44,21 +50,62 @@ def origin_of(url: str) -> Origin:
     return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
 
 
-class OngageSession(requests.Session):
-    """A `requests.Session` for one Ongage base URL and its credential headers."""
+def trusted_origin(text: str) -> str:
+    """`text` as a trusted origin (scheme://host[:port], nothing after it), or ValueError
+    saying why not: https only, except plain http on loopback (127.x.x.x, localhost)."""
+    parts = urlsplit(text.strip())
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValueError(f"{text!r} has a port that is not a number") from None
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        raise ValueError(
+            f"{text!r} is plain http: credentials go to https origins only (http only on "
+            "127.x.x.x or localhost)"
+        )
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{text!r} is not an origin such as https://connect.ongage.net")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(
+            f"{text!r} is more than an origin: give scheme://host[:port] only, such as "
+            "https://connect.ongage.net"
+        )
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
-    def __init__(self, base_url: str, credentials: Mapping[str, str]):
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OngageSession(requests.Session):
+    """A `requests.Session` for one Ongage base URL and its credential headers, which also go
+    to `trusted_origins` (checked by `trusted_origin`)."""
+
+    def __init__(
+        self, base_url: str, credentials: Mapping[str, str], trusted_origins: Iterable[str] = ()
+    ):
         super().__init__()
         self.max_redirects = MAX_REDIRECTS
-        self.trusted_origin = origin_of(base_url)
+        self.trusted_origins = frozenset(
+            {origin_of(base_url), *(origin_of(trusted_origin(o)) for o in trusted_origins)}
+        )
         self._credentials = dict(credentials)
 
+    def trusts(self, url: str) -> bool:
+        """Whether a request to `url` carries the credentials."""
+        return origin_of(url) in self.trusted_origins
+
     def __repr__(self) -> str:
-        return f"OngageSession({self.trusted_origin!r})"  # never the credentials
+        return f"OngageSession({sorted(self.trusted_origins)!r})"  # never the credentials
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
         prepared = super().prepare_request(request)
-        if origin_of(prepared.url or "") == self.trusted_origin:
+        if self.trusts(prepared.url or ""):
             prepared.headers.update(self._credentials)
         return prepared
 
@@ -66,7 +113,7 @@ class OngageSession(requests.Session):
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:
         super().rebuild_auth(prepared_request, response)  # Authorization, as requests does
-        if origin_of(prepared_request.url or "") != self.trusted_origin:
+        if not self.trusts(prepared_request.url or ""):
             for name in self._credentials:
                 prepared_request.headers.pop(name, None)
 

@@ -27,6 +27,7 @@ from ongage_export.contract import (
     STAGING_PREFIX,
     UPLOAD_CONCURRENCY,
 )
+from ongage_export.ongage_session import trusted_origin
 from ongage_export.polling import PollingPolicy
 
 # Ongage calls: a connection within 10 s, and no silence longer than 60 s between bytes (a
@@ -44,6 +45,10 @@ class ConfigurationError(RuntimeError):
 def _folder(prefix: str) -> str:
     prefix = prefix.lstrip("/")
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+def _origins(text: str) -> str:
+    return " ".join(trusted_origin(origin) for origin in text.split())
 
 
 Required = Annotated[str, Field(min_length=1)]
@@ -82,6 +87,11 @@ class Settings(BucketSettings):
     ongage_secret_id: Required = Field(alias="ONGAGE_SECRET_ID")
     ongage_base_url: Annotated[Required, AfterValidator(lambda url: url.rstrip("/"))] = Field(
         alias="ONGAGE_BASE_URL"
+    )
+    # Origins besides the base URL's that get the credentials on a redirect (space-separated;
+    # ongage_trusted_origins in cdk.json).
+    ongage_trusted_origins: Annotated[str, AfterValidator(_origins)] = Field(
+        "", alias="ONGAGE_TRUSTED_ORIGINS"
     )
     staging_prefix: Folder = Field(STAGING_PREFIX, alias="STAGING_PREFIX")
     part_size_mib: PartSizeMib = Field(PART_SIZE_MIB, alias="PART_SIZE_MIB")

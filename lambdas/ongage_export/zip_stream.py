@@ -1,8 +1,16 @@
 """Checking a ZIP as its bytes go by, so that nothing has to be read back.
 
 Every local entry is followed in order: its header (ZIP64 extra, UTF-8 or CP437 name), its data
-inflated (DEFLATE) or counted (STORED) with its CRC-32, then its sizes and CRC-32 checked against
-the header or the data descriptor that follows the data. What comes after the last entry is the
+decompressed (DEFLATE, BZip2, LZMA: all in the standard library, each ending itself) or counted
+(STORED) with its CRC-32, then its sizes and CRC-32 checked against the header or the data
+descriptor that follows the data. An entry that cannot be checked (another method, such as
+Deflate64, or an encrypted entry) is refused at its header with `UnsupportedExport`, which says
+which method: the same bytes would come again, so it is not retried like `CorruptExport`.
+
+Why not Deflate64 through `inflate64` (the maintained streaming library, used by stream-unzip):
+its `Inflater` has no output limit (a bomb would not stay small) and no unused data (the end of
+an entry whose sizes come after it cannot be found), and it is a native wheel in the bundle,
+for a method no Ongage export is known to use. What comes after the last entry is the
 central directory: it is parsed with `zipfile` and must list exactly the entries seen, at the
 offsets they were seen at, with the same names, CRC-32 and sizes.
 
@@ -18,7 +26,9 @@ GIL, so it uses a second core while the caller streams the same bytes to S3. At 
 
 from __future__ import annotations
 
+import bz2
 import io
+import lzma
 import queue
 import struct
 import threading
@@ -26,9 +36,9 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ongage_export.errors import CorruptExport
+from ongage_export.errors import CorruptExport, UnsupportedExport
 
 PENDING_CHUNKS = 4  # of 1 MiB: enough to smooth the hand-over, small beside the parts
 INFLATE_OUTPUT = 1024 * 1024  # at most this much inflated at a time: a ZIP bomb stays small
@@ -41,7 +51,18 @@ END_SIGNATURE = b"PK\x05\x06"
 DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
 ZIP64_EXTRA = 0x0001
 ZIP32_MAX = 0xFFFFFFFF
-STORED, DEFLATED = zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED
+STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14
+VERIFIED_METHODS = {STORED: "STORED", DEFLATED: "Deflate", BZIP2: "BZip2", LZMA: "LZMA"}
+# APPNOTE 4.4.5's names for the methods this check cannot verify.
+OTHER_METHODS = {
+    1: "Shrink", 2: "Reduce", 3: "Reduce", 4: "Reduce", 5: "Reduce", 6: "Implode",
+    9: "Deflate64", 10: "PKWARE DCL Implode", 16: "IBM z/OS CMPSC", 18: "IBM TERSE",
+    19: "IBM LZ77 z", 20: "Zstandard", 93: "Zstandard", 94: "MP3", 95: "XZ", 96: "JPEG",
+    97: "WavPack", 98: "PPMd", 99: "AES encryption (WinZip AE-x)",
+}  # fmt: skip
+AES = 99
+ENCRYPTED, LZMA_END_MARKER, HAS_DESCRIPTOR, STRONG_ENCRYPTION = 0x1, 0x2, 0x8, 0x40
+MAX_LZMA_DICTIONARY = 256 * 1024 * 1024  # what the decoder allocates: kept inside the Lambda
 _END = object()  # no more chunks
 
 
@@ -148,15 +169,14 @@ def _check_entry(stream: _Stream, offset: int) -> Entry:
     _, _, flags, method, _, _, crc, compress_size, file_size, name_length, extra_length = fields
     name = stream.read(name_length)
     zip64 = _zip64_sizes(stream.read(extra_length))
-    if flags & 0x1:
-        raise CorruptExport(f"the export's entry {_shown(name)} is encrypted")
-    if method not in (STORED, DEFLATED):
-        raise CorruptExport(f"the export's entry {_shown(name)} uses compression {method}")
+    refusal = unsupported_entry(name, flags, method)
+    if refusal is not None:
+        raise refusal
     if zip64 and (compress_size, file_size) == (ZIP32_MAX, ZIP32_MAX):
         file_size, compress_size = zip64
-    has_descriptor = bool(flags & 0x8)
-    if method == DEFLATED:
-        seen = _inflate(stream)
+    has_descriptor = bool(flags & HAS_DESCRIPTOR)
+    if method != STORED:
+        seen = _decompressed(stream, name, flags, method)
     elif has_descriptor:
         seen = _stored_until_descriptor(stream, wide=bool(zip64))
     else:
@@ -173,6 +193,41 @@ def _check_entry(stream: _Stream, offset: int) -> Entry:
     return entry
 
 
+def unsupported_entry(name: bytes, flags: int, method: int) -> UnsupportedExport | None:
+    """Why an entry cannot be verified (encrypted, or a method other than STORED, Deflate,
+    BZip2, LZMA), as the error that ends the run; None when it can be."""
+    if flags & ENCRYPTED or method == AES:
+        kind = "AES, WinZip AE-x" if method == AES else "ZipCrypto"
+        kind = "PKWARE strong encryption" if flags & STRONG_ENCRYPTION else kind
+        return UnsupportedExport(
+            f"the export's entry {_shown(name)} is encrypted ({kind}), which this pipeline "
+            "cannot verify: it holds no password for it. " + _NOT_RETRIED + "What to do: check "
+            "whether the Ongage account protects exports with a password and have that turned "
+            "off for API exports (ask Ongage), then start a new run"
+        )
+    if method not in VERIFIED_METHODS:
+        return UnsupportedExport(
+            f"the export's entry {_shown(name)} is compressed with {method_name(method)}, "
+            "which this pipeline cannot verify (it verifies STORED, Deflate, BZip2 and LZMA). "
+            + _NOT_RETRIED
+            + _REPORT_IT
+        )
+    return None
+
+
+_NOT_RETRIED = "The same bytes would come again: not retried, and nothing was landed. "
+_REPORT_IT = (
+    "What to do: report it to Ongage with the export id (the notice's export_id), asking for "
+    "the export as a Deflate or uncompressed ZIP, then start a new run"
+)
+
+
+def method_name(method: int) -> str:
+    """'Deflate64 (method 9)': APPNOTE's name and the number, as a message shows it."""
+    name = VERIFIED_METHODS.get(method) or OTHER_METHODS.get(method, "an unknown method")
+    return f"{name} (method {method})"
+
+
 def _zip64_sizes(extra: bytes) -> tuple[int, int] | None:
     """(uncompressed, compressed) from a local header's ZIP64 extra field, if it has one."""
     position = 0
@@ -184,25 +239,116 @@ def _zip64_sizes(extra: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _inflate(stream: _Stream) -> tuple[int, int, int]:
-    """(CRC-32, compressed size, size) of a DEFLATE entry, which ends itself."""
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+class _Decompressor(Protocol):
+    """What `_decompressed` needs: bz2's and lzma's decompressor objects, or `_Inflater`."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def needs_input(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: Any, max_length: int = -1) -> bytes: ...
+
+
+class _Inflater:
+    """zlib's raw DEFLATE decompressor, seen as bz2's and lzma's are (`needs_input`)."""
+
+    def __init__(self) -> None:
+        self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+
+    @property
+    def eof(self) -> bool:
+        return self._zlib.eof
+
+    @property
+    def needs_input(self) -> bool:
+        return not self._zlib.unconsumed_tail
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._zlib.unused_data
+
+    def decompress(self, data: Any, max_length: int = -1) -> bytes:
+        return self._zlib.decompress(data or self._zlib.unconsumed_tail, max_length)
+
+
+def _decompressed(stream: _Stream, name: bytes, flags: int, method: int) -> tuple[int, int, int]:
+    """(CRC-32, compressed size, size) of a DEFLATE, BZip2 or LZMA entry: each ends itself."""
+    header = 0
+    if method == LZMA:
+        decompressor, header = _lzma_decompressor(stream, name, flags)
+    elif method == BZIP2:
+        decompressor = bz2.BZ2Decompressor()
+    else:
+        decompressor = _Inflater()
+    crc, consumed, size = _run_decompressor(stream, decompressor, method)
+    return crc, header + consumed, size
+
+
+def _run_decompressor(
+    stream: _Stream, decompressor: _Decompressor, method: int
+) -> tuple[int, int, int]:
+    """Feed the entry's data block by block, at most INFLATE_OUTPUT out at a time (a bomb
+    stays small), up to its end; (CRC-32, compressed bytes used, decompressed size)."""
     crc = consumed = size = 0
-    while not inflater.eof:
+    while not decompressor.eof:
         block = stream.block()
         try:
-            data = inflater.decompress(block, INFLATE_OUTPUT)
+            data = decompressor.decompress(block, INFLATE_OUTPUT)
             while True:
                 crc, size = zlib.crc32(data, crc), size + len(data)
-                if inflater.eof or not inflater.unconsumed_tail:
+                if decompressor.eof or decompressor.needs_input:
                     break
-                data = inflater.decompress(inflater.unconsumed_tail, INFLATE_OUTPUT)
-        except zlib.error as error:
-            raise CorruptExport(f"the export's DEFLATE data is broken: {error}") from None
-        used = len(block) - len(inflater.unused_data)
+                data = decompressor.decompress(b"", INFLATE_OUTPUT)
+        except (zlib.error, OSError, EOFError, lzma.LZMAError) as error:
+            raise CorruptExport(
+                f"the export's {method_name(method)} data is broken: {error}"
+            ) from None
+        used = len(block) - len(decompressor.unused_data)
         consumed += used
         stream.skip(used)
     return crc, consumed, size
+
+
+def _lzma_decompressor(stream: _Stream, name: bytes, flags: int) -> tuple[_Decompressor, int]:
+    """ZIP's LZMA: LZMA SDK version (2 bytes), properties size (2), the LZMA1 properties, then
+    raw LZMA1 data; the decompressor and the header's size."""
+    if not flags & LZMA_END_MARKER:  # then only a size given before the data would end it
+        raise UnsupportedExport(
+            f"the export's entry {_shown(name)} is compressed with LZMA (method 14) without an "
+            "end-of-stream marker, which this pipeline cannot verify as it streams. "
+            + _NOT_RETRIED
+            + _REPORT_IT
+        )
+    (properties_size,) = struct.unpack("<2xH", stream.read(4))
+    properties = stream.read(properties_size)
+    try:
+        lzma_filter = _lzma1_filter(properties)
+    except ValueError as error:
+        raise CorruptExport(f"the export's entry {_shown(name)}: {error}") from None
+    if lzma_filter["dict_size"] > MAX_LZMA_DICTIONARY:  # the decoder would allocate it
+        raise UnsupportedExport(
+            f"the export's entry {_shown(name)} asks for a {lzma_filter['dict_size']}-byte LZMA "
+            f"dictionary, over the {MAX_LZMA_DICTIONARY} bytes this pipeline allows. "
+            + _NOT_RETRIED
+            + _REPORT_IT
+        )
+    decompressor = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[lzma_filter])
+    return decompressor, 4 + properties_size
+
+
+def _lzma1_filter(properties: bytes) -> dict[str, int]:
+    """The LZMA1 filter its 5 properties bytes describe: (pb * 5 + lp) * 9 + lc, dictionary."""
+    if len(properties) != 5 or properties[0] >= 9 * 5 * 5:
+        raise ValueError(f"{properties.hex()} are not LZMA1 properties")
+    lc, rest = properties[0] % 9, properties[0] // 9
+    dictionary = int.from_bytes(properties[1:], "little")
+    return {"id": lzma.FILTER_LZMA1, "lc": lc, "lp": rest % 5, "pb": rest // 5,
+            "dict_size": dictionary}  # fmt: skip
 
 
 def _stored(stream: _Stream, size: int) -> tuple[int, int, int]:

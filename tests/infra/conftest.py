@@ -51,6 +51,7 @@ def settings_under_test() -> dict[str, Any]:
     return {
         "stack_name": "OngageExportTest",
         "ongage_base_url": "https://api.ongage.example",
+        "ongage_trusted_origins": ["https://connect.ongage.example"],
         "ongage_concurrency_limit": CONCURRENCY_LIMIT,
         "polling": {"initial_seconds": 20, "max_seconds": 300, "deadline_seconds": 7200},
         "export_retention_days": 400,

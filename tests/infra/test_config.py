@@ -66,6 +66,21 @@ _DELETE = _Delete()
 BAD = [
     ("ongage_base_url", "http://api.ongage.net", "ongage_export.ongage_base_url"),
     ("ongage_base_url", "", "ongage_export.ongage_base_url"),
+    (
+        "ongage_trusted_origins",
+        ["http://connect.ongage.net"],
+        "ongage_export.ongage_trusted_origins[0]",
+    ),
+    (
+        "ongage_trusted_origins",
+        ["https://connect.ongage.net/api"],
+        "ongage_export.ongage_trusted_origins[0]",
+    ),
+    (
+        "ongage_trusted_origins",
+        "https://connect.ongage.net",
+        "ongage_export.ongage_trusted_origins",
+    ),
     ("ongage_concurrency_limit", 1, "ongage_export.ongage_concurrency_limit"),
     ("ongage_concurrency_limit", "10", "ongage_export.ongage_concurrency_limit"),
     ("ongage_secret_name", "bad name!", "ongage_export.ongage_secret_name"),

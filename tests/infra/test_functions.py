@@ -83,6 +83,7 @@ def test_environment_is_what_the_handlers_read_and_holds_no_secret(synth):
         concrete = {k: v if isinstance(v, str) else "token" for k, v in env.items()}
         settings = Settings.from_env(concrete)
         assert env["ONGAGE_BASE_URL"] == {"Ref": "OngageBaseUrl"}
+        assert settings.ongage_trusted_origins == "https://connect.ongage.example"
         assert settings.default_polling.initial_seconds == 20
         assert settings.default_polling.deadline_seconds == 7200
         assert env["POWERTOOLS_SERVICE_NAME"] == "ongage-export"

@@ -18,7 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ongage_export import landing as landing_module
-from ongage_export.errors import CorruptExport, DownloadInterrupted, OngageUnexpectedResponse
+from ongage_export.errors import (
+    CorruptExport,
+    DownloadInterrupted,
+    OngageUnexpectedResponse,
+    UnsupportedExport,
+)
 from ongage_export.landing import MIN_PART_SIZE, S3Landing, UploadProgress
 from ongage_export.multipart import PartBuffers, cut_parts
 from tests.integration.conftest import BUCKET
@@ -142,9 +147,19 @@ def test_a_broken_stream_leaves_nothing_behind(s3: Any) -> None:
     assert state(s3) == ([], [])
 
 
-@pytest.mark.parametrize("body", [b"", b'{"metadata": {"error": true}}', b"<html>oops</html>"])
-def test_a_body_that_is_not_a_zip_is_refused_before_upload(s3: Any, body: bytes) -> None:
-    with pytest.raises(OngageUnexpectedResponse):
+DEFLATE64 = bytearray(make_zip(1000))
+DEFLATE64[8:10] = b"\x09\x00"  # the first entry's method: Deflate64
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(b"", OngageUnexpectedResponse), (b'{"metadata": {"error": true}}', UnsupportedExport),
+     (b"<html>oops</html>", UnsupportedExport), (bytes(DEFLATE64), UnsupportedExport)],
+)  # fmt: skip
+def test_a_body_that_is_not_a_zip_is_refused_before_upload(
+    s3: Any, body: bytes, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
         landing(s3).land(
             iter([body]), staging_key="incoming/r/x.zip", final_key="exports/x.zip", metadata=META
         )

@@ -33,7 +33,7 @@ from ongage_export.ongage_client import (
     OngageClient,
     OngageCredentials,
 )
-from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession, origin_of
+from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession, origin_of, trusted_origin
 from ongage_export.request import parse_request
 from ongage_export.settings import ConfigurationError, Settings
 from ongage_simulator import Fault, OngageSimulator, SimulatorConfig
@@ -487,3 +487,50 @@ def test_the_read_timeout_may_only_be_shortened(value: str, ok: bool) -> None:
     else:
         with pytest.raises(ConfigurationError, match="ONGAGE_READ_TIMEOUT_SECONDS"):
             Settings.from_env(env)
+
+
+def test_a_404_on_retrieve_ends_as_an_unknown_export_after_one_call(sim: OngageSimulator) -> None:
+    sim.config.unknown_export_status = 404
+    before = sim.stats.calls_by_endpoint.get("retrieve", 0)
+    with pytest.raises(ExportRejected, match=r"404 .*does not know the export.*start a new run"):
+        client(sim).retrieve("9999999", 1111)
+    assert sim.stats.calls_by_endpoint["retrieve"] - before == 1
+
+
+def test_a_404_without_ongages_envelope_is_an_unknown_export_too() -> None:
+    session = OngageSession(ONGAGE, {"X_PASSWORD": "p"})
+    page = (404, {"Content-Type": "text/html"}, b"<h1>No</h1>")
+    session.mount("https://", ScriptedAdapter({f"{ONGAGE}/api/export/7/retrieve": page}))
+    ongage = OngageClient(ONGAGE, GOOD, session=session)
+    with pytest.raises(ExportRejected, match="Ongage answered 404 for export 7:") as raised:
+        ongage.retrieve("7", None)
+    assert raised.value.status == 404
+
+
+def test_a_trusted_second_host_gets_the_credentials_an_untrusted_one_none(
+    sim: OngageSimulator,
+) -> None:
+    export_id = ready_export(sim)
+    second = sim.second_host
+    sim.inject(Fault.REDIRECT, redirect_to="second_host", times=2)
+    with pytest.raises(OngageAuthError, match=r"not a trusted origin.*ongage_trusted_origins"):
+        client(sim).retrieve(export_id, 1111)
+    assert len(second.received) == 1 and _credential_seen(second.received) == []
+    trusting = OngageClient(sim.url, GOOD, read_timeout=2, trusted_origins=[second.url])
+    download = trusting.retrieve(export_id, 1111)
+    assert isinstance(download, ExportDownload)
+    with download:
+        assert b"".join(download.chunks()) == sim.expected_body(export_id).read()
+    assert second.downloads == 1 and _credential_seen(second.received[1:])
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("http://connect.ongage.net", "plain http"), ("https://connect.ongage.net/api", "more than"),
+     ("ftp://x", "not an origin"), ("https://h:port", "not a number")],
+)  # fmt: skip
+def test_a_trusted_origin_is_https_scheme_host_port_only(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        trusted_origin(text)
+    assert trusted_origin("https://Connect.Ongage.net/") == "https://connect.ongage.net"
+    assert trusted_origin("http://127.0.0.2:8080") == "http://127.0.0.2:8080"

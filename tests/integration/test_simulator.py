@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ from ongage_simulator import (
     OngageSimulator,
     SimulatorConfig,
 )
+from ongage_simulator.archives import PASSWORD, Archive, PackedBody
 from ongage_simulator.cli import build_parser
 from ongage_simulator.export_body import DEFAULT_FIELDS, ROWS_PER_BLOCK
 from ongage_simulator.rules import documented_problems
@@ -847,3 +849,21 @@ def test_new_fault_parameters_are_checked() -> None:
         FaultSpec(Fault.REDIRECT, redirect_to="mars")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         FaultSpec(Fault.STALL, stall_seconds=0)
+
+
+@pytest.mark.parametrize("archive", ["deflate", "bzip2", "lzma", "zipcrypto", "deflate64"])
+def test_packed_exports_are_what_real_writers_make(archive: Archive) -> None:
+    source = ExportBody("7", "packed", target_bytes=30_000)
+    packed = PackedBody(source, archive)
+    with zipfile.ZipFile(io.BytesIO(packed.read())) as opened:
+        (info,) = opened.infolist()
+        if archive == "deflate64":  # Deflate stored blocks are valid Deflate64: read as Deflate
+            assert info.compress_type == 9
+            raw = packed.read()[
+                30 + len(info.filename) : 30 + len(info.filename) + info.compress_size
+            ]
+            assert zlib.decompress(raw, -15) == b"".join(source.iter_csv())
+        else:
+            assert opened.read(info, pwd=PASSWORD) == b"".join(source.iter_csv())
+            assert bool(info.flag_bits & 0x1) == (archive == "zipcrypto")
+    assert b"".join(packed.iter_range()) == packed.read()

@@ -87,6 +87,10 @@ OPTIONS: dict[str, Make] = {
     "run: --out is a file": lambda tmp: [
         *FILE_COMMANDS["run"](good(tmp)), "--out", str(write(tmp, "x", "file"))],
     "run: missing --ongage-url": lambda tmp: ["run", good(tmp)],
+    "run: plain http trusted origin": lambda tmp: [
+        *FILE_COMMANDS["run"](good(tmp)), "--ongage-trusted-origin", "http://connect.ongage.net"],
+    "run: trusted origin with a path": lambda tmp: [
+        *FILE_COMMANDS["run"](good(tmp)), "--ongage-trusted-origin", "https://h.example/api"],
     "run: --export-id with a slash": lambda tmp: [
         *FILE_COMMANDS["run"](good(tmp)), "--export-id", "70/01"],
     "redrive: zero deadline": lambda tmp: ["redrive", "some-id", "--deadline", "0"],

@@ -28,6 +28,7 @@ ENDS_THE_RUN_AT_ONCE = {
     "OngageExportUnusable",  # a 2xx create: Ongage has acted, a retry would make a 2nd export
     "ExportRejected",  # a 412 whose words say the export is invalid or unknown
     "OngageRedirectRefused",  # https -> http, a non-http scheme, or more than 5 redirects
+    "UnsupportedExport",  # not a ZIP, an unverifiable method, an encrypted entry: same bytes again
 }
 
 

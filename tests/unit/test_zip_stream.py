@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ongage_export import zip_stream
-from ongage_export.errors import CorruptExport
+from ongage_export.errors import CorruptExport, OngageUnexpectedResponse, UnsupportedExport
+from ongage_export.ongage_answers import check_zip_start
 from ongage_export.zip_stream import StreamingZipCheck, check_zip_stream
 from ongage_simulator.export_body import ExportBody
 
@@ -52,16 +53,18 @@ def chunked(data: bytes, size: int) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
+METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
+           zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}  # fmt: skip
+
+
 def kind_name(method: int, streamed: bool, zip64: bool) -> str:
-    name = "deflate" if method == zipfile.ZIP_DEFLATED else "stored"
+    name = METHODS[method]
     return name + ("-descriptor" if streamed else "") + ("-zip64" if zip64 else "")
 
 
 KINDS = {
     kind_name(method, streamed, z): make_zip(method, streamed=streamed, zip64=z)
-    for method, streamed, z in itertools.product(
-        (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED), (False, True), (False, True)
-    )
+    for method, streamed, z in itertools.product(METHODS, (False, True), (False, True))
 }
 SIMULATED = {
     "simulator": ExportBody("7000001", "daily.zip", target_bytes=300_000).read(),
@@ -210,11 +213,72 @@ def test_an_end_record_pointing_elsewhere_is_caught() -> None:
         check_zip_stream([bytes(data)])
 
 
-def test_an_encrypted_entry_is_refused() -> None:
+def test_an_encrypted_entry_is_refused_as_unsupported_not_corrupt() -> None:
     data = bytearray(KINDS["stored"])
     data[6] |= 0x1
-    with pytest.raises(CorruptExport, match="encrypted"):
+    with pytest.raises(UnsupportedExport, match=r"'export\.csv' is encrypted \(ZipCrypto\)"):
         check_zip_stream([bytes(data)])
+
+
+def with_method(data: bytes, method: int) -> bytes:
+    """The archive with its first entry's method field (local and central) set to `method`."""
+    changed = bytearray(data)
+    struct.pack_into("<H", changed, 8, method)
+    struct.pack_into("<H", changed, changed.index(b"PK\x01\x02") + 10, method)
+    return bytes(changed)
+
+
+@pytest.mark.parametrize(
+    ("method", "named"),
+    [(9, r"Deflate64 \(method 9\)"), (93, r"Zstandard \(method 93\)"),
+     (98, r"PPMd \(method 98\)"), (77, r"an unknown method \(method 77\)")],
+)  # fmt: skip
+def test_an_unverifiable_method_is_named_in_a_final_refusal(method: int, named: str) -> None:
+    # Deflate64 over stored blocks: a valid Deflate64 stream, refused at its header all the same.
+    data = with_method(make_zip(zipfile.ZIP_DEFLATED), method)
+    with pytest.raises(UnsupportedExport, match=named + ".*cannot verify.*What to do"):
+        check_zip_stream(chunked(data, 7))
+
+
+def test_aes_is_named_as_encryption() -> None:
+    data = bytearray(with_method(KINDS["stored"], 99))
+    data[6] |= 0x1
+    with pytest.raises(UnsupportedExport, match=r"encrypted \(AES, WinZip AE-x\)"):
+        check_zip_stream([bytes(data)])
+
+
+def test_lzma_without_its_end_marker_is_refused_by_name() -> None:
+    data = bytearray(KINDS["lzma"])
+    data[6] &= ~0x2
+    with pytest.raises(UnsupportedExport, match="LZMA \\(method 14\\) without an end-of-stream"):
+        check_zip_stream([bytes(data)])
+
+
+@pytest.mark.parametrize("kind", ["bzip2", "lzma", "bzip2-descriptor", "lzma-descriptor"])
+def test_broken_bzip2_and_lzma_data_is_corrupt_and_so_retried(kind: str) -> None:
+    data = bytearray(KINDS[kind])
+    data[len(data) // 4] ^= 0xFF  # inside the first entry's compressed data
+    with pytest.raises(CorruptExport):
+        check_zip_stream(chunked(bytes(data), 1000))
+
+
+def test_bzip2_and_lzma_bombs_come_out_in_bounded_pieces() -> None:
+    for method in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", method) as archive:
+            archive.writestr("zeros.csv", bytes(32 * 1024 * 1024))
+        (entry,) = check_zip_stream([buffer.getvalue()])
+        assert entry.file_size == 32 * 1024 * 1024
+
+
+def test_the_first_chunk_refuses_a_foreign_body_and_an_unverifiable_first_entry() -> None:
+    with pytest.raises(UnsupportedExport, match="not a ZIP"):
+        check_zip_start(b"%PDF-1.7 not an archive")
+    with pytest.raises(UnsupportedExport, match=r"Deflate64 \(method 9\)"):
+        check_zip_start(with_method(KINDS["deflate"], 9))
+    with pytest.raises(OngageUnexpectedResponse, match="empty"):
+        check_zip_start(b"")
+    check_zip_start(KINDS["bzip2"])  # BZip2 is checked, not refused
 
 
 def test_a_zip_bomb_is_inflated_in_bounded_pieces() -> None:
