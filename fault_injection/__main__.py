@@ -1,13 +1,20 @@
-"""`python -m fault_injection [CASE-SUBSTRING...]`: run the matrix, print the table for README."""
+"""`python -m fault_injection [CASE-SUBSTRING...]`: run the matrix, print the table for README.
+
+`python -m fault_injection --deployed [CASE-SUBSTRING...]`: the chaos suite instead (deployed.py),
+on the synthesized stack (`make synth`) deployed into a local AWS of its own.
+"""
 
 from __future__ import annotations
 
 import sys
 
+from fault_injection import deployed
 from fault_injection.matrix import CASES, run_case, table
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--deployed"]:
+        return chaos(argv[1:])
     chosen = [c for c in CASES if not argv or any(a.lower() in c.name.lower() for a in argv)]
     results = []
     for case in chosen:
@@ -18,6 +25,23 @@ def main(argv: list[str]) -> int:
     runs = sum(len(r.statuses) for r in results)
     print(f"\n{len(results)} faults injected, {runs} runs, "
           f"{sum(not r.ok for r in results)} cases with something lost or leaked")  # fmt: skip
+    return 0 if all(r.ok for r in results) else 1
+
+
+def chaos(argv: list[str]) -> int:
+    chosen = [
+        c for c in deployed.CASES if not argv or any(a.lower() in c.name.lower() for a in argv)
+    ]
+    results = []
+    with deployed.local_target() as target:
+        for case in chosen:
+            result = deployed.run_case(target, case)
+            print(result.row(), file=sys.stderr, flush=True)
+            results.append(result)
+    print(deployed.table(results))
+    print(f"\n{len(results)} crash cases on the deployed stack, "
+          f"{sum(len(r.runs) for r in results)} runs, "
+          f"{sum(not r.ok for r in results)} cases with something lost or left behind")  # fmt: skip
     return 0 if all(r.ok for r in results) else 1
 
 
