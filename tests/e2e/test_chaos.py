@@ -90,3 +90,22 @@ def test_a_body_that_takes_several_invocations_lands_staged_and_byte_identical(
     stored = target.deployed.client("s3").head_object(Bucket=output["bucket"], Key=output["key"])
     expected = target.simulator.expected_body(str(output["export_id"])).sha256()
     assert stored["Metadata"]["sha256"] == output["sha256"] == expected
+
+
+@pytest.mark.parametrize("run_input", [{}, [], {"request": 5}, {"request": {}, "polling": 3}])
+def test_a_run_the_workflow_cannot_read_is_a_failure_announced_once(
+    local_env: LocalTarget, run_input: Any
+) -> None:
+    """Started straight through Step Functions, as the console's "Start execution" does."""
+    sfn = local_env.deployed.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=local_env.deployed.outputs["StateMachineArn"], input=json.dumps(run_input)
+    )["executionArn"]
+    assert deployed.wait_for(
+        lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 120
+    )
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "FAILED"
+    assert deployed.notices_for(local_env, arn) == 1
+    (notice,) = [n for n in local_env.read_notices() if n["message"].get("execution_arn") == arn]
+    assert notice["message"]["error"] == described["error"]
