@@ -7,15 +7,30 @@ on the synthesized stack (`make synth`) deployed into a local AWS of its own.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from fault_injection import deployed
 from fault_injection.matrix import CASES, run_case, table
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+Case = TypeVar("Case", bound=_Named)
+
+
+def named(cases: Sequence[Case], argv: list[str]) -> list[Case]:
+    """The cases whose name holds one of `argv` (case-insensitive); all without any."""
+    return [c for c in cases if not argv or any(a.lower() in c.name.lower() for a in argv)]
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--deployed"]:
         return chaos(argv[1:])
-    chosen = [c for c in CASES if not argv or any(a.lower() in c.name.lower() for a in argv)]
+    chosen = named(CASES, argv)
     results = []
     for case in chosen:
         result = run_case(case)

@@ -113,16 +113,16 @@ class DeployedResult:
 
 def body_kill(fraction: float, name: str) -> DeployedCase:
     return DeployedCase(
-        f"RetrieveExport worker killed {name} in the body ({fraction:.0%})",
+        f"RetrieveExport worker killed {name} ({fraction:.0%})",
         kill=Kill("RetrieveExport", fraction),
         bytes_per_second=100_000,
     )
 
 
 CASES = (
-    body_kill(0.15, "early"),
-    body_kill(0.5, "in the middle"),
-    body_kill(0.92, "late"),
+    body_kill(0.15, "early in the body"),
+    body_kill(0.5, "in the middle of the body"),
+    body_kill(0.92, "late in the body"),
     DeployedCase("50 runs started at once", runs=50),
 )
 
