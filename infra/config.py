@@ -22,6 +22,7 @@ from pydantic import (
     PlainValidator,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from ongage_export.contract import CURATED_PREFIX, EXPORT_PREFIX, STAGING_PREFIX
@@ -41,6 +42,9 @@ LOG_RETENTION_DAYS = (
 # A folder of S3 keys: `/`-separated parts of S3's safe characters, ending with `/`; no leading
 # `/`, no `.` or `..` part, and no `*` or `?`, which would widen the IAM resource `<prefix>*`.
 _FOLDER = re.compile(r"^(?:(?!\.\.?/)[0-9A-Za-z!_.'()=-]+/)+$")
+# The retrieve streams until this margin before its timeout, then hands over to the next
+# invocation; a margin that leaves less than this to stream would hand over forever.
+MIN_STREAMING_SECONDS = 5
 _CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
 _RATE = re.compile(r"^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$")
 
@@ -178,6 +182,22 @@ class StackConfig(_Config):
     scheduler_max_event_age_seconds: Annotated[int, _int(60, 86400)] = 3600
     api: ApiConfig = Field(default_factory=ApiConfig)
     curated: CuratedConfig = Field(default_factory=CuratedConfig)
+    # The retrieve function's timeout (15 minutes, Lambda's maximum, unless testing the resume)
+    # and how long before it the download stops at a part boundary and hands over.
+    retrieve_timeout_seconds: Annotated[int, _int(10, 900)] = 900
+    stream_stop_margin_seconds: Annotated[int, _int(1, 895)] = 180
+
+    @model_validator(mode="after")
+    def _time_to_stream(self) -> StackConfig:
+        streaming = self.retrieve_timeout_seconds - self.stream_stop_margin_seconds
+        if streaming < MIN_STREAMING_SECONDS:
+            raise ValueError(
+                f"{CONTEXT_KEY}.retrieve_timeout_seconds ({self.retrieve_timeout_seconds}) minus "
+                f"{CONTEXT_KEY}.stream_stop_margin_seconds ({self.stream_stop_margin_seconds}) "
+                f"leaves {streaming} s to stream per invocation, at least "
+                f"{MIN_STREAMING_SECONDS} s are needed: raise the timeout or lower the margin"
+            )
+        return self
 
     @field_validator("schedules")
     @classmethod

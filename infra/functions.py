@@ -158,9 +158,10 @@ class ExportFunctions(Construct):
                 f"{HANDLERS}.retrieve_export.handler",
                 "Polls the Ongage export; when ready streams the ZIP into S3 and lands it",
                 # Streams GBs in 8 MiB parts with SHA-256: memory buys CPU and network
-                # bandwidth; 15 minutes (the maximum) is what one download may take.
+                # bandwidth; 15 minutes (the maximum, the default) is what one invocation may
+                # stream, and a longer download resumes in the next one.
                 memory_mib=1024,
-                timeout=cdk.Duration.minutes(15),
+                timeout=cdk.Duration.seconds(config.retrieve_timeout_seconds),
                 reserved_concurrency=retrieve_slots,
             ),
             environment,
@@ -246,6 +247,7 @@ def ongage_environment(
         "EXPORT_PREFIX": EXPORT_PREFIX,
         "STAGING_PREFIX": STAGING_PREFIX,
         "PART_SIZE_MIB": str(PART_SIZE_MIB),
+        "STREAM_STOP_MARGIN_SECONDS": str(config.stream_stop_margin_seconds),
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }

@@ -212,7 +212,9 @@ class S3Landing(MultipartUploader):
         return True
 
     def publish(self, staged: StagedObject, key: str, metadata: dict[str, str]) -> LandedObject:
-        """Server-side copy to the final key, refusing to overwrite an existing object."""
+        """Server-side copy to the final key, refusing to overwrite an existing object (an
+        upload an invocation that died left open at the key is aborted first)."""
+        self.abort_uploads(key)
         upload_id = self.s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, Metadata=metadata, ContentType="application/zip"
         )["UploadId"]

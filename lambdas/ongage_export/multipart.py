@@ -191,8 +191,8 @@ class MultipartUploader:
                     _raise_first_failure(futures)
                 else:
                     sent.stopped = True
-                if done.parts + sent.parts == 0:
-                    (check_start or _refuse_empty)(b"")
+                if done.parts + sent.parts == 0 and not sent.stopped:
+                    (check_start or _refuse_empty)(b"")  # the body ended before its first byte
                 for future in futures:
                     future.result()
             except BaseException:

@@ -125,3 +125,13 @@ def test_scheduled_name_is_checked_at_its_real_length():
 def test_invalid_json_string_is_reported():
     with pytest.raises(ConfigError, match="ongage_export is not valid JSON"):
         load_config("{nope")
+
+
+def test_a_retrieve_timeout_that_leaves_no_time_to_stream_is_refused_naming_both_settings():
+    with pytest.raises(ConfigError) as caught:
+        load_config({"retrieve_timeout_seconds": 60, "stream_stop_margin_seconds": 180})
+    message = str(caught.value)
+    assert "ongage_export.retrieve_timeout_seconds (60)" in message
+    assert "ongage_export.stream_stop_margin_seconds (180)" in message
+    config = load_config({"retrieve_timeout_seconds": 20, "stream_stop_margin_seconds": 15})
+    assert (config.retrieve_timeout_seconds, config.stream_stop_margin_seconds) == (20, 15)

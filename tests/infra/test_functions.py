@@ -86,6 +86,7 @@ def test_environment_is_what_the_handlers_read_and_holds_no_secret(synth):
         assert settings.ongage_trusted_origins == "https://connect.ongage.example"
         assert settings.default_polling.initial_seconds == 20
         assert settings.default_polling.deadline_seconds == 7200
+        assert settings.stop_margin_seconds == 180  # stream_stop_margin_seconds
         assert env["POWERTOOLS_SERVICE_NAME"] == "ongage-export"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "OngageExport"
         assert env["ONGAGE_SECRET_ID"] == {"Ref": logical_id(synth.main.credentials.secret)}

@@ -135,6 +135,51 @@ def test_a_single_pass_out_of_time_aborts_and_restarts_staged_from_byte_zero(s3:
     assert keys == [] and [u["Key"] for u in uploads] == ["incoming/r/x.zip"]
 
 
+def test_no_time_to_stream_at_all_hands_over_zero_bytes_instead_of_an_empty_body(
+    s3: Any,
+) -> None:
+    data = make_zip(6 * 1024 * 1024)
+    outcome = landing(s3).land(
+        chunked(data),
+        staging_key="incoming/r/x.zip",
+        final_key="exports/x.zip",
+        metadata=META,
+        total=len(data),
+        should_stop=lambda: True,  # the invocation's time is short before the first part
+    )
+    assert isinstance(outcome, UploadProgress)
+    assert (outcome.key, outcome.size, outcome.parts) == ("incoming/r/x.zip", 0, 0)
+    again = landing(s3).land(
+        chunked(data), staging_key="incoming/r/x.zip", final_key="exports/x.zip",
+        metadata=META, resume=outcome, should_stop=lambda: True,
+    )  # fmt: skip
+    assert isinstance(again, UploadProgress) and again.size == 0  # a hand-over again
+    landed = landing(s3).land(
+        chunked(data), staging_key="incoming/r/x.zip", final_key="exports/x.zip",
+        metadata=META, resume=again,
+    )  # fmt: skip
+    assert s3.get_object(Bucket=BUCKET, Key=landed.key)["Body"].read() == data
+    assert state(s3) == (["exports/x.zip"], [])
+
+
+@pytest.mark.parametrize("staged", [False, True])
+def test_an_upload_left_open_by_an_invocation_that_died_is_aborted_by_the_next(
+    s3: Any, staged: bool
+) -> None:
+    """A SIGKILLed or out-of-memory invocation cannot abort its own upload at the final key
+    (single pass, or the staged object's copy); its retry does, before its own."""
+    s3.create_multipart_upload(Bucket=BUCKET, Key="exports/x.zip")  # the dead invocation's
+    data = make_zip(6 * 1024 * 1024)
+    if staged:
+        land_staged(landing(s3), data)
+    else:
+        landing(s3).land(
+            chunked(data), staging_key="incoming/r/x.zip", final_key="exports/x.zip",
+            metadata=META,
+        )  # fmt: skip
+    assert state(s3) == (["exports/x.zip"], [])
+
+
 def test_a_broken_stream_leaves_nothing_behind(s3: Any) -> None:
     def breaks() -> Iterator[bytes]:
         yield from chunked(make_zip(11 * 1024 * 1024)[: 9 * 1024 * 1024])

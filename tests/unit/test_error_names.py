@@ -15,7 +15,12 @@ from ongage_export import errors
 from ongage_export.request import InvalidExportRequest
 from ongage_export.settings import ConfigurationError
 
-AWS_PREFIXES = ("States.", "Lambda.", "Sandbox.")
+AWS_PREFIXES = ("States.", "Lambda.", "Sandbox.", "Runtime.")
+# What a dead invocation is reported as: Step Functions documents Lambda.Unknown for unhandled
+# errors (out of memory, timeouts; "Handle Lambda service exceptions" in its guide); Lambda's
+# own errorType for them, which Step Functions passes on as the error name, is
+# Runtime.ExitError (the runtime exited or was killed), Runtime.OutOfMemory, Sandbox.Timedout.
+DIED = {"Lambda.Unknown", "Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout"}
 # Raised on purpose and never retried: retrying cannot change the answer.
 ENDS_THE_RUN_AT_ONCE = {
     "OngageAuthError",  # wrong credentials or no API access
@@ -74,3 +79,10 @@ def test_failures_are_caught_so_every_run_ends_with_a_notice() -> None:
     for name, state in definition["States"].items():
         if state["Type"] == "Task" and state["Resource"].endswith("lambda:invoke"):
             assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
+
+
+def test_an_invocation_that_died_is_retried_by_the_retrieve() -> None:
+    """Killed mid-stream, it left an upload open; the retry aborts it and lands the export."""
+    retrieve = json.loads(ASL_FILE.read_text())["States"]["RetrieveExport"]
+    retried = {name for rule in retrieve["Retry"] for name in rule["ErrorEquals"]}
+    assert not DIED - retried, sorted(DIED - retried)

@@ -1,0 +1,111 @@
+"""Crashes on the stack deployed to the local AWS (fault_injection/deployed.py, a small
+version of `python -m fault_injection --deployed`), and the resume path of a body that takes
+several invocations."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fault_injection import deployed
+from ongage_simulator import Fault
+from tests.e2e.conftest import LocalTarget
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("case", deployed.CASES[:3], ids=["early", "middle", "late"])
+def test_a_retrieve_worker_killed_in_the_body_lands_the_export_once(
+    local_env: LocalTarget, case: deployed.DeployedCase
+) -> None:
+    result = deployed.run_case(local_env, case)
+
+    assert result.ok, result.row()
+    (run,) = result.runs
+    assert (run.status, run.byte_identical, run.exports_created, run.notices) == (
+        "SUCCEEDED", True, 1, 1,
+    )  # fmt: skip
+    assert (result.open_uploads, result.partial_objects) == (0, 0)
+    history = local_env.deployed.client("stepfunctions").get_execution_history(
+        executionArn=run.execution_arn, maxResults=1000
+    )["events"]
+    failures = [
+        e["taskFailedEventDetails"]["error"] for e in history if "taskFailedEventDetails" in e
+    ]
+    assert failures == ["Runtime.ExitError"]  # the kill, retried: no redrive
+
+
+@pytest.fixture
+def slow_multi_invocation_retrieve(local_env: LocalTarget) -> Iterator[LocalTarget]:
+    """RetrieveExport with a 12 s timeout that stops streaming 6 s before it (5 MiB parts, the
+    ZIP check estimated slow so the body is staged), and a 12 MiB export trickled at 1 MiB/s:
+    each invocation streams a part or two and hands over. Restored afterwards."""
+    lambdas = local_env.deployed.client("lambda")
+    name = next(f["FunctionName"] for f in lambdas.list_functions()["Functions"]
+                if "RetrieveExport" in f["FunctionName"])  # fmt: skip
+    before = lambdas.get_function_configuration(FunctionName=name)
+    variables = before["Environment"]["Variables"]
+    slow = {"STREAM_STOP_MARGIN_SECONDS": "6", "PART_SIZE_MIB": "5",
+            "VERIFY_BYTES_PER_SECOND": "1000000"}  # fmt: skip
+    lambdas.update_function_configuration(
+        FunctionName=name, Timeout=12, Environment={"Variables": {**variables, **slow}}
+    )
+    simulator = local_env.simulator
+    config = simulator.config
+    simulator.config = dataclasses.replace(config, export_bytes=12 * 1024 * 1024)
+    simulator.inject(Fault.SLOW_TRICKLE, times=None, bytes_per_second=1024 * 1024)
+    try:
+        yield local_env
+    finally:
+        simulator.config = config
+        simulator.clear_faults()
+        lambdas.update_function_configuration(
+            FunctionName=name, Timeout=before["Timeout"], Environment={"Variables": variables}
+        )
+
+
+def test_a_body_that_takes_several_invocations_lands_staged_and_byte_identical(
+    slow_multi_invocation_retrieve: LocalTarget,
+) -> None:
+    target = slow_multi_invocation_retrieve
+    name = "chaos resumed"
+    arn = deployed.start_run(target, name)
+    run = deployed.outcome_of(target, arn, name)
+
+    assert (run.status, run.byte_identical, run.exports_created, run.notices) == (
+        "SUCCEEDED", True, 1, 1,
+    ), run  # fmt: skip
+    output: dict[str, Any] = json.loads(
+        target.deployed.client("stepfunctions").describe_execution(executionArn=arn)["output"]
+    )
+    assert output["landing"] == "staged"
+    served = [r for r in target.simulator.served if r.export_id == str(output["export_id"])]
+    resumed = [r for r in served if r.range and r.range[0] > 0]
+    assert resumed, "no retrieve resumed with an HTTP Range: the body came in one invocation"
+    assert deployed.open_uploads(target) == []
+    stored = target.deployed.client("s3").head_object(Bucket=output["bucket"], Key=output["key"])
+    expected = target.simulator.expected_body(str(output["export_id"])).sha256()
+    assert stored["Metadata"]["sha256"] == output["sha256"] == expected
+
+
+@pytest.mark.parametrize("run_input", [{}, [], {"request": 5}, {"request": {}, "polling": 3}])
+def test_a_run_the_workflow_cannot_read_is_a_failure_announced_once(
+    local_env: LocalTarget, run_input: Any
+) -> None:
+    """Started straight through Step Functions, as the console's "Start execution" does."""
+    sfn = local_env.deployed.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=local_env.deployed.outputs["StateMachineArn"], input=json.dumps(run_input)
+    )["executionArn"]
+    assert deployed.wait_for(
+        lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 120
+    )
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "FAILED"
+    assert deployed.notices_for(local_env, arn) == 1
+    (notice,) = [n for n in local_env.read_notices() if n["message"].get("execution_arn") == arn]
+    assert notice["message"]["error"] == described["error"]
