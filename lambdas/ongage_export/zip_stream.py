@@ -442,8 +442,16 @@ def _as_seen(info: zipfile.ZipInfo) -> Entry:
     )
 
 
+SHOWN_NAME_CHARS = 100
+
+
 def _shown(name: bytes) -> str:
-    return repr(name.decode("utf-8", "replace"))
+    """An entry name as a message quotes it: at most SHOWN_NAME_CHARS characters, since a
+    header may declare 64 KiB of name and the message travels in notices and workflow state."""
+    text = name.decode("utf-8", "replace")
+    if len(text) > SHOWN_NAME_CHARS:
+        text = text[:SHOWN_NAME_CHARS] + "…"
+    return repr(text)
 
 
 class _Tail(io.RawIOBase):

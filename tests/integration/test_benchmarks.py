@@ -8,9 +8,11 @@ to moto serve the very bytes that were stored.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import random
+import zipfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -199,7 +201,10 @@ def test_policy_simulation_counts_polls_as_the_workflow_makes_them() -> None:
 
 
 def test_patched_moto_serves_the_bytes_it_stored(tmp_path: Path) -> None:
-    body = b"PK\x03\x04" + os.urandom(2 * 5 * MIB + 12345)  # three parts, the last one short
+    buffer = io.BytesIO()  # a STORED ZIP of three parts, the last one short
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("export.csv", os.urandom(2 * 5 * MIB + 12345))
+    body = buffer.getvalue()
     chunks = [body[i : i + MIB] for i in range(0, len(body), MIB)]
     with ExitStack() as stack:
         s3 = s3_client(start_moto(stack, tmp_path).url)

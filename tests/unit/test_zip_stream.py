@@ -240,6 +240,15 @@ def test_an_unverifiable_method_is_named_in_a_final_refusal(method: int, named: 
         check_zip_stream(chunked(data, 7))
 
 
+def test_a_refusal_quotes_a_long_entry_name_shortened() -> None:
+    # A header may declare 64 KiB of name: the message travels in notices and workflow state.
+    header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 9, 0, 0, 0, 0, 0, 60_000, 0)
+    with pytest.raises(UnsupportedExport) as refused:
+        check_zip_start(header + b"x" * 60_000)
+    assert "'" + "x" * zip_stream.SHOWN_NAME_CHARS + "…'" in str(refused.value)
+    assert len(str(refused.value)) < 1_000
+
+
 def test_aes_is_named_as_encryption() -> None:
     data = bytearray(with_method(KINDS["stored"], 99))
     data[6] |= 0x1
