@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol
 from embedded_runtime import notices
 from local_aws.deployment import LocalAwsProcess, LocalDeployment, OngageSecret, deploy
 from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
+from ongage_export.unannounced_runs import ENDED_BADLY
 from ongage_simulator import Credentials, Fault, OngageSimulator, SimulatorConfig
 
 CREDENTIALS = Credentials.demo()
@@ -53,6 +54,7 @@ class Target(Protocol):
 
     deployed: LocalDeployment
     simulator: OngageSimulator
+    state_dir: Path  # the local AWS's: the functions' output is under logs/
 
     def read_notices(self) -> list[dict[str, Any]]: ...
 
@@ -232,10 +234,23 @@ def byte_identical(target: Target, landed: dict[str, Any]) -> bool:
 
 
 def notices_for(target: Target, arn: str) -> int:
-    """The notices about run `arn` (given a moment to arrive: SNS delivers asynchronously)."""
+    """The notices about run `arn` (given a moment to arrive: SNS delivers asynchronously; for
+    a run that ended badly, once the AnnounceRun function has handled it)."""
     wait_for(lambda: _count(target.read_notices(), arn) > 0, 30)
+    status = target.deployed.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+    if status in ENDED_BADLY and not wait_for(lambda: announcer_handled(target, arn), 60):
+        raise AssertionError(f"AnnounceRun never handled {arn}")
     time.sleep(1)  # a second notice, if there is one, arrives in the same moment
     return _count(target.read_notices(), arn)
+
+
+def announcer_handled(target: Target, arn: str) -> bool:
+    """Whether the AnnounceRun function logged its decision about run `arn`."""
+    return any(
+        arn in line and '"announced_here"' in line
+        for log in (target.state_dir / "logs").glob("*AnnounceRun*.log")
+        for line in log.read_text(errors="replace").splitlines()
+    )
 
 
 def _count(received: list[dict[str, Any]], arn: str) -> int:
@@ -295,6 +310,7 @@ class LocalTarget:
     deployed: LocalDeployment
     simulator: OngageSimulator
     queue_url: str
+    state_dir: Path
     received: list[dict[str, Any]] = field(default_factory=list)
 
     def read_notices(self) -> list[dict[str, Any]]:
@@ -319,6 +335,6 @@ def local_target(export_bytes: int = 300_000) -> Iterator[LocalTarget]:
             notices.subscribe_queue(
                 sqs, deployed.client("sns"), deployed.outputs["TopicArn"], queue_url
             )
-            yield LocalTarget(deployed, simulator, queue_url)
+            yield LocalTarget(deployed, simulator, queue_url, Path(state))
         finally:
             endpoint.stop()
