@@ -39,6 +39,27 @@ def test_a_retrieve_worker_killed_in_the_body_lands_the_export_once(
     assert failures == ["Runtime.ExitError"]  # the kill, retried: no redrive
 
 
+def test_a_create_worker_killed_during_the_create_leaves_one_export_and_says_so(
+    local_env: LocalTarget,
+) -> None:
+    (case,) = [c for c in deployed.CASES if c.kill and c.kill.function == "CreateExport"]
+
+    result = deployed.run_case(local_env, case)
+
+    assert result.ok, result.row()
+    (run,) = result.runs
+    assert (run.status, run.error, run.exports_created, run.notices) == (
+        "FAILED", "CreateInterrupted", 1, 1,
+    )  # fmt: skip
+    history = local_env.deployed.client("stepfunctions").get_execution_history(
+        executionArn=run.execution_arn, maxResults=1000
+    )["events"]
+    failures = [
+        e["taskFailedEventDetails"]["error"] for e in history if "taskFailedEventDetails" in e
+    ]
+    assert failures == ["Runtime.ExitError", "CreateInterrupted"]  # retried, not asked again
+
+
 @pytest.fixture
 def slow_multi_invocation_retrieve(local_env: LocalTarget) -> Iterator[LocalTarget]:
     """RetrieveExport with a 12 s timeout that stops streaming 6 s before it (5 MiB parts, the
