@@ -4,10 +4,11 @@ The create is recorded per execution (Powertools idempotency, DynamoDB): IN_PROG
 Ongage is called, COMPLETED with the export id after. So a retry of an invocation that died
 (Runtime.ExitError...) before the record was written creates the export, and one that died
 after it was completed reuses the export id: either way one export, landed. One that died in
-between, while the Ongage call was in flight, leaves the record IN_PROGRESS until the dead
-invocation's timeout: whether Ongage created the export is unknown (Ongage cannot be asked by
-name), so the retry fails the run with CreateInterrupted instead of risking a second export.
-The workflow's retries of a dead create all fall well inside that timeout.
+between (reading the secret, or with the Ongage call in flight) leaves the record IN_PROGRESS
+until the dead invocation's timeout: whether Ongage created the export is unknown (Ongage
+cannot be asked by name), so the retry fails the run with CreateInterrupted instead of risking
+a second export. The workflow's retries of a dead create all fall well inside that timeout
+(tests/unit/test_error_names.py); a retry after it would call Ongage again.
 """
 
 from __future__ import annotations
