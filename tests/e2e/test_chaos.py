@@ -113,7 +113,9 @@ def test_a_body_that_takes_several_invocations_lands_staged_and_byte_identical(
     assert stored["Metadata"]["sha256"] == output["sha256"] == expected
 
 
-@pytest.mark.parametrize("run_input", [{}, [], {"request": 5}, {"request": {}, "polling": 3}])
+@pytest.mark.parametrize(
+    "run_input", [{}, [], "text", None, 7, {"request": 5}, {"request": {}, "polling": 3}]
+)
 def test_a_run_the_workflow_cannot_read_is_a_failure_announced_once(
     local_env: LocalTarget, run_input: Any
 ) -> None:
