@@ -86,7 +86,8 @@ class Monitoring(Construct):
 
     def _run_alarms(self, state_machine: sfn.StateMachine) -> list[cloudwatch.Alarm]:
         """A run that ended without landing its export: failed (announced by the workflow with
-        its error and what to do), timed out or aborted (announced by the execution-status rule)."""
+        its error and what to do, or by the execution-status rule when the workflow could not),
+        timed out or aborted (announced by the execution-status rule)."""
         return [
             self._alarm(
                 "ExecutionsFailed",
