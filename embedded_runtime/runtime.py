@@ -39,6 +39,7 @@ from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from local_aws import (
     cloud_assembly,
     consumer_resources,
+    execution_events,
     execution_names,
     extensions,
     resource_models,
@@ -205,7 +206,12 @@ class EmbeddedRuntime:
         consumer_resources.install()
         self._extensions.enter_context(
             extensions.applied(
-                state_machines, execution_names, secure_transport, s3_streaming, s3_events
+                state_machines,
+                execution_names,
+                secure_transport,
+                s3_streaming,
+                s3_events,
+                execution_events,
             )
         )
         state_machines.RETRY_TIME_SCALE = self.retry_time_scale

@@ -3,7 +3,8 @@
 The fault matrix (matrix.py) breaks Ongage, S3 and Lambda throttling on the embedded runtime;
 here the faults are crashes of the deployed stack's own processes: the RetrieveExport worker
 SIGKILLed early, in the middle or late in the body (what an out-of-memory kill or a crashed
-sandbox does), and many runs started at once. Each case runs real executions of the deployed
+sandbox does), the CreateExport worker SIGKILLed while Ongage is answering its create, and many
+runs started at once. Each case runs real executions of the deployed
 state machine and checks what must hold whatever happened: each run landed (byte-identical)
 or failed as expected, at most one Ongage export per run, no multipart upload left open, no
 partial object, exactly one notice per run.
@@ -32,6 +33,7 @@ from typing import Any, Literal, Protocol
 from embedded_runtime import notices
 from local_aws.deployment import LocalAwsProcess, LocalDeployment, OngageSecret, deploy
 from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
+from ongage_export.unannounced_runs import ENDED_BADLY
 from ongage_simulator import Credentials, Fault, OngageSimulator, SimulatorConfig
 
 CREDENTIALS = Credentials.demo()
@@ -53,6 +55,7 @@ class Target(Protocol):
 
     deployed: LocalDeployment
     simulator: OngageSimulator
+    state_dir: Path  # the local AWS's: the functions' output is under logs/
 
     def read_notices(self) -> list[dict[str, Any]]: ...
 
@@ -73,6 +76,8 @@ class DeployedCase:
     kill: Kill | None = None
     runs: int = 1
     bytes_per_second: int | None = None  # the body trickles (one retrieve), so a kill lands
+    create_stall_seconds: float | None = None  # the create answers late, so a kill lands
+    error: str | None = None  # what a run expected to fail ends with
 
 
 @dataclass
@@ -124,6 +129,15 @@ CASES = (
     body_kill(0.5, "in the middle of the body"),
     body_kill(0.92, "late in the body"),
     DeployedCase("50 runs started at once", runs=50),
+    # Ongage has made the export and the worker dies before it hears the id: the retry does not
+    # ask again (a second export), it ends the run with a notice that says so.
+    DeployedCase(
+        "CreateExport worker killed during the create",
+        expect="failed",
+        kill=Kill("CreateExport", 0.0),
+        create_stall_seconds=30,
+        error="CreateInterrupted",
+    ),
 )
 
 
@@ -131,6 +145,10 @@ def run_case(target: Target, case: DeployedCase) -> DeployedResult:
     """Run `case` on `target`; what it left behind is checked once its runs have ended."""
     started = time.monotonic()
     target.simulator.clear_faults()
+    if case.create_stall_seconds:
+        target.simulator.inject(
+            Fault.SLOW_CREATE, times=case.runs, stall_seconds=case.create_stall_seconds
+        )
     if case.bytes_per_second:
         target.simulator.inject(
             Fault.SLOW_TRICKLE, times=case.runs, bytes_per_second=case.bytes_per_second
@@ -138,7 +156,7 @@ def run_case(target: Target, case: DeployedCase) -> DeployedResult:
     names = [f"chaos {uuid.uuid4().hex[:10]}" for _ in range(case.runs)]
     with ThreadPoolExecutor(max_workers=min(case.runs, 16)) as pool:
         arns = list(pool.map(lambda name: start_run(target, name), names))
-    problems = [] if case.kill is None else kill_in_body(target, case.kill, case.bytes_per_second)
+    problems = [] if case.kill is None else kill_in(target, case, names)
     runs = [outcome_of(target, arn, name) for arn, name in zip(arns, names, strict=True)]
     result = DeployedResult(
         case, runs, len(open_uploads(target)), len(partial_objects(target, runs)),
@@ -158,6 +176,26 @@ def start_run(target: Target, name: str) -> str:
             input=json.dumps(run_input),
         )["executionArn"]
     )
+
+
+def kill_in(target: Target, case: DeployedCase, names: list[str]) -> list[str]:
+    assert case.kill is not None
+    if case.kill.function == "CreateExport":
+        return kill_in_create(target, names)
+    return kill_in_body(target, case.kill, case.bytes_per_second)
+
+
+def kill_in_create(target: Target, names: list[str]) -> list[str]:
+    """Wait until Ongage has made each run's export (its answer stalled), then SIGKILL the
+    CreateExport workers."""
+
+    def made() -> bool:
+        return {r.name for r in list(target.simulator.exports.values())} >= set(names)
+
+    if not wait_for(made, RUN_TIMEOUT_SECONDS):
+        return ["Ongage never got the create"]
+    killed = kill_workers(target.deployed.environment["AWS_ENDPOINT_URL"], "CreateExport")
+    return [] if killed else ["no CreateExport worker to kill"]
 
 
 def kill_in_body(target: Target, kill: Kill, bytes_per_second: int | None) -> list[str]:
@@ -232,10 +270,23 @@ def byte_identical(target: Target, landed: dict[str, Any]) -> bool:
 
 
 def notices_for(target: Target, arn: str) -> int:
-    """The notices about run `arn` (given a moment to arrive: SNS delivers asynchronously)."""
+    """The notices about run `arn` (given a moment to arrive: SNS delivers asynchronously; for
+    a run that ended badly, once the AnnounceRun function has handled it)."""
     wait_for(lambda: _count(target.read_notices(), arn) > 0, 30)
+    status = target.deployed.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+    if status in ENDED_BADLY and not wait_for(lambda: announcer_handled(target, arn), 60):
+        raise AssertionError(f"AnnounceRun never handled {arn}")
     time.sleep(1)  # a second notice, if there is one, arrives in the same moment
     return _count(target.read_notices(), arn)
+
+
+def announcer_handled(target: Target, arn: str) -> bool:
+    """Whether the AnnounceRun function logged its decision about run `arn`."""
+    return any(
+        arn in line and '"announced_here"' in line
+        for log in (target.state_dir / "logs").glob("*AnnounceRun*.log")
+        for line in log.read_text(errors="replace").splitlines()
+    )
 
 
 def _count(received: list[dict[str, Any]], arn: str) -> int:
@@ -270,6 +321,10 @@ def check(result: DeployedResult) -> list[str]:
             run.status == "SUCCEEDED" and run.byte_identical
         ):
             problems.append(f"{run.execution_arn.rsplit(':', 1)[-1]} {run.status} {run.error}")
+        if result.case.expect == "failed" and (run.status, run.error) != (
+            "FAILED", result.case.error or run.error,
+        ):  # fmt: skip
+            problems.append(f"{run.execution_arn.rsplit(':', 1)[-1]} {run.status} {run.error}")
         if run.exports_created > 1:
             problems.append(f"{run.exports_created} Ongage exports for one run")
         if run.notices != 1:
@@ -295,6 +350,7 @@ class LocalTarget:
     deployed: LocalDeployment
     simulator: OngageSimulator
     queue_url: str
+    state_dir: Path
     received: list[dict[str, Any]] = field(default_factory=list)
 
     def read_notices(self) -> list[dict[str, Any]]:
@@ -319,6 +375,6 @@ def local_target(export_bytes: int = 300_000) -> Iterator[LocalTarget]:
             notices.subscribe_queue(
                 sqs, deployed.client("sns"), deployed.outputs["TopicArn"], queue_url
             )
-            yield LocalTarget(deployed, simulator, queue_url)
+            yield LocalTarget(deployed, simulator, queue_url, Path(state))
         finally:
             endpoint.stop()

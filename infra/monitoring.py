@@ -43,6 +43,7 @@ class Monitoring(Construct):
         state_machine: sfn.StateMachine,
         workflow_functions: Sequence[lambda_.Function],
         status_function: lambda_.Function,
+        announcer: lambda_.Function,
         dead_letter_queue: sqs.IQueue,
         api: apigw.RestApi,
         consumer: CuratedExports | None = None,
@@ -63,6 +64,9 @@ class Monitoring(Construct):
             self._error_rate_alarm(
                 status_function, "GET /exports/{id} answers errors to its callers"
             ),
+            self._error_rate_alarm(
+                announcer, "runs that ended without the workflow's notice may be unannounced"
+            ),
             self._alarm(
                 "SchedulerDeadLetters",
                 dead_letter_queue.metric_approximate_number_of_messages_visible(
@@ -72,7 +76,7 @@ class Monitoring(Construct):
                 "queue",
             ),
         ]
-        functions = [*workflow_functions, status_function]
+        functions = [*workflow_functions, status_function, announcer]
         if consumer is not None:
             self.alarms += self._consumer_alarms(consumer)
             functions.append(consumer.function)
@@ -82,7 +86,8 @@ class Monitoring(Construct):
 
     def _run_alarms(self, state_machine: sfn.StateMachine) -> list[cloudwatch.Alarm]:
         """A run that ended without landing its export: failed (announced by the workflow with
-        its error and what to do), timed out or aborted (announced by the execution-status rule)."""
+        its error and what to do, or by the execution-status rule when the workflow could not),
+        timed out or aborted (announced by the execution-status rule)."""
         return [
             self._alarm(
                 "ExecutionsFailed",

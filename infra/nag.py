@@ -57,6 +57,7 @@ def add_suppressions(stack: OngageExportStack) -> None:
     _api(stack)
     _credentials(stack)
     _consumer(stack)
+    _announcer(stack)
     _suppress(
         stack.schedules.dead_letter_queue,
         "AwsSolutions-SQS3",
@@ -135,6 +136,22 @@ def _consumer(stack: OngageExportStack) -> None:
         "This queue is itself the dead-letter queue of the curation rule's target and the "
         "function's on-failure destination; a DLQ of a DLQ adds nothing. Its depth is alarmed "
         "(Monitoring/CurationDeadLetters).",
+    )
+
+
+def _announcer(stack: OngageExportStack) -> None:
+    role = stack.notifications.announcer.role
+    assert role is not None
+    state_machine = stack.get_logical_id(
+        stack.workflow.state_machine.node.default_child  # type: ignore[arg-type]
+    )
+    _suppress(role, "AwsSolutions-IAM5", XRAY, ["Resource::*"])
+    _suppress(
+        role,
+        "AwsSolutions-IAM5",
+        "GetExecutionHistory reads the history of whichever run ended (named at run time), "
+        "limited to executions of this one state machine.",
+        [RegexAppliesTo(regex=f"/^Resource::arn:.+:states:.+:execution:.*{state_machine}.*:\\*$/")],
     )
 
 

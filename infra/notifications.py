@@ -1,11 +1,11 @@
 """One SNS topic for every outcome: the workflow's own notices, ended executions, alarms.
 
 The workflow publishes SUCCEEDED / FAILED messages with `status` and `list_id` message attributes
-(see the ASL), so subscribers filter with a subscription filter policy. An EventBridge rule adds a
-notice for executions that end TIMED_OUT or ABORTED: what a Catch in the workflow cannot see (a
-timeout of the whole execution, a manual stop). FAILED is left to the workflow's own notice, so
-each run gets exactly one; the rare FAILED a Catch cannot see (States.Runtime, or the failure
-notice itself failing to publish) still raises the ExecutionsFailed alarm.
+(see the ASL), so subscribers filter with a subscription filter policy. An EventBridge rule sends
+every execution that ends FAILED, TIMED_OUT or ABORTED to the AnnounceRun function, which
+announces it only when the workflow did not (ongage_export.unannounced_runs): a timeout of the
+whole execution, a manual stop, or a FAILED a Catch cannot see (States.Runtime, the failure
+notice itself failing to publish). So each run gets exactly one notice.
 """
 
 from __future__ import annotations
@@ -22,14 +22,20 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.functions import HANDLERS, FunctionSpec, new_function
+from ongage_export.contract import METRICS_NAMESPACE, SERVICE_NAME
+from ongage_export.unannounced_runs import ENDED_BADLY, STATUS_CHANGE
 
-ENDED_BADLY = ["TIMED_OUT", "ABORTED"]
-# Services that publish to the encrypted topic and so must use its key.
-_PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+# Services that publish to the encrypted topic and so must use its key (CloudWatch alarms).
+_PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com",)
+# EventBridge's retries of a failed invoke of the announcer, and how long it keeps trying.
+DELIVERY_RETRY_ATTEMPTS = 8
+DELIVERY_MAX_EVENT_AGE = cdk.Duration.hours(6)
 
 
 class Notifications(Construct):
-    """`topic` (KMS-encrypted, TLS only) and `key`; `watch_executions` adds the rule."""
+    """`topic` (KMS-encrypted, TLS only) and `key`; `watch_executions` adds the rule and its
+    `announcer` function."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig):
         super().__init__(scope, construct_id)
@@ -47,7 +53,7 @@ class Notifications(Construct):
 
     def _key(self) -> kms.Key:
         # A customer managed key: the AWS managed SNS key cannot be granted to the CloudWatch
-        # and EventBridge service principals that publish alarms and execution notices.
+        # service principal that publishes alarms.
         key = kms.Key(
             self,
             "TopicKey",
@@ -68,34 +74,50 @@ class Notifications(Construct):
             )
         return key
 
-    def watch_executions(self, state_machine: sfn.IStateMachine) -> events.Rule:
-        """Executions ending TIMED_OUT / ABORTED -> a notice on the topic."""
-        detail = "$.detail."
-        message = events.RuleTargetInput.from_object(
-            {
-                "status": events.EventField.from_path(detail + "status"),
-                "notice": "The Ongage export workflow execution ended without landing an export.",
-                "execution_arn": events.EventField.from_path(detail + "executionArn"),
-                "execution_name": events.EventField.from_path(detail + "name"),
-                "state_machine_arn": events.EventField.from_path(detail + "stateMachineArn"),
-                "started_at_ms": events.EventField.from_path(detail + "startDate"),
-                "stopped_at_ms": events.EventField.from_path(detail + "stopDate"),
-                "source": "eventbridge",
-            }
+    def watch_executions(
+        self, state_machine: sfn.IStateMachine, *, code: lambda_.Code, log_retention_days: int
+    ) -> events.Rule:
+        """Executions ending FAILED / TIMED_OUT / ABORTED -> AnnounceRun -> a notice on the topic
+        for those the workflow did not announce."""
+        self.announcer = new_function(
+            self,
+            FunctionSpec(
+                "AnnounceRun",
+                f"{HANDLERS}.announce_run.handler",
+                "Announces executions that ended badly without a notice from the workflow",
+                # Reads a few history events and publishes one message.
+                memory_mib=256,
+                timeout=cdk.Duration.seconds(60),
+            ),
+            code=code,
+            environment={
+                "TOPIC_ARN": self.topic.topic_arn,
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+            log_retention_days=log_retention_days,
         )
+        state_machine.grant_execution(self.announcer, "states:GetExecutionHistory")
+        allow_publishing(self.announcer, self.topic, self.key)
         return events.Rule(
             self,
             "ExecutionEndedBadly",
-            description="Ongage export executions that timed out or were stopped",
+            description="Ongage export executions that failed, timed out or were stopped",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
+                detail_type=[STATUS_CHANGE],
                 detail={
-                    "status": ENDED_BADLY,
+                    "status": list(ENDED_BADLY),
                     "stateMachineArn": [state_machine.state_machine_arn],
                 },
             ),
-            targets=[targets.SnsTopic(self.topic, message=message)],
+            targets=[
+                targets.LambdaFunction(
+                    self.announcer,
+                    retry_attempts=DELIVERY_RETRY_ATTEMPTS,
+                    max_event_age=DELIVERY_MAX_EVENT_AGE,
+                )
+            ],
         )
 
 

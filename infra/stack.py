@@ -67,7 +67,11 @@ class OngageExportStack(cdk.Stack):
             log_retention_days=config.log_retention_days,
         )
         state_machine = self.workflow.state_machine
-        self.notifications.watch_executions(state_machine)
+        self.notifications.watch_executions(
+            state_machine,
+            code=self.functions.code,
+            log_retention_days=config.log_retention_days,
+        )
         self.schedules = ScheduledExports(
             self, "Schedules", config=config, state_machine=state_machine
         )
@@ -101,6 +105,7 @@ class OngageExportStack(cdk.Stack):
             state_machine=state_machine,
             workflow_functions=self.functions.ongage_callers,
             status_function=self.api.status_function,
+            announcer=self.notifications.announcer,
             dead_letter_queue=self.schedules.dead_letter_queue,
             api=self.api.api,
             consumer=self.consumer,

@@ -15,9 +15,8 @@ A target's constant `Input` replaces the event; one with an `InputTransformer` o
 is not delivered (recorded UNSUPPORTED).
 
 Sources call `deliver(event)` with the event as the service sends it (`service_event`):
-`s3_events` for S3's "Object Created". Step Functions' "Execution Status Change" can be
-delivered the same way; the stack's rule for it renders its SNS message with an input
-transformer, the one piece to add then. Not emulated: retries (the rule's retry policy,
+`s3_events` for S3's "Object Created", `execution_events` for Step Functions' "Execution
+Status Change". Not emulated: retries (the rule's retry policy,
 Lambda's asynchronous retries), dead-letter queues and on-failure destinations. Each delivery
 and its outcome is in `deliveries` (what tests and the embedded runtime wait for); a failed one
 is also logged.

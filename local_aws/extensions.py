@@ -11,6 +11,7 @@ from local_aws import (
     change_sets,
     consumer_resources,
     event_patterns,
+    execution_events,
     execution_names,
     iam_requests,
     presigned_urls,
@@ -37,6 +38,7 @@ MODULES = (
     event_patterns,
     s3_streaming,
     s3_events,
+    execution_events,
     consumer_resources,
 )
 

@@ -25,6 +25,7 @@ FAULTS = {
     Fault.NEVER_READY: "a ready export still answers 412 'not finished yet'",
     Fault.EXPORT_PURGED: "the export is forgotten: 412 'Export not found'",
     Fault.UNUSABLE_ID: "create makes the export but answers an unusable id",
+    Fault.SLOW_CREATE: "create makes the export, then answers 300 s later",
     Fault.REDIRECT: "a ready retrieve redirects to another origin (a download server)",
     Fault.STALL: "half the body, then 300 s of silence with the connection open",
     Fault.JSON_ERROR_ON_200: "200 with a JSON error envelope instead of the ZIP",

@@ -20,6 +20,7 @@ class Fault(StrEnum):
     # "Export is not finished yet")
     EXPORT_PURGED = "export_purged"  # the export is forgotten: 412 as for an unknown id
     UNUSABLE_ID = "unusable_id"  # create makes the export but answers 200 with `id_value`
+    SLOW_CREATE = "slow_create"  # create makes the export, then answers after `stall_seconds`
     REDIRECT = "redirect"  # a ready retrieve answers `redirect_status` to `redirect_to`:
     # "elsewhere" (the other-origin download server), "same_origin", "loop" (to itself), or
     # "second_host" (another Ongage host that requires the credentials: sim.second_host)
@@ -43,7 +44,8 @@ class Fault(StrEnum):
         """Where the fault applies unless told otherwise (None: any endpoint)."""
         if self in (Fault.RATE_LIMITED, Fault.SERVER_ERROR, Fault.FORBIDDEN):
             return None
-        return "create" if self in (Fault.CREATE_REJECTED, Fault.UNUSABLE_ID) else "retrieve"
+        creates = (Fault.CREATE_REJECTED, Fault.UNUSABLE_ID, Fault.SLOW_CREATE)
+        return "create" if self in creates else "retrieve"
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class FaultSpec:
     id_value: Any = "../7000001"  # unusable_id: payload.id as answered (None: null)
     redirect_to: RedirectTo = "elsewhere"  # redirect
     redirect_status: int = 302  # redirect: 301, 302, 303, 307 or 308
-    stall_seconds: float = 300.0  # stall: how long the body stops (the socket stays open)
+    stall_seconds: float = 300.0  # stall: how long the body stops (the socket stays open);
+    # slow_create: how long the answer to a create that made the export takes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fault", Fault(self.fault))

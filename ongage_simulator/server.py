@@ -8,6 +8,7 @@ import logging
 import socket
 import socketserver
 import struct
+import time
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -203,6 +204,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return self._send_error(412, INVALID_DATA, problems)
         record = self.sim.create_export(data, list_id)
         # From here Ongage has acted: a fault may spoil the answer, not undo the export.
+        if spec := self._take(Fault.SLOW_CREATE, route):
+            time.sleep(spec.stall_seconds)
         if self._replaced_200(route):
             return
         payload = {**data, "id": record.id, "list_id": list_id, "created": int(record.created)}

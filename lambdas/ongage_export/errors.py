@@ -84,3 +84,9 @@ class UnsupportedExport(ExportError):
 
 class InvalidPollingPolicy(ExportError):
     """The run's `polling` overrides are out of bounds."""
+
+
+class CreateInterrupted(ExportError):
+    """An earlier attempt of this run's create died (its worker was killed) while it held the
+    run's idempotency record: Ongage may or may not have created the export, and a second
+    create could duplicate it. Not retried."""

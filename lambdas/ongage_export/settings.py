@@ -159,3 +159,9 @@ class StatusSettings(BucketSettings):
 
     state_machine_arn: Required = Field(alias="STATE_MACHINE_ARN")
     download_link_seconds: int = Field(900, ge=1, le=604800, alias="DOWNLOAD_LINK_SECONDS")
+
+
+class AnnounceSettings(EnvSettings):
+    """What the announcer of runs the workflow did not announce runs with."""
+
+    topic_arn: Required = Field(alias="TOPIC_ARN")

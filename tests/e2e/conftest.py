@@ -40,6 +40,7 @@ class LocalTarget:
     deployed: LocalDeployment
     simulator: OngageSimulator
     queue_url: str
+    state_dir: Path  # the local AWS's: the functions' output is under logs/
     notices: list[dict[str, Any]] = field(default_factory=list)
 
     def read_notices(self) -> list[dict[str, Any]]:
@@ -79,7 +80,7 @@ def local_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTarg
             )
             queue_url = deployed.client("sqs").create_queue(QueueName="e2e-notices")["QueueUrl"]
             subscribe_queue(deployed, queue_url)
-            yield LocalTarget(deployed, simulator, queue_url)
+            yield LocalTarget(deployed, simulator, queue_url, state)
         finally:
             endpoint.stop()
 

@@ -39,6 +39,27 @@ def test_a_retrieve_worker_killed_in_the_body_lands_the_export_once(
     assert failures == ["Runtime.ExitError"]  # the kill, retried: no redrive
 
 
+def test_a_create_worker_killed_during_the_create_leaves_one_export_and_says_so(
+    local_env: LocalTarget,
+) -> None:
+    (case,) = [c for c in deployed.CASES if c.kill and c.kill.function == "CreateExport"]
+
+    result = deployed.run_case(local_env, case)
+
+    assert result.ok, result.row()
+    (run,) = result.runs
+    assert (run.status, run.error, run.exports_created, run.notices) == (
+        "FAILED", "CreateInterrupted", 1, 1,
+    )  # fmt: skip
+    history = local_env.deployed.client("stepfunctions").get_execution_history(
+        executionArn=run.execution_arn, maxResults=1000
+    )["events"]
+    failures = [
+        e["taskFailedEventDetails"]["error"] for e in history if "taskFailedEventDetails" in e
+    ]
+    assert failures == ["Runtime.ExitError", "CreateInterrupted"]  # retried, not asked again
+
+
 @pytest.fixture
 def slow_multi_invocation_retrieve(local_env: LocalTarget) -> Iterator[LocalTarget]:
     """RetrieveExport with a 12 s timeout that stops streaming 6 s before it (5 MiB parts, the
@@ -92,7 +113,9 @@ def test_a_body_that_takes_several_invocations_lands_staged_and_byte_identical(
     assert stored["Metadata"]["sha256"] == output["sha256"] == expected
 
 
-@pytest.mark.parametrize("run_input", [{}, [], {"request": 5}, {"request": {}, "polling": 3}])
+@pytest.mark.parametrize(
+    "run_input", [{}, [], "text", None, 7, {"request": 5}, {"request": {}, "polling": 3}]
+)
 def test_a_run_the_workflow_cannot_read_is_a_failure_announced_once(
     local_env: LocalTarget, run_input: Any
 ) -> None:
@@ -109,3 +132,86 @@ def test_a_run_the_workflow_cannot_read_is_a_failure_announced_once(
     assert deployed.notices_for(local_env, arn) == 1
     (notice,) = [n for n in local_env.read_notices() if n["message"].get("execution_arn") == arn]
     assert notice["message"]["error"] == described["error"]
+
+
+@pytest.fixture
+def notice_publish_denied(local_env: LocalTarget) -> Iterator[LocalTarget]:
+    """The state machine's role without its sns:Publish (PublishNotices): the workflow's own
+    failure notice fails, as with a broken topic policy or key grant. Restored afterwards."""
+    deployed = local_env.deployed
+    machine = deployed.client("stepfunctions").describe_state_machine(
+        stateMachineArn=deployed.outputs["StateMachineArn"]
+    )
+    iam = deployed.client("iam")
+    role = machine["roleArn"].rsplit("/", 1)[-1]
+    documents = {
+        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    }
+    denied = {
+        name: {**document, "Statement": [s for s in document["Statement"]
+                                        if s.get("Sid") != "PublishNotices"]}
+        for name, document in documents.items()
+    }  # fmt: skip
+    assert denied != documents, f"no PublishNotices statement in {role}'s policies"
+    try:
+        for name, document in denied.items():
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+        yield local_env
+    finally:
+        for name, document in documents.items():
+            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+
+def test_a_run_whose_own_failure_notice_fails_is_announced_once_by_the_rule(
+    notice_publish_denied: LocalTarget,
+) -> None:
+    """A FAILED no Catch sees: NotifyFailure is denied, so only the EventBridge rule's
+    AnnounceRun function can announce the run, with the execution's error and cause."""
+    target = notice_publish_denied
+    sfn = target.deployed.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=target.deployed.outputs["StateMachineArn"],
+        input=json.dumps({"request": 5}),
+    )["executionArn"]
+    assert deployed.wait_for(
+        lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 120
+    )
+    described = sfn.describe_execution(executionArn=arn)
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+
+    assert described["status"] == "FAILED"
+    assert "NotifyFailure" in {e.get("stateEnteredEventDetails", {}).get("name") for e in history}
+    assert deployed.notices_for(target, arn) == 1
+    (notice,) = [n for n in target.read_notices() if n["message"].get("execution_arn") == arn]
+    message = notice["message"]
+    assert message["source"] == "eventbridge"
+    assert (message["status"], message["error"], message["cause"]) == (
+        "FAILED", described["error"], described["cause"],
+    )  # fmt: skip
+    assert notice["attributes"]["status"] == "FAILED"
+
+
+def test_a_stopped_run_is_announced_once_by_the_rule(local_env: LocalTarget) -> None:
+    sfn = local_env.deployed.client("stepfunctions")
+    slow = {"initial_seconds": 60, "growth": 1.0, "max_seconds": 60, "jitter": 0.0}
+    run_input = {"request": {**deployed.REQUEST, "name": "chaos stopped"}, "polling": slow}
+    arn = sfn.start_execution(
+        stateMachineArn=local_env.deployed.outputs["StateMachineArn"], input=json.dumps(run_input)
+    )["executionArn"]
+
+    def waiting() -> bool:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return any(e["type"] == "WaitStateEntered" for e in events)
+
+    assert deployed.wait_for(waiting, 120)
+
+    sfn.stop_execution(executionArn=arn, error="Operator.Stopped", cause="stopped by the test")
+
+    assert deployed.notices_for(local_env, arn) == 1
+    (notice,) = [n for n in local_env.read_notices() if n["message"].get("execution_arn") == arn]
+    assert (notice["message"]["status"], notice["message"]["source"]) == ("ABORTED", "eventbridge")
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "ABORTED"
+    # The execution's error when the status change carries one; the status when it does not.
+    assert notice["message"]["error"] == (described.get("error") or "ABORTED")

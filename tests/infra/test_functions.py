@@ -15,12 +15,16 @@ SECRET_FIELDS = ("password", "username", "account_code")
 
 
 def _functions(synth):
-    return [*synth.main.functions.ongage_callers, synth.main.api.status_function]
+    return [
+        *synth.main.functions.ongage_callers,
+        synth.main.api.status_function,
+        synth.main.notifications.announcer,
+    ]
 
 
-def test_three_functions_on_the_latest_python_arm64_traced(synth):
+def test_four_functions_on_the_latest_python_arm64_traced(synth):
     functions = of_type(synth.json, "AWS::Lambda::Function")
-    assert len(functions) == 3
+    assert len(functions) == 4
     for function in functions.values():
         assert function["Properties"]["Runtime"] == "python3.14"
         assert function["Properties"]["Architectures"] == ["arm64"]
@@ -29,7 +33,7 @@ def test_three_functions_on_the_latest_python_arm64_traced(synth):
 
 def test_each_function_has_its_own_role_and_log_group_with_retention(synth):
     roles = {role_of(synth.json, fn) for fn in _functions(synth)}
-    assert len(roles) == 3
+    assert len(roles) == 4
     for function in _functions(synth):
         log_group = props(synth.json, function)["LoggingConfig"]["LogGroup"]
         group = synth.json["Resources"][log_group["Ref"]]

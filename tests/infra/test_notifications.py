@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.infra.helpers import logical_id, of_type, props
 
 
@@ -14,14 +12,15 @@ def test_topic_encrypted_with_a_rotating_customer_key(synth):
     assert props(synth.json, notifications.key)["EnableKeyRotation"] is True
 
 
-def test_key_lets_cloudwatch_and_eventbridge_publish(synth):
+def test_key_lets_cloudwatch_publish_alarms(synth):
     policy = props(synth.json, synth.main.notifications.key)["KeyPolicy"]["Statement"]
     services = {
         s["Principal"]["Service"]
         for s in policy
         if isinstance(s.get("Principal"), dict) and "Service" in s["Principal"]
     }
-    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= services
+    # EventBridge publishes nothing itself: the announcer function does, with its role.
+    assert services == {"cloudwatch.amazonaws.com"}
 
 
 def test_topic_policy_denies_plain_http(synth):
@@ -41,22 +40,42 @@ def test_email_subscriptions_from_config(synth):
     assert not of_type(synth.imported_template.to_json(), "AWS::SNS::Subscription")
 
 
-def test_executions_ending_badly_are_announced_with_a_transformed_message(synth):
-    (rule,) = of_type(synth.json, "AWS::Events::Rule").values()
+def test_executions_ending_badly_go_to_the_announcer(synth):
+    rules = of_type(synth.json, "AWS::Events::Rule")
+    notifications = synth.main.notifications
+    rule = next(r for name, r in rules.items() if name.startswith("NotificationsExecutionEnded"))
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
-    # FAILED runs announce themselves from the workflow: one notice per run, not two.
-    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "TIMED_OUT"]
+    # FAILED too: the announcer skips the runs the workflow announced itself.
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
     assert pattern["detail"]["stateMachineArn"] == [
         {"Ref": logical_id(synth.main.workflow.state_machine)}
     ]
     (target,) = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Ref": logical_id(synth.main.notifications.topic)}
-    transformer = target["InputTransformer"]
-    assert transformer["InputPathsMap"]["detail-executionArn"] == "$.detail.executionArn"
-    # The template is JSON once EventBridge fills the placeholders in.
-    filled = transformer["InputTemplate"]
-    for placeholder in transformer["InputPathsMap"]:
-        filled = filled.replace(f"<{placeholder}>", '"x"')
-    assert json.loads(filled)["execution_arn"] == "x"
+    assert target["Arn"] == {"Fn::GetAtt": [logical_id(notifications.announcer), "Arn"]}
+    assert "InputTransformer" not in target and "Input" not in target
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+
+
+def test_the_announcer_reads_histories_and_publishes_to_the_topic(synth):
+    announcer = props(synth.json, synth.main.notifications.announcer)
+    assert announcer["Handler"] == "ongage_export.handlers.announce_run.handler"
+    topic = {"Ref": logical_id(synth.main.notifications.topic)}
+    assert announcer["Environment"]["Variables"]["TOPIC_ARN"] == topic
+    policies = of_type(synth.json, "AWS::IAM::Policy").values()
+    role = {"Ref": logical_id(synth.main.notifications.announcer.role.node.default_child)}
+    statements = [
+        s for p in policies if role in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]  # fmt: skip
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str)
+               else s["Action"])}  # fmt: skip
+    assert {"states:GetExecutionHistory", "sns:Publish", "kms:GenerateDataKey"} <= actions
+    permissions = of_type(synth.json, "AWS::Lambda::Permission").values()
+    assert any(
+        p["Properties"]["Principal"] == "events.amazonaws.com"
+        and p["Properties"]["FunctionName"]
+        == {"Fn::GetAtt": [logical_id(synth.main.notifications.announcer), "Arn"]}
+        for p in permissions
+    )

@@ -9,7 +9,8 @@ import pytest
 
 from embedded_runtime.lambda_dispatch import LambdaContext
 from embedded_runtime.runtime import EmbeddedRuntime
-from ongage_export.errors import InvalidPollingPolicy
+from ongage_export import clients
+from ongage_export.errors import CreateInterrupted, InvalidPollingPolicy
 from ongage_export.handlers import create_export, retrieve_export
 from ongage_export.request import InvalidExportRequest
 from ongage_simulator import OngageSimulator
@@ -39,6 +40,46 @@ def test_a_retried_create_never_makes_a_second_export(
     assert first["polls"] == 0 and first["landed"] is None and first["give_up"] is None
     assert first["next_wait_seconds"] == 1
     assert first["request"]["name"] == REQUEST["name"]
+
+
+class Killed(BaseException):
+    """What a SIGKILL of the worker amounts to: no `except Exception` cleans up after it."""
+
+
+def test_a_create_killed_during_the_ongage_call_is_not_repeated(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calling_ongage = clients.calling_ongage
+
+    def accepted_then_killed(*args: Any, **kwargs: Any) -> Any:
+        calling_ongage(*args, **kwargs)  # Ongage creates the export...
+        raise Killed  # ...and the worker dies before the answer is recorded
+
+    monkeypatch.setattr(clients, "calling_ongage", accepted_then_killed)
+    with pytest.raises(Killed):
+        create_export.handler(create_event(), context())
+    monkeypatch.setattr(clients, "calling_ongage", calling_ongage)
+
+    with pytest.raises(CreateInterrupted, match="whether Ongage created it is unknown"):
+        create_export.handler(create_event(), context())  # the workflow's retry
+    assert simulator.stats.creates == 1
+
+
+def test_a_create_killed_after_its_record_was_completed_reuses_the_export(
+    runtime: EmbeddedRuntime, simulator: OngageSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        raise Killed
+
+    start_job = create_export.start_job
+    monkeypatch.setattr(create_export, "start_job", killed)
+    with pytest.raises(Killed):
+        create_export.handler(create_event(), context())
+    monkeypatch.setattr(create_export, "start_job", start_job)
+
+    job = create_export.handler(create_event(), context())  # the workflow's retry
+
+    assert simulator.stats.creates == 1 and job["export_id"]
 
 
 @pytest.mark.parametrize(

@@ -465,6 +465,17 @@ def test_forbidden_and_create_rejected(make_sim: MakeSim, http: requests.Session
     assert create(http, sim).status_code == 200
 
 
+def test_slow_create_makes_the_export_before_it_answers(
+    make_sim: MakeSim, http: requests.Session
+) -> None:
+    sim = make_sim()
+    sim.inject(Fault.SLOW_CREATE, stall_seconds=30)
+    with pytest.raises(requests.Timeout):
+        http.post(sim.url + "/api/export", json=VALID, timeout=1)
+    assert len(sim.exports) == 1  # Ongage has acted, though the caller never heard
+    assert create(http, sim).status_code == 200  # used up: the next create answers at once
+
+
 def test_never_ready_forever_until_cleared(make_sim: MakeSim, http: requests.Session) -> None:
     sim = make_sim(ready_after_retrieves=0)
     export_id = create_id(http, sim)

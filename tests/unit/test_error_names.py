@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from infra.workflow import ASL_FILE
 from ongage_export import errors
 from ongage_export.request import InvalidExportRequest
@@ -34,6 +36,7 @@ ENDS_THE_RUN_AT_ONCE = {
     "ExportRejected",  # a 412 whose words say the export is invalid or unknown
     "OngageRedirectRefused",  # https -> http, a non-http scheme, or more than 5 redirects
     "UnsupportedExport",  # not a ZIP, an unverifiable method, an encrypted entry: same bytes again
+    "CreateInterrupted",  # a create died mid-call: Ongage may hold the export, a retry could dup
 }
 
 
@@ -81,8 +84,19 @@ def test_failures_are_caught_so_every_run_ends_with_a_notice() -> None:
             assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
 
 
-def test_an_invocation_that_died_is_retried_by_the_retrieve() -> None:
-    """Killed mid-stream, it left an upload open; the retry aborts it and lands the export."""
-    retrieve = json.loads(ASL_FILE.read_text())["States"]["RetrieveExport"]
-    retried = {name for rule in retrieve["Retry"] for name in rule["ErrorEquals"]}
+@pytest.mark.parametrize("state", ["CreateExport", "RetrieveExport"])
+def test_an_invocation_that_died_is_retried(state: str) -> None:
+    """Killed mid-stream, a retrieve left an upload open; the retry aborts it and lands the
+    export. Killed in the create, the retry reuses the recorded export or ends the run."""
+    task = json.loads(ASL_FILE.read_text())["States"][state]
+    retried = {name for rule in task["Retry"] for name in rule["ErrorEquals"]}
     assert not DIED - retried, sorted(DIED - retried)
+
+
+def test_a_dead_create_is_retried_inside_its_idempotency_record_s_lifetime() -> None:
+    """A create that died mid-call leaves its record IN_PROGRESS until the function's timeout
+    (90 s): every retry of a dead create must come before, or it would POST again."""
+    create = json.loads(ASL_FILE.read_text())["States"]["CreateExport"]
+    (rule,) = [r for r in create["Retry"] if "Runtime.ExitError" in r["ErrorEquals"]]
+    waits = [rule["IntervalSeconds"] * rule["BackoffRate"] ** n for n in range(rule["MaxAttempts"])]
+    assert sum(waits) < 90 / 2

@@ -1,4 +1,15 @@
-"""Step 1: validate the run's input and create the Ongage export, once per execution."""
+"""Step 1: validate the run's input and create the Ongage export, once per execution.
+
+The create is recorded per execution (Powertools idempotency, DynamoDB): IN_PROGRESS before
+Ongage is called, COMPLETED with the export id after. So a retry of an invocation that died
+(Runtime.ExitError...) before the record was written creates the export, and one that died
+after it was completed reuses the export id: either way one export, landed. One that died in
+between (reading the secret, or with the Ongage call in flight) leaves the record IN_PROGRESS
+until the dead invocation's timeout: whether Ongage created the export is unknown (Ongage
+cannot be asked by name), so the retry fails the run with CreateInterrupted instead of risking
+a second export. The workflow's retries of a dead create all fall well inside that timeout
+(tests/unit/test_error_names.py); a retry after it would call Ongage again.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +23,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ongage_export import clients
+from ongage_export.errors import CreateInterrupted
 from ongage_export.exports import learns, parse_run_input, start_job
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.polling import Readiness
@@ -63,11 +78,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         export_id = resumed_export
         logger.info("resuming export", extra={"export_id": export_id})
     else:
-        IDEMPOTENCY_CONFIG.register_lambda_context(context)
-        export_id = _create_once(settings.idempotency_table)(
-            call={"execution_arn": execution_arn, "body": dict(request.body)}
-        )["export_id"]
-        logger.info("export created", extra={"export_id": export_id})
+        export_id = _create(settings, context, execution_arn, request)
     history = _history(settings, request) if learns(policy, resumed_export is not None) else None
     return start_job(
         request,
@@ -78,6 +89,26 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         rng=random.Random(),
         history=history,
     ).state()
+
+
+def _create(
+    settings: Settings, context: LambdaContext, execution_arn: str, request: ExportRequest
+) -> str:
+    IDEMPOTENCY_CONFIG.register_lambda_context(context)
+    try:
+        export_id: str = _create_once(settings.idempotency_table)(
+            call={"execution_arn": execution_arn, "body": dict(request.body)}
+        )["export_id"]
+    except IdempotencyAlreadyInProgressError:
+        raise CreateInterrupted(
+            "An earlier attempt of this run died while it was asking Ongage to create the "
+            f"export {request.name!r}, so whether Ongage created it is unknown; it was not "
+            "asked again, to avoid a second export. What to do: look for the export in Ongage; "
+            'if it is there, start a run that carries on with it (input `"resume": {"export_id": '
+            "...}`), else start a new run"
+        ) from None
+    logger.info("export created", extra={"export_id": export_id})
+    return export_id
 
 
 def _history(settings: Settings, request: ExportRequest) -> list[Readiness]:

@@ -13,7 +13,7 @@ from local_aws import eventbridge_delivery
 from tests.integration.local_aws.conftest import ACCOUNT, REGION
 
 MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:export"
-# The template's ExecutionEndedBadly rule renders its message so (shortened).
+# A rule that renders its SNS message with an input transformer (not delivered here).
 TRANSFORMER = {
     "InputPathsMap": {"status": "$.detail.status", "arn": "$.detail.executionArn"},
     "InputTemplate": '{"status":<status>,"execution_arn":<arn>,"source":"eventbridge"}',
