@@ -29,11 +29,23 @@ _PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
 
 
 class Notifications(Construct):
-    """`topic` (KMS-encrypted, TLS only) and `key`; `watch_executions` adds the rule."""
+    """`topic` (KMS-encrypted, TLS only) and `key`; `watch_executions` adds the rule.
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig):
+    `key` is the stack's customer-managed key when `kms_key` is set (one key to audit and
+    revoke for everything the pipeline holds), else a key of the topic's own.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        data_key: kms.IKey | None = None,
+    ):
         super().__init__(scope, construct_id)
-        self.key = self._key()
+        self.key = self._key() if data_key is None else data_key
+        _allow_publishing_services(self.key)
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -48,25 +60,13 @@ class Notifications(Construct):
     def _key(self) -> kms.Key:
         # A customer managed key: the AWS managed SNS key cannot be granted to the CloudWatch
         # and EventBridge service principals that publish alarms and execution notices.
-        key = kms.Key(
+        return kms.Key(
             self,
             "TopicKey",
             description="Encrypts the Ongage export notification topic",
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        account = cdk.Stack.of(self).account
-        for service in _PUBLISHING_SERVICES:
-            key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"Publish{service.split('.')[0].capitalize()}",
-                    principals=[iam.ServicePrincipal(service)],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=["*"],  # in a key policy, "*" is this key
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
-                )
-            )
-        return key
 
     def watch_executions(self, state_machine: sfn.IStateMachine) -> events.Rule:
         """Executions ending TIMED_OUT / ABORTED -> a notice on the topic."""
@@ -118,3 +118,21 @@ def allow_publishing(
             resources=[key.key_arn],
         )
     )
+
+
+def _allow_publishing_services(key: kms.IKey) -> None:
+    """CloudWatch (alarms) and EventBridge (notices, rule DLQs) of this account may use the key.
+
+    An imported key's policy is its owner's: this adds nothing to it (README, Security).
+    """
+    account = cdk.Stack.of(key).account
+    for service in _PUBLISHING_SERVICES:
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Publish{service.split('.')[0].capitalize()}",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
