@@ -13,6 +13,7 @@ from local_aws import (
     event_patterns,
     execution_names,
     iam_requests,
+    kms_keys,
     presigned_urls,
     resource_models,
     s3_events,
@@ -38,6 +39,7 @@ MODULES = (
     s3_streaming,
     s3_events,
     consumer_resources,
+    kms_keys,
 )
 
 
