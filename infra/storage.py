@@ -48,18 +48,23 @@ class ExportStorage(Construct):
     ):
         super().__init__(scope, construct_id)
         self.key = key
-        self.access_logs = self._access_log_bucket()
+        self.access_logs = self._access_log_bucket(config)
         self.bucket = self._export_bucket(config)
         self.table = self._idempotency_table()
 
-    def _access_log_bucket(self) -> s3.Bucket:
+    def _access_log_bucket(self, config: StackConfig) -> s3.Bucket:
+        # Versioned: a deleted or overwritten log stays recoverable for the noncurrent period.
         return private_bucket(
             self,
             "AccessLogs",
+            versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
                     expiration=cdk.Duration.days(ACCESS_LOG_RETENTION_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(
+                        config.noncurrent_version_retention_days
+                    ),
                 )
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
