@@ -143,7 +143,7 @@ def test_no_email_or_name_of_the_export_leaves_the_export(
 def test_the_scan_finds_a_value_where_it_is() -> None:
     """The scan itself: a value logged raw, JSON-escaped or inside a nested object is found."""
     values = {"Nowak\nKowalska", "zoe.100000000001@example.org", "李"}
-    artefacts = {
+    artefacts: dict[str, Iterable[Any]] = {
         "escaped": ['{"message": "Nowak\\nKowalska"}'],
         "nested": [{"a": [{"b": "zoe.100000000001@example.org"}]}],
         "bytes": [b'{"n": "\\u674e"}'],
