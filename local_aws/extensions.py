@@ -19,6 +19,7 @@ from local_aws import (
     s3_events,
     s3_streaming,
     secure_transport,
+    sse_kms,
     stack_updates,
     state_machines,
     template_url,
@@ -40,6 +41,7 @@ MODULES = (
     s3_events,
     consumer_resources,
     kms_keys,
+    sse_kms,
 )
 
 

@@ -1,9 +1,10 @@
 """`kms_key: "create"` deployed into the local AWS beside the main stack: an export run by the
-deployed workflow lands SSE-KMS under the stack's own key, and both download links serve it.
+deployed workflow lands SSE-KMS under the stack's own key, both download links serve it, and a
+retrieve role without its key permission fails the run with StorageAccessDenied and a notice.
 
-What the local AWS does not check: moto encrypts with the key named (HeadObject reports it) but
-never asks whether the caller may use it, so a role without its key permission still lands the
-export here. The roles' key actions are asserted on the template (tests/infra/test_encryption.py).
+The local AWS checks the key permissions S3 needs of its caller (`local_aws.sse_kms`); it does
+not check them for DynamoDB, Secrets Manager, SNS, SQS or CloudWatch Logs, whose key actions are
+asserted on the template (tests/infra/test_encryption.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ import pytest
 
 from local_aws.deployment import STACK_NAME, LocalDeployment, project_config, synthesize
 from tests.e2e.conftest import LocalTarget
-from tests.e2e.test_local_deployment import REQUEST, deploy_variant, start_and_wait
+from tests.e2e.test_local_deployment import (
+    REQUEST,
+    deploy_variant,
+    start_and_wait,
+    without_action,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -37,16 +43,18 @@ def stack_resource(deployed: LocalDeployment, logical_prefix: str, kind: str) ->
 
 
 @pytest.fixture(scope="module")
-def kms_stack(
-    local_target: LocalTarget, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LocalDeployment]:
-    """cdk.json with `kms_key: "create"` (a context override, as `cdk synth -c` gives),
-    deployed as a second stack next to the main one."""
+def kms_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """cdk.json with `kms_key: "create"` (a context override, as `cdk synth -c` gives)."""
     out = synthesize(
         tmp_path_factory.mktemp("cdk.out-kms"), {**project_config(), "kms_key": "create"}
     )
-    template = json.loads((out / f"{STACK_NAME}.template.json").read_text())
-    yield deploy_variant(local_target, VARIANT, template)
+    return dict(json.loads((out / f"{STACK_NAME}.template.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def kms_stack(local_target: LocalTarget, kms_template: dict[str, Any]) -> Iterator[LocalDeployment]:
+    """That template deployed as a second stack next to the main one."""
+    yield deploy_variant(local_target, VARIANT, kms_template)
 
 
 def _key_arn(deployed: LocalDeployment) -> str:
@@ -111,3 +119,18 @@ def test_an_export_lands_under_the_stack_key_and_both_links_serve_it(
         assert hashlib.sha256(fetch(url)).hexdigest() == expected
     notice = local_env.notice_for(report["execution_arn"])
     assert notice["subject"] == "Ongage export landed"
+
+
+def test_without_its_key_permission_the_retrieve_fails_the_run_with_storage_access_denied(
+    local_env: LocalTarget, kms_template: dict[str, Any], tmp_path: Path
+) -> None:
+    template = without_action(kms_template, "FunctionsRetrieveExportRole", "kms:GenerateDataKey")
+    variant = deploy_variant(local_env, f"{VARIANT}NoKey", template)
+
+    report = start_and_wait(tmp_path, REQUEST, "--stack", variant.stack)
+
+    assert report["status"] == "FAILED", report
+    assert "StorageAccessDenied" in json.dumps(report), report
+    notice = local_env.notice_for(report["execution_arn"])
+    assert notice["attributes"]["status"] == "FAILED"
+    assert "StorageAccessDenied" in json.dumps(notice["message"])
