@@ -41,6 +41,7 @@ from local_aws import (
     consumer_resources,
     execution_names,
     extensions,
+    kms_keys,
     resource_models,
     s3_events,
     s3_streaming,
@@ -205,7 +206,12 @@ class EmbeddedRuntime:
         consumer_resources.install()
         self._extensions.enter_context(
             extensions.applied(
-                state_machines, execution_names, secure_transport, s3_streaming, s3_events
+                state_machines,
+                execution_names,
+                secure_transport,
+                s3_streaming,
+                s3_events,
+                kms_keys,
             )
         )
         state_machines.RETRY_TIME_SCALE = self.retry_time_scale

@@ -2,13 +2,16 @@
 curated, and no e-mail address or name from those rows appears in anything else the run left:
 the Lambdas' log lines and metrics (EMF), the notices, the workflow's history (every state's
 input and output), the table's items (idempotency records, readiness history), the consumer's
-answer and every object of the bucket but the export and its Parquet."""
+answer and every object of the bucket but the export and its Parquet. With `kms_key: null` and
+with `"create"` (the export then lands SSE-KMS under the stack's key and is curated from it)."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
+import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,13 +23,49 @@ from embedded_runtime.runtime import EmbeddedRuntime
 from ongage_simulator import OngageSimulator
 from ongage_simulator.export_body import EVERY_KIND_OF_FIELD
 from tests.conftest import FAST_POLLING, REQUEST, runtime_account
-from tests.integration.test_consumer import curated_by_rule, curated_cdk_out, read
-
-__all__ = ["curated_cdk_out"]  # the module fixture: cdk.json's stack with the consumer on
+from tests.integration.test_consumer import curated_by_rule, read
 
 CONTACT_FIELDS = ("email", "first_name", "last_name")
 # A request whose own name holds no name a row may hold (REQUEST's "Zoë" is one).
 PRIVATE_REQUEST = {**REQUEST, "name": "privacy scan", "fields_selected": list(EVERY_KIND_OF_FIELD)}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", params=[None, "create"], ids=["no-key", "kms-key"])
+def curated_cdk_out(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """cdk.json's stack with the consumer on, and `kms_key` as the parameter says (no bundles:
+    the embedded runtime runs the handlers from the installed package)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    import aws_cdk as cdk
+
+    from infra.config import CONTEXT_KEY, load_config
+    from infra.stack import OngageExportStack
+
+    context = copy.deepcopy(json.loads((ROOT / "cdk.json").read_text())["context"])
+    context[CONTEXT_KEY]["curated"]["enabled"] = True
+    context[CONTEXT_KEY]["kms_key"] = request.param
+    config = load_config(context[CONTEXT_KEY])
+    out = tmp_path_factory.mktemp("cdk.out")
+    app = cdk.App(context=context, outdir=str(out))
+    OngageExportStack(app, config.stack_name, config=config, install_dependencies=False)
+    app.synth()
+    return out
+
+
+def expected_encryption(cdk_out: Path) -> str:
+    """The exports bucket's default encryption, as the template sets it."""
+    template = json.loads((cdk_out / "OngageExport.template.json").read_text())
+    (bucket,) = [
+        resource
+        for name, resource in template["Resources"].items()
+        if name.startswith("StorageExports") and resource["Type"] == "AWS::S3::Bucket"
+    ]
+    (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    return str(rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"])
 
 
 @pytest.fixture
@@ -115,6 +154,8 @@ def test_no_email_or_name_of_the_export_leaves_the_export(
     result = runtime.run({"request": PRIVATE_REQUEST, "polling": FAST_POLLING}, timeout=120)
     assert result.status == "SUCCEEDED", result.cause
     export_key = result.output["key"]
+    head = runtime.client("s3").head_object(Bucket=runtime.bucket, Key=export_key)
+    assert head["ServerSideEncryption"] == expected_encryption(runtime.cdk_out)
     curated = curated_by_rule(runtime, export_key)
     assert curated["status"] == "CURATED"
     values = contact_values(read(runtime, export_key))
