@@ -42,6 +42,7 @@ from local_aws import (
     execution_events,
     execution_names,
     extensions,
+    kms_keys,
     resource_models,
     s3_events,
     s3_streaming,
@@ -212,6 +213,7 @@ class EmbeddedRuntime:
                 s3_streaming,
                 s3_events,
                 execution_events,
+                kms_keys,
             )
         )
         state_machines.RETRY_TIME_SCALE = self.retry_time_scale

@@ -8,7 +8,8 @@ every schedule's `fields_selected`) as strings. Parquet is read by column name, 
 fewer fields read NULL for the missing ones and a field the table lacks stays invisible until it
 is added to `curated.fields` (docs/consumers.md, "Schema evolution").
 
-Query results go to `<bucket>/athena-results/`, SSE-S3 encrypted, enforced by the workgroup.
+Query results go to `<bucket>/athena-results/`, encrypted (SSE-KMS under `kms_key` when set,
+SSE-S3 else), enforced by the workgroup.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 import aws_cdk as cdk
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -68,6 +70,7 @@ class QueryCatalog(Construct):
         construct_id: str,
         *,
         bucket: s3.IBucket,
+        key: kms.IKey | None,
         prefix: str,
         fields: Iterable[str],
     ):
@@ -97,16 +100,15 @@ class QueryCatalog(Construct):
             self,
             "WorkGroup",
             name=f"{self.database_name}_exports",
-            description="Queries over the curated Ongage exports; results encrypted (SSE-S3)",
+            description="Queries over the curated Ongage exports; results encrypted "
+            + ("(SSE-S3)" if key is None else "(SSE-KMS)"),
             recursive_delete_option=True,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=f"s3://{bucket.bucket_name}/{RESULTS_PREFIX}",
-                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_S3"
-                    ),
+                    encryption_configuration=_results_encryption(key),
                 ),
             ),
         )
@@ -130,3 +132,14 @@ class QueryCatalog(Construct):
                 columns=columns,
             ),
         )
+
+
+def _results_encryption(
+    key: kms.IKey | None,
+) -> athena.CfnWorkGroup.EncryptionConfigurationProperty:
+    """Query results (contact data) SSE-KMS under `key` when there is one, SSE-S3 else."""
+    if key is None:
+        return athena.CfnWorkGroup.EncryptionConfigurationProperty(encryption_option="SSE_S3")
+    return athena.CfnWorkGroup.EncryptionConfigurationProperty(
+        encryption_option="SSE_KMS", kms_key=key.key_arn
+    )

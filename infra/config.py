@@ -47,6 +47,13 @@ _FOLDER = re.compile(r"^(?:(?!\.\.?/)[0-9A-Za-z!_.'()=-]+/)+$")
 MIN_STREAMING_SECONDS = 5
 _CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
 _RATE = re.compile(r"^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$")
+# `kms_key`: the stack creates the key, or an existing key given by its ARN (a single- or a
+# multi-Region key; an alias ARN is refused, as a key policy cannot be checked through it).
+CREATE_KEY = "create"
+_KEY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(?:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+    r"|mrk-[0-9a-f]{32})$"
+)
 
 
 class ConfigError(ValueError):
@@ -59,6 +66,16 @@ def _https(url: str) -> str:
     if parsed.scheme != "https" or not parsed.hostname:
         raise ValueError(f"must be an https:// URL, not {url!r}")
     return url.rstrip("/")
+
+
+def _kms_key(value: str) -> str:
+    if value != CREATE_KEY and not _KEY_ARN.match(value):
+        raise ValueError(
+            f"is {value!r}; use null (AWS-managed keys), {CREATE_KEY!r} (the stack creates a "
+            "customer-managed key) or the ARN of an existing key "
+            "(arn:aws:kms:<region>:<account>:key/<key id>, not an alias)"
+        )
+    return value
 
 
 def _log_retention(days: int) -> int:
@@ -174,6 +191,9 @@ class StackConfig(_Config):
     staging_retention_days: Annotated[int, _int(1, 365)] = 2
     noncurrent_version_retention_days: Annotated[int, _int(1, 3650)] = 30
     log_retention_days: Annotated[int, AfterValidator(_log_retention)] = 90
+    # None: AWS-managed keys; "create" or a key ARN: every store of contact data or credentials
+    # is encrypted with that customer-managed key (infra/encryption.py).
+    kms_key: Annotated[str, AfterValidator(_kms_key)] | None = None
     notification_emails: tuple[
         Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")], ...
     ] = ()

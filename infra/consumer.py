@@ -80,7 +80,7 @@ class CuratedExports(Construct):
         super().__init__(scope, construct_id)
         self.prefix = config.curated.prefix
         self.code = lambda_code(install_dependencies, CURATED_REQUIREMENTS)
-        self.dead_letter_queue = dead_letter_queue(self)
+        self.dead_letter_queue = dead_letter_queue(self, storage.key)
         self.function = new_function(
             self,
             FunctionSpec(
@@ -104,6 +104,7 @@ class CuratedExports(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
             log_retention_days=config.log_retention_days,
+            key=storage.key,
         )
         self.function.configure_async_invoke(
             retry_attempts=INVOKE_RETRY_ATTEMPTS,
@@ -112,6 +113,9 @@ class CuratedExports(Construct):
         )
         for statement in s3_curation_statements(storage, self.prefix):
             self.function.add_to_role_policy(statement)
+        if storage.key is not None:
+            # Read the landed export, write the curated files in multipart uploads.
+            storage.key.grant(self.function, "kms:Decrypt", "kms:GenerateDataKey")
         # The request's date_format, from the execution that landed the export.
         state_machine.grant_execution(self.function, "states:DescribeExecution")
         allow_publishing(self.function, topic, topic_key)  # schema_changed notices
@@ -119,6 +123,7 @@ class CuratedExports(Construct):
             self,
             "Catalog",
             bucket=storage.bucket,
+            key=storage.key,
             prefix=self.prefix,
             fields=table_fields(config),
         )

@@ -9,6 +9,7 @@ id. When the stack creates the secret it holds a generated placeholder; the real
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -18,9 +19,13 @@ _PLACEHOLDER = '{"username": "set-me", "account_code": "set-me"}'
 
 
 class OngageCredentials(Construct):
-    """`secret` and `secret_id`, the value the Lambdas receive as ONGAGE_SECRET_ID."""
+    """`secret` and `secret_id`, the value the Lambdas receive as ONGAGE_SECRET_ID. A secret
+    the stack creates is encrypted with `key` (None: the AWS-managed key); an existing secret
+    keeps its own key."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StackConfig, key: kms.IKey | None
+    ):
         super().__init__(scope, construct_id)
         self.imported = config.ongage_secret_name is not None
         if config.ongage_secret_name is not None:
@@ -38,6 +43,7 @@ class OngageCredentials(Construct):
                     secret_string_template=_PLACEHOLDER,
                     generate_string_key="password",
                 ),
+                encryption_key=key,
                 # The value is put by hand; keep it if the stack goes away.
                 removal_policy=cdk.RemovalPolicy.RETAIN,
             )

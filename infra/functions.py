@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -21,6 +22,7 @@ from constructs import Construct
 from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
 from infra.config import LOG_RETENTION_DAYS, StackConfig
 from infra.credentials import OngageCredentials
+from infra.encryption import log_group
 from infra.storage import ExportStorage
 from ongage_export.contract import (
     EXPORT_PREFIX,
@@ -53,12 +55,14 @@ _RETENTION_NAMES = (
 _RETENTION = dict(zip(LOG_RETENTION_DAYS, _RETENTION_NAMES, strict=True))
 
 
-def dead_letter_queue(scope: Construct) -> sqs.Queue:
-    """Where events that could not be delivered wait (14 days, S3's maximum), encrypted."""
+def dead_letter_queue(scope: Construct, key: kms.IKey | None) -> sqs.Queue:
+    """Where events that could not be delivered wait (14 days, S3's maximum), encrypted with
+    `key` (None: SQS-managed keys)."""
     return sqs.Queue(
         scope,
         "DeadLetters",
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        encryption=sqs.QueueEncryption.SQS_MANAGED if key is None else sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
         enforce_ssl=True,
         retention_period=cdk.Duration.days(14),
     )
@@ -88,21 +92,20 @@ def new_function(
     code: lambda_.Code,
     environment: Mapping[str, str],
     log_retention_days: int,
+    key: kms.IKey | None,
 ) -> lambda_.Function:
-    """A function with its own role, its own log group (with retention) and X-Ray tracing."""
+    """A function with its own role, its own log group (with retention, encrypted with `key`
+    when there is one) and X-Ray tracing."""
     role = iam.Role(
         scope,
         f"{spec.construct_id}Role",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description=f"{spec.construct_id}: only what this one function needs",
     )
-    log_group = logs.LogGroup(
-        scope,
-        f"{spec.construct_id}Logs",
-        retention=log_retention(log_retention_days),
-        removal_policy=cdk.RemovalPolicy.DESTROY,
+    logs_ = log_group(
+        scope, f"{spec.construct_id}Logs", key=key, retention=log_retention(log_retention_days)
     )
-    log_group.grant_write(role)
+    logs_.grant_write(role)
     return lambda_.Function(
         scope,
         spec.construct_id,
@@ -114,7 +117,7 @@ def new_function(
         memory_size=spec.memory_mib,
         timeout=spec.timeout,
         role=role,
-        log_group=log_group,
+        log_group=logs_,
         tracing=lambda_.Tracing.ACTIVE,
         reserved_concurrent_executions=spec.reserved_concurrency,
         environment=dict(environment),
@@ -138,6 +141,7 @@ class ExportFunctions(Construct):
         super().__init__(scope, construct_id)
         self.code = lambda_code(install_dependencies)
         self.log_retention_days = config.log_retention_days
+        self.key = storage.key
         create_slots, retrieve_slots = split_concurrency(config.ongage_concurrency_limit)
         environment = ongage_environment(config, storage, credentials, ongage_base_url)
         self.create_export = self.add(
@@ -176,6 +180,7 @@ class ExportFunctions(Construct):
             code=self.code,
             environment=environment,
             log_retention_days=self.log_retention_days,
+            key=self.key,
         )
 
     def _grant(self, storage: ExportStorage, credentials: OngageCredentials) -> None:
@@ -204,6 +209,11 @@ class ExportFunctions(Construct):
         )
         for statement in s3_landing_statements(storage):
             self.retrieve_export.add_to_role_policy(statement)
+        if storage.key is not None:
+            # The table's items (both) and the multipart uploads' data keys (retrieve); the
+            # secret's Decrypt comes with `grant_read` above. Named actions, no wildcards.
+            for function in self.ongage_callers:
+                storage.key.grant(function, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
 
 
 def s3_landing_statements(storage: ExportStorage) -> list[iam.PolicyStatement]:

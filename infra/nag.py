@@ -130,6 +130,15 @@ def _consumer(stack: OngageExportStack) -> None:
             ),
         ],
     )
+    if stack.key is not None:
+        _suppress(
+            role,
+            "AwsSolutions-IAM5",
+            "The on-failure destination (SqsDestination) sends to the dead-letter queue, which is "
+            "encrypted with the stack's key: CDK's Queue.grantSendMessages grants that key's "
+            "encrypt/decrypt set (GenerateDataKey*, ReEncrypt*), on that one key only.",
+            ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"],
+        )
     _suppress(
         consumer.dead_letter_queue,
         "AwsSolutions-SQS3",

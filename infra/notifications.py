@@ -35,11 +35,23 @@ DELIVERY_MAX_EVENT_AGE = cdk.Duration.hours(6)
 
 class Notifications(Construct):
     """`topic` (KMS-encrypted, TLS only) and `key`; `watch_executions` adds the rule and its
-    `announcer` function."""
+    `announcer` function.
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig):
+    `key` is the stack's customer-managed key when `kms_key` is set (one key to audit and
+    revoke for everything the pipeline holds), else a key of the topic's own.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        data_key: kms.IKey | None = None,
+    ):
         super().__init__(scope, construct_id)
-        self.key = self._key()
+        self.key = self._key() if data_key is None else data_key
+        _allow_publishing_services(self.key)
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -54,28 +66,21 @@ class Notifications(Construct):
     def _key(self) -> kms.Key:
         # A customer managed key: the AWS managed SNS key cannot be granted to the CloudWatch
         # service principal that publishes alarms.
-        key = kms.Key(
+        return kms.Key(
             self,
             "TopicKey",
             description="Encrypts the Ongage export notification topic",
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        account = cdk.Stack.of(self).account
-        for service in _PUBLISHING_SERVICES:
-            key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"Publish{service.split('.')[0].capitalize()}",
-                    principals=[iam.ServicePrincipal(service)],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                    resources=["*"],  # in a key policy, "*" is this key
-                    conditions={"StringEquals": {"aws:SourceAccount": account}},
-                )
-            )
-        return key
 
     def watch_executions(
-        self, state_machine: sfn.IStateMachine, *, code: lambda_.Code, log_retention_days: int
+        self,
+        state_machine: sfn.IStateMachine,
+        *,
+        code: lambda_.Code,
+        log_retention_days: int,
+        log_key: kms.IKey | None,
     ) -> events.Rule:
         """Executions ending FAILED / TIMED_OUT / ABORTED -> AnnounceRun -> a notice on the topic
         for those the workflow did not announce."""
@@ -96,6 +101,7 @@ class Notifications(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
             log_retention_days=log_retention_days,
+            key=log_key,
         )
         state_machine.grant_execution(self.announcer, "states:GetExecutionHistory")
         allow_publishing(self.announcer, self.topic, self.key)
@@ -140,3 +146,21 @@ def allow_publishing(
             resources=[key.key_arn],
         )
     )
+
+
+def _allow_publishing_services(key: kms.IKey) -> None:
+    """CloudWatch (alarms) of this account may use the key.
+
+    An imported key's policy is its owner's: this adds nothing to it (README, Security).
+    """
+    account = cdk.Stack.of(key).account
+    for service in _PUBLISHING_SERVICES:
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Publish{service.split('.')[0].capitalize()}",
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )

@@ -11,6 +11,7 @@ from constructs import Construct
 from infra.config import StackConfig
 from infra.consumer import CuratedExports
 from infra.credentials import OngageCredentials
+from infra.encryption import data_key
 from infra.functions import ExportFunctions
 from infra.monitoring import Monitoring
 from infra.nag import add_suppressions
@@ -43,9 +44,11 @@ class OngageExportStack(cdk.Stack):
     ):
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        self.storage = ExportStorage(self, "Storage", config=config)
-        self.credentials = OngageCredentials(self, "Credentials", config=config)
-        self.notifications = Notifications(self, "Notifications", config=config)
+        # None unless cdk.json's kms_key is set: then it encrypts contact data and credentials.
+        self.key = data_key(self, config)
+        self.storage = ExportStorage(self, "Storage", config=config, key=self.key)
+        self.credentials = OngageCredentials(self, "Credentials", config=config, key=self.key)
+        self.notifications = Notifications(self, "Notifications", config=config, data_key=self.key)
         self.functions = ExportFunctions(
             self,
             "Functions",
@@ -65,15 +68,17 @@ class OngageExportStack(cdk.Stack):
             topic=self.notifications.topic,
             topic_key=self.notifications.key,
             log_retention_days=config.log_retention_days,
+            key=self.key,
         )
         state_machine = self.workflow.state_machine
         self.notifications.watch_executions(
             state_machine,
             code=self.functions.code,
             log_retention_days=config.log_retention_days,
+            log_key=self.key,
         )
         self.schedules = ScheduledExports(
-            self, "Schedules", config=config, state_machine=state_machine
+            self, "Schedules", config=config, state_machine=state_machine, key=self.key
         )
         self.api = ExportApi(
             self,
@@ -82,6 +87,7 @@ class OngageExportStack(cdk.Stack):
             state_machine=state_machine,
             bucket=self.storage.bucket,
             code=self.functions.code,
+            key=self.key,
         )
         # The optional consumer of landed exports (docs/consumers.md, "Curated Parquet").
         self.consumer = (

@@ -6,6 +6,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -15,14 +16,21 @@ from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
 ACCESS_LOG_RETENTION_DAYS = 365
 
 
-def private_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Bucket:
-    """A bucket encrypted at rest (SSE-S3: server access logs are delivered only to such
-    buckets), reached over TLS 1.2 or later only, never public, and owning every object (no
-    ACLs); `props` add the rest."""
+def private_bucket(
+    scope: Construct, construct_id: str, key: kms.IKey | None = None, **props: Any
+) -> s3.Bucket:
+    """A bucket encrypted at rest, reached over TLS 1.2 or later only, never public, and owning
+    every object (no ACLs); `props` add the rest.
+
+    With `key`, SSE-KMS under it with an S3 Bucket Key (KMS is called per bucket key, not per
+    object or part); without, SSE-S3 (the only encryption server access logs are delivered to).
+    """
     return s3.Bucket(
         scope,
         construct_id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
+        encryption=s3.BucketEncryption.S3_MANAGED if key is None else s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=None if key is None else True,
         enforce_ssl=True,
         minimum_tls_version=1.2,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -32,22 +40,31 @@ def private_bucket(scope: Construct, construct_id: str, **props: Any) -> s3.Buck
 
 
 class ExportStorage(Construct):
-    """The exports bucket (+ its access-log bucket) and the idempotency table."""
+    """The exports bucket (+ its access-log bucket) and the idempotency table; `key` (None:
+    AWS-managed keys) encrypts the exports and the table."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StackConfig, key: kms.IKey | None
+    ):
         super().__init__(scope, construct_id)
-        self.access_logs = self._access_log_bucket()
+        self.key = key
+        self.access_logs = self._access_log_bucket(config)
         self.bucket = self._export_bucket(config)
         self.table = self._idempotency_table()
 
-    def _access_log_bucket(self) -> s3.Bucket:
+    def _access_log_bucket(self, config: StackConfig) -> s3.Bucket:
+        # Versioned: a deleted or overwritten log stays recoverable for the noncurrent period.
         return private_bucket(
             self,
             "AccessLogs",
+            versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
                     expiration=cdk.Duration.days(ACCESS_LOG_RETENTION_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(
+                        config.noncurrent_version_retention_days
+                    ),
                 )
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
@@ -57,6 +74,7 @@ class ExportStorage(Construct):
         bucket = private_bucket(
             self,
             "Exports",
+            self.key,
             versioned=True,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="exports-bucket/",
@@ -84,7 +102,10 @@ class ExportStorage(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED
+            if self.key is None
+            else dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
             # Records expire after 15 days (create_export.py: beyond the 14 days a failed run
             # stays redrivable); nothing of value is lost with the stack.
             removal_policy=cdk.RemovalPolicy.DESTROY,

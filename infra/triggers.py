@@ -25,8 +25,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
@@ -34,6 +34,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import SCHEDULED_TIME_TOKEN, ScheduleConfig, StackConfig
+from infra.encryption import log_group
 from infra.functions import FunctionSpec, dead_letter_queue, log_retention, new_function
 from ongage_export.contract import EXECUTION_NAME_PATTERN, EXPORT_PREFIX, SERVICE_NAME
 from ongage_export.polling import PollingPolicy
@@ -138,9 +139,10 @@ class ScheduledExports(Construct):
         *,
         config: StackConfig,
         state_machine: sfn.IStateMachine,
+        key: kms.IKey | None,
     ):
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = dead_letter_queue(self)
+        self.dead_letter_queue = dead_letter_queue(self, key)
         account = cdk.Stack.of(self).account
         self.role = iam.Role(
             self,
@@ -151,6 +153,9 @@ class ScheduledExports(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": account}},
             ),
         )
+        if key is not None:
+            # Sending to the dead-letter queue under the key (CDK grants only SendMessage).
+            key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         self.schedules = [
             self._schedule(schedule, config, state_machine) for schedule in config.schedules
         ]
@@ -191,13 +196,12 @@ class ExportApi(Construct):
         state_machine: sfn.StateMachine,
         bucket: s3.IBucket,
         code: lambda_.Code,
+        key: kms.IKey | None,
     ):
         super().__init__(scope, construct_id)
-        self.access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=log_retention(config.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        self.key = key
+        self.access_logs = log_group(
+            self, "AccessLogs", key=key, retention=log_retention(config.log_retention_days)
         )
         self.api = self._rest_api(config)
         self.validator = self.api.add_request_validator(
@@ -345,7 +349,10 @@ class ExportApi(Construct):
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             },
             log_retention_days=config.log_retention_days,
+            key=self.key,
         )
+        if self.key is not None:
+            self.key.grant_decrypt(function)  # what the download link's GetObject needs
         executions = cdk.Stack.of(self).format_arn(
             service="states",
             resource="execution",

@@ -14,11 +14,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.encryption import log_group
 from infra.functions import log_retention
 from infra.notifications import allow_publishing
 
@@ -43,19 +43,20 @@ class ExportWorkflow(Construct):
         topic: sns.ITopic,
         topic_key: kms.IKey,
         log_retention_days: int,
+        key: kms.IKey | None,
     ):
         super().__init__(scope, construct_id)
         substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in functions.items()}
         substitutions["NotificationTopicArn"] = topic.topic_arn
         _check_substitutions(substitutions)
-        self.log_group = logs.LogGroup(
+        self.log_group = log_group(
             self,
             "Logs",
+            key=key,
             # The vendedlogs prefix keeps CloudWatch's resource policy from growing per group;
             # the name is the deployed stack's (a token), so one template deploys many times.
             log_group_name=f"/aws/vendedlogs/states/{cdk.Aws.STACK_NAME}-export",
             retention=log_retention(log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.state_machine = sfn.StateMachine(
             self,

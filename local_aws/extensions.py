@@ -14,11 +14,13 @@ from local_aws import (
     execution_events,
     execution_names,
     iam_requests,
+    kms_keys,
     presigned_urls,
     resource_models,
     s3_events,
     s3_streaming,
     secure_transport,
+    sse_kms,
     stack_updates,
     state_machines,
     template_url,
@@ -40,6 +42,8 @@ MODULES = (
     s3_events,
     execution_events,
     consumer_resources,
+    kms_keys,
+    sse_kms,
 )
 
 

@@ -3,7 +3,9 @@
 Four stacks in one app: `main` (every optional feature on; creates the secret and the API
 Gateway CloudWatch role), `imported` (an existing secret by name, no role), `default` (cdk.json
 exactly as committed, what `make synth` builds) and `curated` (`main` plus the optional consumer,
-which adds resources the other stacks' exact counts do not expect).
+which adds resources the other stacks' exact counts do not expect). Two more, `encrypted`
+(`curated` with `kms_key: "create"`) and `key_imported` (`imported` with a key ARN), build the
+customer-managed-key variants.
 """
 
 from __future__ import annotations
@@ -85,9 +87,33 @@ def settings_under_test() -> dict[str, Any]:
     }
 
 
+IMPORTED_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def encrypted_settings() -> dict[str, Any]:
+    """The consumer's configuration with a key the stack creates."""
+    return {**curated_settings(), "stack_name": "OngageExportEncrypted", "kms_key": "create"}
+
+
+def key_imported_settings() -> dict[str, Any]:
+    """An existing secret and an existing key: what the stack can and cannot add to either."""
+    return {
+        **IMPORTED_SETTINGS,
+        "stack_name": "OngageExportKeyImported",
+        "kms_key": IMPORTED_KEY_ARN,
+    }
+
+
 def curated_settings() -> dict[str, Any]:
     """The main test configuration with the optional consumer on (non-default prefix, memory)."""
     return {**settings_under_test(), "stack_name": "OngageExportCurated", "curated": CURATED}
+
+
+IMPORTED_SETTINGS: dict[str, Any] = {
+    "stack_name": "OngageExportImported",
+    "ongage_secret_name": "prod/ongage/credentials",
+    "api": {"create_cloudwatch_role": False},
+}
 
 
 @dataclass
@@ -97,10 +123,14 @@ class Synth:
     imported: OngageExportStack
     default: OngageExportStack
     curated: OngageExportStack
+    encrypted: OngageExportStack
+    key_imported: OngageExportStack
     template: Template
     imported_template: Template
     default_template: Template
     curated_template: Template
+    encrypted_template: Template
+    key_imported_template: Template
 
     @functools.cached_property
     def json(self) -> dict[str, Any]:
@@ -123,12 +153,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     context = cdk_context()
     app = cdk.App(context=context, outdir=str(tmp_path_factory.mktemp("cdk.out")))
     main = OngageExportStack(app, "Main", config=load_config(settings_under_test()))
-    imported_settings = {
-        "stack_name": "OngageExportImported",
-        "ongage_secret_name": "prod/ongage/credentials",
-        "api": {"create_cloudwatch_role": False},
-    }
-    imported = OngageExportStack(app, "Imported", config=load_config(imported_settings))
+    imported = OngageExportStack(app, "Imported", config=load_config(IMPORTED_SETTINGS))
     # A concrete environment, as `cdk deploy` has: ARNs render with literal region/account.
     default = OngageExportStack(
         app,
@@ -137,6 +162,10 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         env=cdk.Environment(account="123456789012", region="eu-west-1"),
     )
     curated = OngageExportStack(app, "Curated", config=load_config(curated_settings()))
+    encrypted = OngageExportStack(app, "Encrypted", config=load_config(encrypted_settings()))
+    key_imported = OngageExportStack(
+        app, "KeyImported", config=load_config(key_imported_settings())
+    )
     add_checks(app)
     return Synth(
         app=app,
@@ -144,8 +173,12 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         imported=imported,
         default=default,
         curated=curated,
+        encrypted=encrypted,
+        key_imported=key_imported,
         template=Template.from_stack(main),
         imported_template=Template.from_stack(imported),
         default_template=Template.from_stack(default),
         curated_template=Template.from_stack(curated),
+        encrypted_template=Template.from_stack(encrypted),
+        key_imported_template=Template.from_stack(key_imported),
     )

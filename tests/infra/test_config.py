@@ -106,6 +106,10 @@ BAD = [
     ("api.download_link_seconds", 10, "ongage_export.api.download_link_seconds"),
     ("api.colour", "red", "ongage_export.api.colour"),
     ("colour", "red", "ongage_export.colour"),
+    ("kms_key", "yes", "ongage_export.kms_key"),
+    ("kms_key", True, "ongage_export.kms_key"),
+    ("kms_key", "alias/ongage", "ongage_export.kms_key"),
+    ("kms_key", "arn:aws:kms:eu-west-1:123456789012:alias/ongage", "ongage_export.kms_key"),
 ]
 
 
@@ -135,3 +139,21 @@ def test_a_retrieve_timeout_that_leaves_no_time_to_stream_is_refused_naming_both
     assert "ongage_export.stream_stop_margin_seconds (180)" in message
     config = load_config({"retrieve_timeout_seconds": 20, "stream_stop_margin_seconds": 15})
     assert (config.retrieve_timeout_seconds, config.stream_stop_margin_seconds) == (20, 15)
+
+
+KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize(
+    "value", [None, "create", KEY_ARN, "arn:aws:kms:eu-west-1:123456789012:key/mrk-" + "a" * 32]
+)
+def test_kms_key_accepts_null_create_or_a_key_arn(value):
+    assert load_config({"kms_key": value}).kms_key == value
+
+
+def test_a_bad_kms_key_says_what_to_put_instead():
+    with pytest.raises(ConfigError) as caught:
+        load_config({"kms_key": "alias/ongage"})
+    message = str(caught.value)
+    assert message.startswith("ongage_export.kms_key: is 'alias/ongage'")
+    assert "null" in message and "'create'" in message and "arn:aws:kms:" in message

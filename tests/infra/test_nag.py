@@ -12,7 +12,7 @@ def _stacks(synth):
     return [synth.main, synth.imported, synth.default]
 
 
-@pytest.mark.parametrize("which", ["main", "imported", "default"])
+@pytest.mark.parametrize("which", ["main", "imported", "default", "encrypted", "key_imported"])
 def test_no_unsuppressed_errors_or_warnings(synth, which):
     annotations = Annotations.from_stack(getattr(synth, which))
     errors = annotations.find_error("*", NAG)

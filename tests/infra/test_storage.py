@@ -50,6 +50,14 @@ def test_export_bucket_versioned_logged_and_publishing_to_eventbridge(synth):
     }
 
 
+def test_access_logs_are_versioned_and_their_old_versions_expire(synth):
+    bucket = props(synth.json, synth.main.storage.access_logs)
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 365
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+
+
 def test_access_logs_bucket_accepts_s3_log_delivery(synth):
     statements = _bucket_policy(synth.json, synth.main.storage.access_logs)
     principals = [s.get("Principal") for s in statements if s["Effect"] == "Allow"]
