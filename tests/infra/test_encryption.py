@@ -108,12 +108,17 @@ def test_key_policy_lets_logs_encrypt_only_this_accounts_log_groups(encrypted):
     assert {"Ref": "AWS::AccountId"} in context["Fn::Join"][1]
 
 
-@pytest.mark.parametrize("service", ["cloudwatch", "events"])
-def test_key_policy_lets_alarms_and_eventbridge_publish_to_the_topic(encrypted, service):
-    statement = _policy_statement(encrypted, f"Publish{service.capitalize()}")
-    assert statement["Principal"] == {"Service": f"{service}.amazonaws.com"}
+def test_key_policy_lets_alarms_publish_to_the_topic_and_no_other_service(encrypted):
+    statement = _policy_statement(encrypted, "PublishCloudwatch")
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert set(statement["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert "aws:SourceAccount" in statement["Condition"]["StringEquals"]
+    # Ended runs reach the topic through the AnnounceRun function's role, not EventBridge.
+    (key,) = of_type(encrypted, "AWS::KMS::Key").values()
+    publishers = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if "Publish" in s.get("Sid", "")
+    ]
+    assert publishers == [statement]
 
 
 def test_the_exports_bucket_is_sse_kms_with_a_bucket_key(encrypted, key_arn):
@@ -146,7 +151,7 @@ def test_table_secret_topic_queues_logs_and_query_results_use_the_key(encrypted,
     for queue in queues.values():
         assert queue["Properties"]["KmsMasterKeyId"] == key_arn
     log_groups = of_type(encrypted, "AWS::Logs::LogGroup")
-    assert len(log_groups) == 6  # 4 functions, the workflow, the API's access log
+    assert len(log_groups) == 7  # 5 functions, the workflow, the API's access log
     for log_group in log_groups.values():
         assert log_group["Properties"]["KmsKeyId"] == key_arn
     (workgroup,) = of_type(encrypted, "AWS::Athena::WorkGroup").values()
