@@ -44,12 +44,9 @@ def main(argv: list[str]) -> int:
 
 
 def chaos(argv: list[str]) -> int:
-    chosen = [
-        c for c in deployed.CASES if not argv or any(a.lower() in c.name.lower() for a in argv)
-    ]
     results = []
     with deployed.local_target() as target:
-        for case in chosen:
+        for case in named(deployed.CASES, argv):
             result = deployed.run_case(target, case)
             print(result.row(), file=sys.stderr, flush=True)
             results.append(result)
