@@ -57,7 +57,6 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ROOT = Path(__file__).resolve().parent.parent
 CDK_OUT = ROOT / "cdk.out"
-STACK = "OngageExport"
 DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 # `wait` looks at a running execution every 50 ms at first, then less and less often, at
 # most every 250 ms: each look costs this process ~4 ms of CPU, which the handlers running
@@ -165,7 +164,8 @@ class EmbeddedRuntime:
     # -- set-up -------------------------------------------------------------------------------
 
     def __enter__(self) -> EmbeddedRuntime:
-        cloud_assembly.template_path(self.cdk_out, STACK)  # fail before anything starts
+        self.stack = cloud_assembly.stack_in(self.cdk_out)  # fail before anything starts
+        cloud_assembly.template_path(self.cdk_out, self.stack)
         # moto's interpreter logs every failed state with its internals; the run's result and
         # the failure notice say what matters.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
@@ -220,7 +220,7 @@ class EmbeddedRuntime:
         outputs = cloud_assembly.deploy(
             self.client,
             self.cdk_out,
-            stack=STACK,
+            stack=self.stack,
             stack_name=self.stack_name,
             parameters={"OngageBaseUrl": self.ongage.url},
             account=ACCOUNT,

@@ -25,7 +25,13 @@ from pydantic import (
     model_validator,
 )
 
-from ongage_export.contract import CURATED_PREFIX, EXPORT_PREFIX, STAGING_PREFIX
+from ongage_export.contract import (
+    CURATED_PREFIX,
+    DEFAULT_STACK_NAME,
+    DOWNLOAD_LINK_SECONDS,
+    EXPORT_PREFIX,
+    STAGING_PREFIX,
+)
 from ongage_export.ongage_session import trusted_origin
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import FIELD_NAME_PATTERN, validate_request
@@ -161,7 +167,7 @@ class ApiConfig(_Config):
     throttle_burst_limit: Annotated[int, _int(1, 5000)] = 10
     # API Gateway execution logging needs an account-wide CloudWatch role; False if one is set.
     create_cloudwatch_role: bool = True
-    download_link_seconds: Annotated[int, _int(60, 43200)] = 900
+    download_link_seconds: Annotated[int, _int(60, 43200)] = DOWNLOAD_LINK_SECONDS
 
 
 class CuratedConfig(_Config):
@@ -176,7 +182,7 @@ class CuratedConfig(_Config):
 
 
 class StackConfig(_Config):
-    stack_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")] = "OngageExport"
+    stack_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")] = DEFAULT_STACK_NAME
     ongage_base_url: Annotated[str, AfterValidator(_https)] = "https://api.ongage.net"
     # Origins besides the base URL's that may receive the credentials when Ongage redirects
     # there (e.g. "https://connect.ongage.net"); every other origin gets none.

@@ -25,6 +25,18 @@ class AssemblyError(RuntimeError):
     """The cloud assembly is missing or the stack did not deploy; says what to do."""
 
 
+def stack_in(cdk_out: Path) -> str:
+    """The name of the one stack `cdk.out` holds (cdk.json's stack_name when it was made)."""
+    try:
+        artifacts = json.loads((cdk_out / "manifest.json").read_text())["artifacts"]
+    except FileNotFoundError:
+        raise AssemblyError(f"{cdk_out} holds no cloud assembly: run `make synth`") from None
+    stacks = [k for k, v in artifacts.items() if v["type"] == "aws:cloudformation:stack"]
+    if len(stacks) != 1:
+        raise AssemblyError(f"{cdk_out} holds {len(stacks)} stacks, not one: run `make synth`")
+    return stacks[0]
+
+
 def template_path(cdk_out: Path, stack: str) -> Path:
     path = cdk_out / f"{stack}.template.json"
     if not path.exists():

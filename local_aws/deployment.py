@@ -22,11 +22,11 @@ from typing import IO, Any
 
 import boto3
 
+from local_aws.cloud_assembly import AssemblyError, stack_in, template_path
 from local_aws.server import ACCOUNT_ID, REGION
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_OUT = ROOT / "cdk.out"
-STACK_NAME = "OngageExport"
 STARTUP_SECONDS = 60
 
 
@@ -122,10 +122,11 @@ def cdk(arguments: list[str], environment: dict[str, str]) -> str:
     return done.stdout + done.stderr
 
 
-def ensure_synthesized(stack: str = STACK_NAME) -> Path:
-    template = CDK_OUT / f"{stack}.template.json"
-    if not template.exists():
-        raise DeploymentError(f"{template} is missing: run `make synth` first")
+def ensure_synthesized() -> Path:
+    try:
+        template_path(CDK_OUT, stack_in(CDK_OUT))
+    except AssemblyError as error:
+        raise DeploymentError(str(error)) from None
     return CDK_OUT
 
 
@@ -160,11 +161,11 @@ def deploy(
     environment: dict[str, str],
     *,
     ongage_url: str | None,
-    stack: str = STACK_NAME,
     cdk_out: Path = CDK_OUT,
 ) -> LocalDeployment:
     """`cdk deploy` of the synthesized stack (bootstrapped first), pointed at `ongage_url`
     (None: a deployed stack keeps the URL it has, as `cdk deploy` without `--parameters`)."""
+    stack = stack_in(cdk_out)
     bootstrap(environment)
     parameters = ["--parameters", f"OngageBaseUrl={ongage_url}"] if ongage_url else []
     with tempfile.TemporaryDirectory() as scratch:
@@ -180,11 +181,9 @@ def deploy(
     return LocalDeployment(environment, stack, outputs)
 
 
-def destroy(
-    environment: dict[str, str], *, stack: str = STACK_NAME, cdk_out: Path = CDK_OUT
-) -> str:
+def destroy(environment: dict[str, str], *, cdk_out: Path = CDK_OUT) -> str:
     """`cdk destroy --force` (no question asked: no terminal needed)."""
-    return cdk(["destroy", stack, "--app", str(cdk_out), "--force"], environment)
+    return cdk(["destroy", stack_in(cdk_out), "--app", str(cdk_out), "--force"], environment)
 
 
 def project_config() -> dict[str, Any]:

@@ -29,7 +29,6 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from ongage_cli.deployment import (
-    DEFAULT_STACK,
     STACK_ENV,
     DeployedError,
     Deployment,
@@ -38,7 +37,7 @@ from ongage_cli.deployment import (
 from ongage_cli.following import describe, format_report, wait_for
 from ongage_cli.inputs import InputError, load_request_file, positive_int, positive_seconds
 from ongage_cli.run_lookup import FoundRun, find_run
-from ongage_export.contract import EXECUTION_NAME
+from ongage_export.contract import DEFAULT_STACK_NAME, DOWNLOAD_LINK_SECONDS, EXECUTION_NAME
 from ongage_export.ongage_answers import export_id_problem
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import validate_request
@@ -83,8 +82,8 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
         "--link-seconds",
         type=positive_int,
         metavar="SECONDS",
-        default=900,
-        help="how long the download link stays valid, seconds (default 900)",
+        default=DOWNLOAD_LINK_SECONDS,
+        help=f"how long the download link stays valid, seconds (default {DOWNLOAD_LINK_SECONDS})",
     )
     status.set_defaults(func=status_command)
 
@@ -124,8 +123,8 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
     for command in (start, status, wait, redrive):
         command.add_argument(
             "--stack",
-            help=f"the deployed stack's name (default: ${STACK_ENV}, else {DEFAULT_STACK}; "
-            "an execution ARN names its own)",
+            help=f"the deployed stack's name (default: ${STACK_ENV}, else stack_name in "
+            f"./cdk.json, else {DEFAULT_STACK_NAME}; an execution ARN names its own)",
         )
         command.add_argument("--region", help="AWS region (default: your AWS configuration)")
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from ongage_export.contract import DEFAULT_STACK_NAME
 from ongage_export.execution_status import NotAnExecution, execution_arn
 
-DEFAULT_STACK = "OngageExport"
 STACK_ENV = "ONGAGE_EXPORT_STACK"
 
 
@@ -79,8 +81,18 @@ class Deployment:
 
 
 def default_stack() -> str:
-    """$ONGAGE_EXPORT_STACK, or the stack name the project deploys by default."""
-    return os.environ.get(STACK_ENV) or DEFAULT_STACK
+    """$ONGAGE_EXPORT_STACK, else the stack_name of ./cdk.json (run from the clone that deployed
+    it), else the name the project deploys by default."""
+    return os.environ.get(STACK_ENV) or _configured_stack(Path("cdk.json")) or DEFAULT_STACK_NAME
+
+
+def _configured_stack(cdk_json: Path) -> str | None:
+    try:
+        settings = json.loads(cdk_json.read_text())["context"]["ongage_export"]
+    except (OSError, ValueError, KeyError, TypeError):  # no project here, or not ours
+        return None
+    name = settings.get("stack_name") if isinstance(settings, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def aws_reason(error: ClientError) -> str:

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from ongage_cli.deployment import DeployedError, Deployment
 from ongage_cli.run_lookup import export_id_of
+from ongage_export.contract import DOWNLOAD_LINK_SECONDS
 from ongage_export.execution_status import (
     FINISHED,
     NOT_FOUND_ERRORS,
@@ -25,7 +26,9 @@ from ongage_export.execution_status import (
 _TASKS = ("CreateExport", "RetrieveExport")
 
 
-def describe(deployment: Deployment, arn: str, link_seconds: int = 900) -> dict[str, Any]:
+def describe(
+    deployment: Deployment, arn: str, link_seconds: int = DOWNLOAD_LINK_SECONDS
+) -> dict[str, Any]:
     """Status, progress, Ongage's export id once the run has one, and for a landed export its
     location and a presigned download link."""
     sfn = deployment.stepfunctions()

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import re
 
+# The stack's name unless cdk.json's stack_name says otherwise (the CLI reads cdk.json too).
+DEFAULT_STACK_NAME = "OngageExport"
+
+# How long a download link (the API's GET /exports/{id}, the CLI's status) stays valid by default.
+DOWNLOAD_LINK_SECONDS = 900
+
 # Powertools' service name (logs, traces, the metrics dimension) and the metrics namespace.
 SERVICE_NAME = "ongage-export"
 METRICS_NAMESPACE = "OngageExport"

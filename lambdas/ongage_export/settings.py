@@ -158,7 +158,8 @@ class StatusSettings(BucketSettings):
     """What the status function (GET /exports/{id}) runs with."""
 
     state_machine_arn: Required = Field(alias="STATE_MACHINE_ARN")
-    download_link_seconds: int = Field(900, ge=1, le=604800, alias="DOWNLOAD_LINK_SECONDS")
+    # Set by the template (api.download_link_seconds); SigV4 links live 7 days at most.
+    download_link_seconds: int = Field(ge=1, le=604800, alias="DOWNLOAD_LINK_SECONDS")
 
 
 class AnnounceSettings(EnvSettings):

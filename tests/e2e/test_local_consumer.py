@@ -46,7 +46,7 @@ def synth_curated(out: Path) -> Path:
     from infra.stack import OngageExportStack
 
     context = copy.deepcopy(json.loads((ROOT / "cdk.json").read_text())["context"])
-    context[CONTEXT_KEY]["curated"]["enabled"] = True
+    context[CONTEXT_KEY]["curated"] = {"enabled": True}
     config = load_config(context[CONTEXT_KEY])
     app = cdk.App(context=context, outdir=str(out))
     OngageExportStack(app, config.stack_name, config=config, install_dependencies=True)

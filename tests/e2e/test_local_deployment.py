@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from local_aws.deployment import CDK_OUT, STACK_NAME, LocalDeployment
+from local_aws.cloud_assembly import stack_in
+from local_aws.deployment import CDK_OUT, LocalDeployment
 from ongage_simulator import Fault
 from tests.e2e.conftest import LocalTarget, subscribe_queue
 
@@ -94,7 +95,7 @@ def test_a_failure_is_announced_on_the_deployed_topic_with_its_reason(
 
 
 def _template() -> dict[str, Any]:
-    return dict(json.loads((CDK_OUT / f"{STACK_NAME}.template.json").read_text()))
+    return dict(json.loads((CDK_OUT / f"{stack_in(CDK_OUT)}.template.json").read_text()))
 
 
 def _policy_statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:

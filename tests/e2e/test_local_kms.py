@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from local_aws.deployment import STACK_NAME, LocalDeployment, project_config, synthesize
+from local_aws.cloud_assembly import stack_in
+from local_aws.deployment import LocalDeployment, project_config, synthesize
 from tests.e2e.conftest import LocalTarget
 from tests.e2e.test_local_deployment import (
     REQUEST,
@@ -48,7 +49,7 @@ def kms_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = synthesize(
         tmp_path_factory.mktemp("cdk.out-kms"), {**project_config(), "kms_key": "create"}
     )
-    return dict(json.loads((out / f"{STACK_NAME}.template.json").read_text()))
+    return dict(json.loads((out / f"{stack_in(out)}.template.json").read_text()))
 
 
 @pytest.fixture(scope="module")

@@ -9,22 +9,20 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, load_config
-from ongage_export.polling import PollingPolicy
+from ongage_export.contract import DEFAULT_STACK_NAME
 from tests.infra.conftest import ROOT, settings_under_test
 
 
 def test_committed_cdk_json_is_valid():
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     config = load_config(context["ongage_export"])
-    assert config.ongage_concurrency_limit == 10
-    assert config.ongage_base_url == "https://api.ongage.net"
-    # The shipped policy is the one the cost benchmark measures.
-    assert config.polling == PollingPolicy()
+    # An example a user switches on: nothing is scheduled until they do.
+    assert [schedule.enabled for schedule in config.schedules] == [False]
 
 
 def test_defaults_when_nothing_is_configured():
     config = load_config(None)
-    assert config.stack_name == "OngageExport"
+    assert config.stack_name == DEFAULT_STACK_NAME
     assert config.schedules == ()
     assert config.ongage_secret_name is None
 

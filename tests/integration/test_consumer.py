@@ -54,7 +54,7 @@ def curated_cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from infra.stack import OngageExportStack
 
     context = copy.deepcopy(json.loads((ROOT / "cdk.json").read_text())["context"])
-    context[CONTEXT_KEY]["curated"]["enabled"] = True
+    context[CONTEXT_KEY]["curated"] = {"enabled": True}
     config = load_config(context[CONTEXT_KEY])
     out = tmp_path_factory.mktemp("cdk.out")
     app = cdk.App(context=context, outdir=str(out))

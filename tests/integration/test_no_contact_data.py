@@ -46,7 +46,7 @@ def curated_cdk_out(
     from infra.stack import OngageExportStack
 
     context = copy.deepcopy(json.loads((ROOT / "cdk.json").read_text())["context"])
-    context[CONTEXT_KEY]["curated"]["enabled"] = True
+    context[CONTEXT_KEY]["curated"] = {"enabled": True}
     context[CONTEXT_KEY]["kms_key"] = request.param
     config = load_config(context[CONTEXT_KEY])
     out = tmp_path_factory.mktemp("cdk.out")
