@@ -52,6 +52,7 @@ from local_aws import (
 from local_aws.deployment import OngageSecret
 from ongage_export.polling import PollingPolicy
 from ongage_export.resume import resume_input
+from ongage_export.settings import Settings
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -261,16 +262,18 @@ class EmbeddedRuntime:
         variables = dict(
             lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
         )
-        if self.ongage.trusted_origins:
-            listed = variables.get("ONGAGE_TRUSTED_ORIGINS", "").split()
-            variables["ONGAGE_TRUSTED_ORIGINS"] = " ".join([*listed, *self.ongage.trusted_origins])
-        if self.part_size_mib is not None:
-            variables["PART_SIZE_MIB"] = str(self.part_size_mib)
-        if self.stop_margin_seconds is not None:
-            variables["STREAM_STOP_MARGIN_SECONDS"] = str(self.stop_margin_seconds)
-        if self.polling is not None:
-            policy = self.polling.as_dict()
-            variables.update({var: str(policy[k]) for k, var in PollingPolicy.ENV_VARS.items()})
+        deployed = Settings.from_env(variables)
+        overrides = {
+            "ongage_trusted_origins": " ".join(
+                [deployed.ongage_trusted_origins, *self.ongage.trusted_origins]
+            ).strip(),
+            "part_size_mib": self.part_size_mib,
+            "stop_margin_seconds": self.stop_margin_seconds,
+            "default_polling": self.polling,
+        }
+        variables.update(
+            Settings.environment(**{k: v for k, v in overrides.items() if v not in (None, "")})
+        )
         update: dict[str, Any] = {"Environment": {"Variables": variables}}
         if self.function_timeout_seconds is not None:
             update["Timeout"] = self.function_timeout_seconds

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount, RunResult
 from fault_injection.aws_faults import environment, s3_calls, s3_fault
 from ongage_export.contract import EXPORT_PREFIX
+from ongage_export.settings import Settings
 from ongage_simulator import Credentials, Fault, OngageSimulator, SimulatorConfig
 from ongage_simulator.other_origin import ReceivedRequest
 
@@ -213,7 +214,8 @@ CASES: tuple[Case, ...] = (
          request=SUPPRESSION_REQUEST),
     Case("body stalls (socket open) past the 2 s read timeout", "landed",
          inject(Fault.STALL, at=0.5, stall_seconds=600),
-         lambda_env={"ONGAGE_READ_TIMEOUT_SECONDS": "2"}, export_bytes=2 * 1024 * 1024),
+         lambda_env=Settings.environment(ongage_read_timeout_seconds=2),
+         export_bytes=2 * 1024 * 1024),
     Case("S3 throttling (503 SlowDown on UploadPart)", "landed",
          s3_fault=("UploadPart", 503, 3)),
     Case("S3 access denied", "failed", s3_fault=("CreateMultipartUpload", 403, None),

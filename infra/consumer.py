@@ -37,8 +37,9 @@ from infra.config import StackConfig
 from infra.functions import HANDLERS, FunctionSpec, dead_letter_queue, new_function
 from infra.notifications import allow_publishing
 from infra.storage import ExportStorage
-from ongage_export.contract import EXPORT_PREFIX, METRICS_NAMESPACE, PART_SIZE_MIB, SERVICE_NAME
+from ongage_export.contract import EXPORT_PREFIX, PART_SIZE_MIB
 from ongage_export.curated_manifest import SCHEMAS_FOLDER
+from ongage_export.settings import CurateSettings
 
 # EventBridge -> Lambda is an asynchronous Invoke: it fails only when Lambda does not accept the
 # event (throttled API, missing permission), so a few retries over hours are plenty.
@@ -93,16 +94,14 @@ class CuratedExports(Construct):
                 timeout=cdk.Duration.minutes(15),
             ),
             code=self.code,
-            environment={
-                "EXPORT_BUCKET": storage.bucket.bucket_name,
-                "EXPORT_PREFIX": EXPORT_PREFIX,
-                "CURATED_PREFIX": self.prefix,
-                "PART_SIZE_MIB": str(PART_SIZE_MIB),
-                "TOPIC_ARN": topic.topic_arn,
-                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            },
+            environment=CurateSettings.environment(
+                export_bucket=storage.bucket.bucket_name,
+                export_prefix=EXPORT_PREFIX,
+                curated_prefix=self.prefix,
+                part_size_mib=PART_SIZE_MIB,
+                topic_arn=topic.topic_arn,
+                state_machine_arn=state_machine.state_machine_arn,
+            ),
             log_retention_days=config.log_retention_days,
             key=storage.key,
         )

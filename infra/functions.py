@@ -24,14 +24,8 @@ from infra.config import LOG_RETENTION_DAYS, StackConfig
 from infra.credentials import OngageCredentials
 from infra.encryption import log_group
 from infra.storage import ExportStorage
-from ongage_export.contract import (
-    EXPORT_PREFIX,
-    METRICS_NAMESPACE,
-    PART_SIZE_MIB,
-    SERVICE_NAME,
-    STAGING_PREFIX,
-)
-from ongage_export.polling import PollingPolicy
+from ongage_export.contract import EXPORT_PREFIX, PART_SIZE_MIB, STAGING_PREFIX
+from ongage_export.settings import Settings
 
 HANDLERS = "ongage_export.handlers"
 
@@ -249,21 +243,16 @@ def ongage_environment(
     ongage_base_url: str,
 ) -> dict[str, str]:
     """What `ongage_export.settings.Settings.from_env` reads (ids only, never the secret)."""
-    environment = {
-        "EXPORT_BUCKET": storage.bucket.bucket_name,
-        "IDEMPOTENCY_TABLE": storage.table.table_name,
-        "ONGAGE_SECRET_ID": credentials.secret_id,
-        "ONGAGE_BASE_URL": ongage_base_url,
-        "EXPORT_PREFIX": EXPORT_PREFIX,
-        "STAGING_PREFIX": STAGING_PREFIX,
-        "PART_SIZE_MIB": str(PART_SIZE_MIB),
-        "STREAM_STOP_MARGIN_SECONDS": str(config.stream_stop_margin_seconds),
-        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-    }
-    if config.ongage_trusted_origins:
-        environment["ONGAGE_TRUSTED_ORIGINS"] = " ".join(config.ongage_trusted_origins)
-    policy = config.polling.as_dict()
-    for key, variable in PollingPolicy.ENV_VARS.items():
-        environment[variable] = str(policy[key])
-    return environment
+    trusted = {"ongage_trusted_origins": " ".join(config.ongage_trusted_origins)}
+    return Settings.environment(
+        export_bucket=storage.bucket.bucket_name,
+        idempotency_table=storage.table.table_name,
+        ongage_secret_id=credentials.secret_id,
+        ongage_base_url=ongage_base_url,
+        export_prefix=EXPORT_PREFIX,
+        staging_prefix=STAGING_PREFIX,
+        part_size_mib=PART_SIZE_MIB,
+        stop_margin_seconds=config.stream_stop_margin_seconds,
+        default_polling=config.polling,
+        **(trusted if config.ongage_trusted_origins else {}),
+    )

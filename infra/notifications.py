@@ -23,7 +23,7 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.functions import HANDLERS, FunctionSpec, new_function
-from ongage_export.contract import METRICS_NAMESPACE, SERVICE_NAME
+from ongage_export.settings import AnnounceSettings
 from ongage_export.unannounced_runs import ENDED_BADLY, STATUS_CHANGE
 
 # Services that publish to the encrypted topic and so must use its key (CloudWatch alarms).
@@ -95,11 +95,7 @@ class Notifications(Construct):
                 timeout=cdk.Duration.seconds(60),
             ),
             code=code,
-            environment={
-                "TOPIC_ARN": self.topic.topic_arn,
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            },
+            environment=AnnounceSettings.environment(topic_arn=self.topic.topic_arn),
             log_retention_days=log_retention_days,
             key=log_key,
         )

@@ -36,9 +36,10 @@ from constructs import Construct
 from infra.config import SCHEDULED_TIME_TOKEN, ScheduleConfig, StackConfig
 from infra.encryption import log_group
 from infra.functions import FunctionSpec, dead_letter_queue, log_retention, new_function
-from ongage_export.contract import EXECUTION_NAME_PATTERN, EXPORT_PREFIX, SERVICE_NAME
+from ongage_export.contract import EXECUTION_NAME_PATTERN, EXPORT_PREFIX
 from ongage_export.polling import PollingPolicy
 from ongage_export.request import request_json_schema
+from ongage_export.settings import StatusSettings
 
 IDEMPOTENCY_KEY_PATTERN = EXECUTION_NAME_PATTERN  # the key names the execution
 _ARN_TOKEN = "@@STATE_MACHINE_ARN@@"
@@ -341,13 +342,12 @@ class ExportApi(Construct):
                 timeout=cdk.Duration.seconds(10),
             ),
             code=code,
-            environment={
-                "STATE_MACHINE_ARN": state_machine.state_machine_arn,
-                "EXPORT_BUCKET": bucket.bucket_name,
-                "EXPORT_PREFIX": EXPORT_PREFIX,
-                "DOWNLOAD_LINK_SECONDS": str(config.api.download_link_seconds),
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-            },
+            environment=StatusSettings.environment(
+                state_machine_arn=state_machine.state_machine_arn,
+                export_bucket=bucket.bucket_name,
+                export_prefix=EXPORT_PREFIX,
+                download_link_seconds=config.api.download_link_seconds,
+            ),
             log_retention_days=config.log_retention_days,
             key=self.key,
         )

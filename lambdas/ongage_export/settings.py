@@ -23,7 +23,9 @@ from pydantic import (
 from ongage_export.contract import (
     CURATED_PREFIX,
     EXPORT_PREFIX,
+    METRICS_NAMESPACE,
     PART_SIZE_MIB,
+    SERVICE_NAME,
     STAGING_PREFIX,
     UPLOAD_CONCURRENCY,
 )
@@ -56,10 +58,34 @@ Folder = Annotated[str, AfterValidator(_folder)]
 PartSizeMib = Annotated[int, Field(ge=5, description="S3's minimum part is 5 MiB")]
 
 
+# Every function's Powertools settings (variables Powertools itself reads).
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+}
+
+
 class EnvSettings(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="ignore", populate_by_name=True, str_strip_whitespace=True
     )
+
+    @classmethod
+    def environment(cls, **values: object) -> dict[str, str]:
+        """The variables that give a function these `values` (by field name): what the template
+        sets, so each variable's name is spelled once, in its field's alias. A name that is not
+        a field is a TypeError at synth."""
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no setting named {', '.join(unknown)}")
+        environment = dict(POWERTOOLS_ENVIRONMENT)
+        for name, value in values.items():
+            environment.update(cls._variables(name, value))
+        return environment
+
+    @classmethod
+    def _variables(cls, name: str, value: object) -> dict[str, str]:
+        return {cls.model_fields[name].alias or name: str(value)}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Self:
@@ -116,6 +142,13 @@ class Settings(BucketSettings):
     @property
     def part_size_bytes(self) -> int:
         return self.part_size_mib * 1024 * 1024
+
+    @classmethod
+    def _variables(cls, name: str, value: object) -> dict[str, str]:
+        if isinstance(value, PollingPolicy):  # one variable per field of the policy
+            policy = value.as_dict()
+            return {var: str(policy[key]) for key, var in PollingPolicy.ENV_VARS.items()}
+        return super()._variables(name, value)
 
     @model_validator(mode="before")
     @classmethod
