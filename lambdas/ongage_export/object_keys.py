@@ -13,11 +13,12 @@ import unicodedata
 from datetime import datetime
 
 MAX_SLUG_LENGTH = 80
+SLUG_CHARACTERS = "A-Za-z0-9_-"  # a regex character class's inside
 
 
 def slug(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_name).strip("-_")
+    cleaned = re.sub(f"[^{SLUG_CHARACTERS}]+", "-", ascii_name).strip("-_")
     return cleaned[:MAX_SLUG_LENGTH].rstrip("-_") or "export"
 
 
@@ -27,6 +28,16 @@ def export_key(
     list_part = str(list_id) if list_id is not None else "default"
     day = started_at.strftime("%Y-%m-%d")
     return f"{prefix}list={list_part}/date={day}/{slug(name)}-{export_id}.zip"
+
+
+def export_key_pattern(prefix: str, equals: str = "=") -> str:
+    """A regex that every key `export_key` makes under `prefix` matches, `=` spelt as `equals`
+    (S3 events URL-encode it: "(=|%3D)"). The contracts publish it (tools/contract_patterns)."""
+    day = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    return (
+        f"^{re.escape(prefix)}list{equals}([0-9]+|default)/date{equals}{day}"
+        f"/[{SLUG_CHARACTERS}]+\\.zip$"
+    )
 
 
 RUN_FOLDER_NAME_LENGTH = 60
