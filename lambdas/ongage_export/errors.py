@@ -82,6 +82,18 @@ class UnsupportedExport(ExportError):
     Not retried: a second download would bring the same bytes; nothing was landed."""
 
 
+class InvalidExportRequest(ExportError, ValueError):
+    """The request breaks one or more rules; `problems` lists each, in words a user can act on."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Invalid export request: " + "; ".join(problems))
+
+
+class ConfigurationError(ExportError):
+    """A required environment variable is missing or malformed (a deployment mistake)."""
+
+
 class InvalidPollingPolicy(ExportError):
     """The run's `polling` overrides are out of bounds."""
 

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from ongage_export.errors import DownloadNotResumable, InvalidPollingPolicy
+from ongage_export.errors import DownloadNotResumable, InvalidExportRequest, InvalidPollingPolicy
 from ongage_export.job import Job
 from ongage_export.landing import LandedObject, UploadProgress
 from ongage_export.object_keys import export_key, staging_key
@@ -28,7 +28,7 @@ from ongage_export.polling import (
     learned_window,
 )
 from ongage_export.readiness_history import history_key
-from ongage_export.request import ExportRequest, InvalidExportRequest, parse_request
+from ongage_export.request import ExportRequest, parse_request
 from ongage_export.settings import Settings
 
 Clock = Callable[[], datetime]

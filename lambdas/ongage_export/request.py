@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ongage_export.errors import InvalidExportRequest
+
 DATE_FORMATS = (
     "mm/dd/yyyy",
     "mm/dd/yy",
@@ -51,14 +53,6 @@ KNOWN_KEYS = (
     "fields_selected",
     "status",
 )
-
-
-class InvalidExportRequest(ValueError):
-    """The request breaks one or more rules; `problems` lists each, in words a user can act on."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("Invalid export request: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from ongage_export.contract import (
     STAGING_PREFIX,
     UPLOAD_CONCURRENCY,
 )
+from ongage_export.errors import ConfigurationError
 from ongage_export.ongage_session import trusted_origin
 from ongage_export.polling import PollingPolicy
 
@@ -38,10 +39,6 @@ from ongage_export.polling import PollingPolicy
 # retried by the workflow instead of timing the function out (tests/infra/test_timeouts.py).
 ONGAGE_CONNECT_TIMEOUT_SECONDS = 10.0
 ONGAGE_READ_TIMEOUT_SECONDS = 60.0
-
-
-class ConfigurationError(RuntimeError):
-    """A required environment variable is missing or malformed (a deployment mistake)."""
 
 
 def _folder(prefix: str) -> str:

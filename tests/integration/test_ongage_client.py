@@ -15,6 +15,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from ongage_export.errors import (
+    ConfigurationError,
     DownloadInterrupted,
     ExportRejected,
     OngageAuthError,
@@ -35,7 +36,7 @@ from ongage_export.ongage_client import (
 )
 from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession, origin_of, trusted_origin
 from ongage_export.request import parse_request
-from ongage_export.settings import ConfigurationError, Settings
+from ongage_export.settings import Settings
 from ongage_simulator import Fault, OngageSimulator, SimulatorConfig
 from ongage_simulator.other_origin import ReceivedRequest
 from tests.conftest import CREDENTIALS, REQUEST

@@ -31,8 +31,9 @@ from ongage_export.curated_manifest import (
 )
 from ongage_export.curated_parquet import CsvToParquet, header_of, strptime_format
 from ongage_export.curated_schema import glue_columns
+from ongage_export.errors import ConfigurationError
 from ongage_export.request import DATE_FORMATS, SYSTEM_FIELDS
-from ongage_export.settings import ConfigurationError, CurateSettings
+from ongage_export.settings import CurateSettings
 
 SETTINGS = CurateSettings(export_bucket="exports")
 
