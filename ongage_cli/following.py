@@ -19,11 +19,9 @@ from ongage_export.execution_status import (
     NOT_FOUND_ERRORS,
     download_link,
     landed_location,
-    parse_json,
+    latest_progress,
     status_view,
 )
-
-_TASKS = ("CreateExport", "RetrieveExport")
 
 
 def describe(
@@ -53,17 +51,7 @@ def describe(
 
 def progress(sfn: Any, arn: str) -> dict[str, Any]:
     """Where a running export is: the current state and the latest job (polls, next wait...)."""
-    events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=50)
-    state, job = None, None
-    # Newest first, whatever order the service returned them in.
-    for event in sorted(events.get("events", []), key=lambda e: e["id"], reverse=True):
-        if state is None and event["type"].endswith("StateEntered"):
-            state = event["stateEnteredEventDetails"]["name"]
-        details = event.get("stateExitedEventDetails")
-        if job is None and details and details.get("name") in _TASKS:
-            job = (parse_json(details.get("output")) or {}).get("job")
-        if state and job:
-            break
+    state, job = latest_progress(sfn, arn)
     found: dict[str, Any] = {"state": state}
     if isinstance(job, dict):
         keys = ("export_id", "polls", "next_wait_seconds", "last_message", "download")

@@ -82,6 +82,27 @@ def download_link(s3: Any, bucket: str, key: str, seconds: int) -> dict[str, Any
     return {"location": f"s3://{bucket}/{key}", "download_url": url, "expires_in": seconds}
 
 
+def latest_progress(sfn: Any, execution_arn: str) -> tuple[str | None, dict[str, Any] | None]:
+    """The state the run entered last, and the newest job a state carried in or out.
+
+    The whole history is read in order, in pages of 1000 (a run of 500 polls is ~3 pages):
+    simpler than trusting every implementation's `reverseOrder` (moto ignores it).
+    """
+    state, job = None, None
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn, PaginationConfig={"PageSize": 1000}
+    )
+    for event in (event for page in pages for event in page["events"]):
+        entered = event.get("stateEnteredEventDetails")
+        if entered:
+            state = entered.get("name")
+        details = entered or event.get("stateExitedEventDetails") or {}
+        carried = parse_json(details.get("input") or details.get("output"))
+        if isinstance(carried, dict) and isinstance(carried.get("job"), dict):
+            job = carried["job"]
+    return state, job
+
+
 def parse_json(text: str | None) -> Any:
     try:
         return json.loads(text) if text else None

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
 
@@ -54,23 +54,27 @@ def trusted_origin(text: str) -> str:
     """`text` as a trusted origin (scheme://host[:port], nothing after it), or ValueError
     saying why not: https only, except plain http on loopback (127.x.x.x, localhost)."""
     parts = urlsplit(text.strip())
+    problem = _not_an_origin(parts)
+    if problem:
+        raise ValueError(f"{text!r} {problem}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _not_an_origin(parts: SplitResult) -> str | None:
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
-        raise ValueError(f"{text!r} has a port that is not a number") from None
+        return "has a port that is not a number"
     if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
-        raise ValueError(
-            f"{text!r} is plain http: credentials go to https origins only (http only on "
-            "127.x.x.x or localhost)"
+        return (
+            "is plain http: credentials go to https origins only (http only on 127.x.x.x or "
+            "localhost)"
         )
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError(f"{text!r} is not an origin such as https://connect.ongage.net")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise ValueError(
-            f"{text!r} is more than an origin: give scheme://host[:port] only, such as "
-            "https://connect.ongage.net"
-        )
-    return f"{parts.scheme}://{parts.netloc}".lower()
+        return "is not an origin such as https://connect.ongage.net"
+    if any((parts.path not in ("", "/"), parts.query, parts.fragment, parts.username)):
+        return "is more than an origin: give scheme://host[:port] only, such as https://connect.ongage.net"
+    return None
 
 
 def _is_loopback(host: str) -> bool:

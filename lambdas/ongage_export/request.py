@@ -161,17 +161,19 @@ def _check_list_id(data: Mapping[str, Any]) -> list[str]:
 
 def _check_source(data: Mapping[str, Any]) -> list[str]:
     given = [key for key in ("segment_id", "mailing_id") if key in data]
-    if not given:
-        if "list_id" in data:
-            return []  # a suppression-list export: the list's suppressed contacts
-        return [
-            "say what to export: exactly one of 'segment_id' or 'mailing_id' (an array of "
-            "Ongage ids), or, for the list's suppression list, 'list_id' alone"
-        ]
-    if len(given) == 2:
+    if len(given) == 1:
+        return _check_ids(given[0], data[given[0]])
+    if given:
         return ["give either 'segment_id' or 'mailing_id', not both"]
-    key = given[0]
-    ids = data[key]
+    if "list_id" in data:
+        return []  # a suppression-list export: the list's suppressed contacts
+    return [
+        "say what to export: exactly one of 'segment_id' or 'mailing_id' (an array of "
+        "Ongage ids), or, for the list's suppression list, 'list_id' alone"
+    ]
+
+
+def _check_ids(key: str, ids: Any) -> list[str]:
     if not isinstance(ids, list) or not ids:
         return [f"'{key}' must be a non-empty array of positive integers, e.g. [77197]"]
     if len(ids) > MAX_IDS:
@@ -191,19 +193,30 @@ def _check_choice(data: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -
 
 
 def _check_status(data: Mapping[str, Any]) -> list[str]:
-    statuses = data.get("status")
-    if statuses is None:
-        return [f"'status' is required: an array of {', '.join(STATUSES)}"]
-    if not isinstance(statuses, list) or not statuses:
-        return [f"'status' must be a non-empty array of {', '.join(STATUSES)}"]
-    unknown = [s for s in statuses if s not in STATUSES]
-    if unknown:
-        return [f"'status' has unknown values {unknown!r}; allowed: {', '.join(STATUSES)}"]
+    statuses: Any = data.get("status")
+    shape = _status_values_problem(statuses)
+    if shape:
+        return [shape]
     segment_only = [s for s in statuses if s in SEGMENT_ONLY_STATUSES]
     if segment_only and "segment_id" not in data:
         return [f"'status' {segment_only!r} is only available for segment exports (segment_id)"]
-    if len(set(statuses)) != len(statuses):
-        return ["'status' lists a value twice; list each status once"]
+    return _listed_twice("status", statuses, "value", "status")
+
+
+def _status_values_problem(statuses: Any) -> str | None:
+    if statuses is None:
+        return f"'status' is required: an array of {', '.join(STATUSES)}"
+    if not isinstance(statuses, list) or not statuses:
+        return f"'status' must be a non-empty array of {', '.join(STATUSES)}"
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        return f"'status' has unknown values {unknown!r}; allowed: {', '.join(STATUSES)}"
+    return None
+
+
+def _listed_twice(key: str, values: list[Any], item: str, each: str) -> list[str]:
+    if len(set(values)) != len(values):
+        return [f"'{key}' lists a {item} twice; list each {each} once"]
     return []
 
 
@@ -215,20 +228,21 @@ def _check_fields_selected(data: Mapping[str, Any]) -> list[str]:
         return ["'fields_selected' must be a non-empty array of list field names, or be left out"]
     if len(fields) > MAX_FIELDS:
         return [f"'fields_selected' has {len(fields)} names; at most {MAX_FIELDS} are accepted"]
-    pattern = re.compile(FIELD_NAME_PATTERN)
-    bad = [
-        f
-        for f in fields
-        if not isinstance(f, str) or len(f) > MAX_FIELD_NAME_LENGTH or not pattern.match(f)
-    ]
+    bad = [name for name in fields if not _is_field_name(name)]
     if bad:
         return [
             "'fields_selected' must hold field names (letters, digits, '_' or '-', "
             f"{MAX_FIELD_NAME_LENGTH} characters at most); these are not: {bad[:5]!r}"
         ]
-    if len(set(fields)) != len(fields):
-        return ["'fields_selected' lists a field twice; list each field once"]
-    return []
+    return _listed_twice("fields_selected", fields, "field", "field")
+
+
+def _is_field_name(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and len(name) <= MAX_FIELD_NAME_LENGTH
+        and re.match(FIELD_NAME_PATTERN, name) is not None
+    )
 
 
 def request_json_schema() -> dict[str, Any]:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ongage_export.execution_status import latest_progress
 from ongage_export.polling import PollingPolicy
 
 ENDED_UNSUCCESSFULLY = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -30,27 +31,10 @@ def resume_input(sfn: Any, execution_arn: str) -> dict[str, Any]:
         )
     run_input = json.loads(described["input"])
     run_input.pop("resume", None)
-    job = last_job(sfn, execution_arn)
+    _, job = latest_progress(sfn, execution_arn)
     if job and job.get("export_id"):  # no export yet: the new run simply starts afresh
         run_input["resume"] = {"execution_arn": execution_arn, "export_id": job["export_id"]}
     return run_input
-
-
-def last_job(sfn: Any, execution_arn: str) -> dict[str, Any] | None:
-    """The job in the last state the run entered.
-
-    The whole history is read in order (at most 25 pages): simpler than trusting every
-    implementation's `reverseOrder` (moto ignores it).
-    """
-    job: dict[str, Any] | None = None
-    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-    for page in pages:
-        for event in page["events"]:
-            entered = event.get("stateEnteredEventDetails") or {}
-            state = json.loads(entered["input"]) if entered.get("input") else {}
-            if isinstance(state, dict) and isinstance(state.get("job"), dict):
-                job = state["job"]
-    return job
 
 
 def with_polling(run_input: Mapping[str, Any], overrides: Mapping[str, int]) -> dict[str, Any]:
