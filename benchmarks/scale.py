@@ -22,11 +22,12 @@ from typing import Any
 
 from benchmarks.history import HistoryCounts, count_history, execution_history
 from benchmarks.report import table
-from benchmarks.services import REPO_ROOT, REQUEST
+from benchmarks.services import REQUEST
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount, RunResult
 from ongage_simulator import Credentials, OngageSimulator, SimulatorConfig
+from statemachine import ASL_FILE
 
-ASL_PATH = REPO_ROOT / "statemachine" / "export.asl.json"
+ASL_PATH = ASL_FILE
 
 ONGAGE_MAX_PARALLEL = 10
 ONGAGE_RATE_PER_MINUTE = 300

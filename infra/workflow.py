@@ -21,8 +21,8 @@ from constructs import Construct
 from infra.encryption import log_group
 from infra.functions import log_retention
 from infra.notifications import allow_publishing
+from statemachine import ASL_FILE
 
-ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "export.asl.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 

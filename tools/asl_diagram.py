@@ -19,8 +19,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from statemachine import ASL_FILE
+
 ROOT = Path(__file__).resolve().parent.parent
-ASL_FILE = ROOT / "statemachine" / "export.asl.json"
 README = ROOT / "README.md"
 START_MARKER = "<!-- workflow-diagram:start -->"
 END_MARKER = "<!-- workflow-diagram:end -->"

@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from infra.workflow import ASL_FILE
 from ongage_export import errors
+from statemachine import ASL_FILE
 
 AWS_PREFIXES = ("States.", "Lambda.", "Sandbox.", "Runtime.")
 # What a dead invocation is reported as: Step Functions documents Lambda.Unknown for unhandled

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from ongage_export.job import SCHEMA_PATH, Job, schema_text
+from statemachine import ASL_FILE
 
-ASL = Path(__file__).resolve().parents[2] / "statemachine" / "export.asl.json"
+ASL = ASL_FILE
 
 
 def test_the_published_schema_matches_the_model() -> None:

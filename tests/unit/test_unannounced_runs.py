@@ -15,9 +15,10 @@ from ongage_export.unannounced_runs import (
     NotAnEndedRun,
     announce_unless_announced,
 )
+from statemachine import ASL_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
-ASL = ROOT / "statemachine" / "export.asl.json"
+ASL = ASL_FILE
 FAILURE_CONTRACT = ROOT / "contracts" / "sns-failure.schema.json"
 ARN = "arn:aws:states:us-east-1:123456789012:execution:Export:run-1"
 
