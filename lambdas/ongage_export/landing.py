@@ -216,13 +216,34 @@ class S3Landing(MultipartUploader):
             self.s3.delete_object(Bucket=self.bucket, Key=staged.key)
 
     def exists(self, key: str) -> bool:
+        return self._size_of(key) is not None
+
+    def completed_upload(self, progress: UploadProgress) -> UploadProgress | None:
+        """The staged object `progress`'s upload became, as a hand-over to check and publish:
+        an invocation that died completed it (it was checking it). None when there is none, or
+        not of the body's size."""
+        size = self._size_of(progress.key)
+        if size is None or size < progress.size or progress.total not in (None, size):
+            return None
+        return replace(progress, upload_id="", parts=0, size=size, total=size, staged=True,
+                       sha256="")  # fmt: skip
+
+    def discard(self, key: str) -> None:
+        """Delete `key` (a staged object an attempt that died left behind); gone already is
+        fine."""
         try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            raise storage_error(error, self.bucket) from None
+
+    def _size_of(self, key: str) -> int | None:
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise storage_error(error, self.bucket) from None
-        return True
+        return int(head["ContentLength"])
 
     def publish(self, staged: StagedObject, key: str, metadata: dict[str, str]) -> LandedObject:
         """Server-side copy to the final key, refusing to overwrite an existing object (an
