@@ -3,8 +3,9 @@
 The fault matrix (matrix.py) breaks Ongage, S3 and Lambda throttling on the embedded runtime;
 here the faults are crashes of the deployed stack's own processes: the RetrieveExport worker
 SIGKILLed early, in the middle or late in the body (what an out-of-memory kill or a crashed
-sandbox does), the CreateExport worker SIGKILLed while Ongage is answering its create, and many
-runs started at once. Each case runs real executions of the deployed
+sandbox does) or while it checks the ZIP of a body staged over several invocations, the
+CreateExport worker SIGKILLed while Ongage is answering its create, and many runs started at
+once. Each case runs real executions of the deployed
 state machine and checks what must hold whatever happened: each run landed (byte-identical)
 or failed as expected, at most one Ongage export per run, no multipart upload left open, no
 partial object, exactly one notice per run.
@@ -26,13 +27,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from embedded_runtime import notices
 from local_aws.deployment import LocalAwsProcess, LocalDeployment, OngageSecret, deploy
 from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
+from ongage_export.landing import CHECK_PASSED, CHECK_STARTED
 from ongage_export.unannounced_runs import ENDED_BADLY
 from ongage_simulator import Credentials, Fault, OngageSimulator, SimulatorConfig
 
@@ -47,6 +49,7 @@ REQUEST = {
 FAST_POLLING = {"initial_seconds": 1, "growth": 1.0, "max_seconds": 1, "jitter": 0.0}
 RUN_TIMEOUT_SECONDS = 300.0
 WATCH_SECONDS = 0.05
+KILL_WATCH_SECONDS = 0.005  # a kill inside a short window (the ZIP check) watches closely
 
 
 class Target(Protocol):
@@ -63,10 +66,22 @@ class Target(Protocol):
 @dataclass(frozen=True)
 class Kill:
     """SIGKILL the workers of the function whose name holds `function`, once `fraction` of
-    the body has streamed (estimated from the body's trickle rate)."""
+    the body has streamed (estimated from the body's trickle rate); or, with `within`, once
+    the function has logged the first of these two messages for the run, and not the second
+    (checked again once the worker is dead: a kill that missed is a problem of the case)."""
 
     function: str
-    fraction: float
+    fraction: float = 0.0
+    within: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """A function's timeout and extra environment for one case (restored afterwards)."""
+
+    function: str
+    timeout: int
+    variables: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,10 @@ class DeployedCase:
     expect: Literal["landed", "failed"] = "landed"
     kill: Kill | None = None
     runs: int = 1
-    bytes_per_second: int | None = None  # the body trickles (one retrieve), so a kill lands
+    bytes_per_second: int | None = None  # the body trickles, so a kill lands
+    trickled_retrieves: int = 1  # how many retrieves of each run the trickle slows
+    export_bytes: int | None = None  # the export's size, when not the target's
+    settings: FunctionSettings | None = None
     create_stall_seconds: float | None = None  # the create answers late, so a kill lands
     error: str | None = None  # what a run expected to fail ends with
 
@@ -129,6 +147,20 @@ CASES = (
     body_kill(0.5, "in the middle of the body"),
     body_kill(0.92, "late in the body"),
     DeployedCase("50 runs started at once", runs=50),
+    # A 40 MiB body staged over three invocations of 12 s that stop 6 s before their end: the
+    # first a single pass the trickle cuts short, the second streams two parts from byte 0,
+    # the third the rest with a Range, then checks the staged object (its estimated 2 s fit)
+    # and is killed doing so. The retry checks it again: not downloaded a fourth time.
+    DeployedCase(
+        "RetrieveExport worker killed during the ZIP check",
+        kill=Kill("RetrieveExport", within=(CHECK_STARTED, CHECK_PASSED)),
+        bytes_per_second=1536 * 1024,
+        trickled_retrieves=2,
+        export_bytes=40 * 1024 * 1024,
+        settings=FunctionSettings(
+            "RetrieveExport", 12, (("STREAM_STOP_MARGIN_SECONDS", "6"), ("PART_SIZE_MIB", "5"))
+        ),
+    ),
     # Ongage has made the export and the worker dies before it hears the id: the retry does not
     # ask again (a second export), it ends the run with a notice that says so.
     DeployedCase(
@@ -150,20 +182,55 @@ def run_case(target: Target, case: DeployedCase) -> DeployedResult:
             Fault.SLOW_CREATE, times=case.runs, stall_seconds=case.create_stall_seconds
         )
     if case.bytes_per_second:
-        target.simulator.inject(
-            Fault.SLOW_TRICKLE, times=case.runs, bytes_per_second=case.bytes_per_second
-        )
+        target.simulator.inject(Fault.SLOW_TRICKLE, times=case.runs * case.trickled_retrieves,
+                                bytes_per_second=case.bytes_per_second)  # fmt: skip
     names = [f"chaos {uuid.uuid4().hex[:10]}" for _ in range(case.runs)]
-    with ThreadPoolExecutor(max_workers=min(case.runs, 16)) as pool:
-        arns = list(pool.map(lambda name: start_run(target, name), names))
-    problems = [] if case.kill is None else kill_in(target, case, names)
-    runs = [outcome_of(target, arn, name) for arn, name in zip(arns, names, strict=True)]
+    with configured(target, case.settings), exporting(target, case.export_bytes):
+        with ThreadPoolExecutor(max_workers=min(case.runs, 16)) as pool:
+            arns = list(pool.map(lambda name: start_run(target, name), names))
+        problems = [] if case.kill is None else kill_in(target, case, names)
+        runs = [outcome_of(target, arn, name) for arn, name in zip(arns, names, strict=True)]
     result = DeployedResult(
         case, runs, len(open_uploads(target)), len(partial_objects(target, runs)),
         time.monotonic() - started, problems,
     )  # fmt: skip
     result.problems += check(result)
     return result
+
+
+@contextmanager
+def configured(target: Target, settings: FunctionSettings | None) -> Iterator[None]:
+    """The function with `settings` in the block (nothing changed with None)."""
+    if settings is None:
+        yield
+        return
+    lambdas = target.deployed.client("lambda")
+    name = next(f["FunctionName"] for f in lambdas.list_functions()["Functions"]
+                if settings.function in f["FunctionName"])  # fmt: skip
+    before = lambdas.get_function_configuration(FunctionName=name)
+    variables = before["Environment"]["Variables"]
+    lambdas.update_function_configuration(
+        FunctionName=name, Timeout=settings.timeout,
+        Environment={"Variables": {**variables, **dict(settings.variables)}},
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        lambdas.update_function_configuration(
+            FunctionName=name, Timeout=before["Timeout"], Environment={"Variables": variables}
+        )
+
+
+@contextmanager
+def exporting(target: Target, export_bytes: int | None) -> Iterator[None]:
+    """Exports made in the block are `export_bytes` large (the target's size with None)."""
+    config = target.simulator.config
+    if export_bytes is not None:
+        target.simulator.config = replace(config, export_bytes=export_bytes)
+    try:
+        yield
+    finally:
+        target.simulator.config = config
 
 
 def start_run(target: Target, name: str) -> str:
@@ -180,9 +247,46 @@ def start_run(target: Target, name: str) -> str:
 
 def kill_in(target: Target, case: DeployedCase, names: list[str]) -> list[str]:
     assert case.kill is not None
+    if case.kill.within is not None:
+        return kill_within(target, case.kill.function, case.kill.within, names)
     if case.kill.function == "CreateExport":
         return kill_in_create(target, names)
     return kill_in_body(target, case.kill, case.bytes_per_second)
+
+
+def kill_within(
+    target: Target, function: str, within: tuple[str, str], names: list[str]
+) -> list[str]:
+    """SIGKILL the function's workers as soon as it has logged `within[0]` for these runs;
+    a problem unless, dead, it had not logged `within[1]`."""
+    log = FunctionLog(target.state_dir, function, [name.replace(" ", "-") for name in names])
+    first, last = within
+    if not wait_for(lambda: log.has(first), RUN_TIMEOUT_SECONDS, KILL_WATCH_SECONDS):
+        return [f"{function} never logged {first!r}"]
+    if not kill_workers(target.deployed.environment["AWS_ENDPOINT_URL"], function):
+        return [f"no {function} worker to kill"]
+    return [f"the kill missed: {function} had logged {last!r}"] if log.has(last) else []
+
+
+class FunctionLog:
+    """The lines a function logs about some runs from now on (its local log file, tailed)."""
+
+    def __init__(self, state_dir: Path, function: str, runs: list[str]):
+        self.paths = lambda: (state_dir / "logs").glob(f"*{function}*.log")
+        self.read = {path: path.stat().st_size for path in self.paths()}  # a new file: from 0
+        self.runs = runs
+        self.lines: list[str] = []
+
+    def has(self, message: str) -> bool:
+        for path in self.paths():
+            with path.open("rb") as log:
+                log.seek(self.read.get(path, 0))
+                new = log.read()
+            complete = new[: new.rfind(b"\n") + 1]  # a line still being written waits
+            self.read[path] = self.read.get(path, 0) + len(complete)
+            self.lines += complete.decode(errors="replace").splitlines()
+        quoted = json.dumps(message)
+        return any(quoted in line and any(run in line for run in self.runs) for line in self.lines)
 
 
 def kill_in_create(target: Target, names: list[str]) -> list[str]:
@@ -235,12 +339,12 @@ def _processes() -> Iterator[tuple[int, dict[str, str]]]:
                                 for k, _, v in pairs}  # fmt: skip
 
 
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+def wait_for(condition: Callable[[], bool], timeout: float, every: float = WATCH_SECONDS) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             return False
-        time.sleep(WATCH_SECONDS)
+        time.sleep(every)
     return True
 
 

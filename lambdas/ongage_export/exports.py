@@ -79,6 +79,10 @@ class Landing(Protocol):
 
     def abort_uploads(self, key: str) -> None: ...
 
+    def completed_upload(self, progress: UploadProgress) -> UploadProgress | None: ...
+
+    def discard(self, key: str) -> None: ...
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -185,6 +189,8 @@ def poll_job(
         settings.export_prefix, job.list_id, started, job.request_name, job.export_id
     )
     landed = landing.find_landed(final_key)  # a previous attempt of this run may have landed it
+    if landed is not None and job.download is not None:
+        landing.discard(job.download.key)  # staged, published, and the attempt died
     if landed is None:
         outcome = _download(job, settings, client, landing, final_key, time_left)
         if outcome is None:
@@ -247,11 +253,14 @@ def _download(
 
 def _still_resumable(landing: Landing, resume: UploadProgress | None) -> UploadProgress | None:
     """`resume`, unless what it points to is gone: a staged object that failed its check (a
-    retry downloads again), an upload the lifecycle rule aborted. Then: from byte 0."""
+    retry downloads again), an upload the lifecycle rule aborted. Then: from byte 0. An upload
+    that is no longer open because an invocation that died completed it is the staged object,
+    checked again rather than downloaded again."""
     if resume is None:
         return None
-    alive = landing.exists(resume.key) if resume.staged else landing.is_open(resume)
-    return resume if alive else None
+    if resume.staged:
+        return resume if landing.exists(resume.key) else None
+    return resume if landing.is_open(resume) else landing.completed_upload(resume)
 
 
 def _not_ready(job: Job, elapsed: float, rng: random.Random | None) -> Job:

@@ -44,6 +44,7 @@ from ongage_export.multipart import (
     UploadProgress,
     storage_error,
 )
+from ongage_export.observability import logger
 from ongage_export.ongage_answers import check_zip_start
 from ongage_export.zip_stream import StreamingZipCheck, unsupported_entry
 
@@ -63,6 +64,9 @@ COPY_CONCURRENCY = 4  # server-side copies: no memory here, and S3 copies parts 
 SINGLE_PASS: Literal["single-pass"] = "single-pass"
 STAGED: Literal["staged"] = "staged"
 CONDITION_FAILED = ("PreconditionFailed", "ConditionalRequestConflict")
+# Logged around the staged object's check (the chaos suite kills a worker between the two).
+CHECK_STARTED = "checking the staged export"
+CHECK_PASSED = "staged export checked, publishing it"
 
 
 @dataclass(frozen=True)
@@ -192,24 +196,54 @@ class S3Landing(MultipartUploader):
                     staged=True,
                     sha256=staged.sha256,
                 )
+        return self._check_and_publish(staged, final_key, metadata)
+
+    def _check_and_publish(
+        self, staged: StagedObject, final_key: str, metadata: dict[str, str]
+    ) -> LandedObject:
+        """Check the staged object's ZIP, copy it to `final_key`; the staged object is deleted
+        either way (a retry of an invocation that died here checks it again)."""
         try:
+            logger.info(CHECK_STARTED, extra={"key": staged.key, "bytes": staged.size})
             # A resumed upload was hashed by pieces in several processes: hash it whole.
             sha256 = staged.sha256 or self.sha256_of(staged.key, staged.size)
             staged = replace(staged, sha256=sha256)
             verify_zip(S3ObjectReader(self.s3, self.bucket, staged.key, staged.size))
+            logger.info(CHECK_PASSED, extra={"key": staged.key, "bytes": staged.size})
             published_metadata = {**metadata, "sha256": staged.sha256, "landing": STAGED}
             return self.publish(staged, final_key, published_metadata)
         finally:
             self.s3.delete_object(Bucket=self.bucket, Key=staged.key)
 
     def exists(self, key: str) -> bool:
+        return self._size_of(key) is not None
+
+    def completed_upload(self, progress: UploadProgress) -> UploadProgress | None:
+        """The staged object `progress`'s upload became, as a hand-over to check and publish:
+        an invocation that died completed it (it was checking it). None when there is none, or
+        not of the body's size."""
+        size = self._size_of(progress.key)
+        if size is None or size < progress.size or progress.total not in (None, size):
+            return None
+        return replace(progress, upload_id="", parts=0, size=size, total=size, staged=True,
+                       sha256="")  # fmt: skip
+
+    def discard(self, key: str) -> None:
+        """Delete `key` (a staged object an attempt that died left behind); gone already is
+        fine."""
         try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            raise storage_error(error, self.bucket) from None
+
+    def _size_of(self, key: str) -> int | None:
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise storage_error(error, self.bucket) from None
-        return True
+        return int(head["ContentLength"])
 
     def publish(self, staged: StagedObject, key: str, metadata: dict[str, str]) -> LandedObject:
         """Server-side copy to the final key, refusing to overwrite an existing object (an

@@ -4,7 +4,6 @@ several invocations."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -60,33 +59,51 @@ def test_a_create_worker_killed_during_the_create_leaves_one_export_and_says_so(
     assert failures == ["Runtime.ExitError", "CreateInterrupted"]  # retried, not asked again
 
 
+def test_a_retrieve_worker_killed_during_the_zip_check_lands_the_staged_export_once(
+    local_env: LocalTarget,
+) -> None:
+    """The kill lands between the check's two log lines (the case checks it), in the
+    invocation that completed the staged upload; its retry checks the staged object again."""
+    (case,) = [c for c in deployed.CASES if c.kill and c.kill.within]
+
+    result = deployed.run_case(local_env, case)
+
+    assert result.ok, result.row()
+    (run,) = result.runs
+    assert (run.status, run.byte_identical, run.exports_created, run.notices) == (
+        "SUCCEEDED", True, 1, 1,
+    )  # fmt: skip
+    assert (result.open_uploads, result.partial_objects) == (0, 0)
+    sfn = local_env.deployed.client("stepfunctions")
+    history = sfn.get_execution_history(executionArn=run.execution_arn, maxResults=1000)["events"]
+    failures = [
+        e["taskFailedEventDetails"]["error"] for e in history if "taskFailedEventDetails" in e
+    ]
+    assert failures == ["Runtime.ExitError"]  # the kill, retried: no redrive
+    output = json.loads(sfn.describe_execution(executionArn=run.execution_arn)["output"])
+    assert output["landing"] == "staged"
+    export_id = str(output["export_id"])
+    bodies = [(r.range or (0, 0))[0] for r in local_env.simulator.served
+              if r.export_id == export_id and r.status_code in (200, 206)]  # fmt: skip
+    # A single pass cut short, the staged upload from byte 0, the rest with a Range: no more.
+    assert len(bodies) == 3 and bodies[2] > 0, bodies
+
+
 @pytest.fixture
 def slow_multi_invocation_retrieve(local_env: LocalTarget) -> Iterator[LocalTarget]:
     """RetrieveExport with a 12 s timeout that stops streaming 6 s before it (5 MiB parts, the
     ZIP check estimated slow so the body is staged), and a 12 MiB export trickled at 1 MiB/s:
     each invocation streams a part or two and hands over. Restored afterwards."""
-    lambdas = local_env.deployed.client("lambda")
-    name = next(f["FunctionName"] for f in lambdas.list_functions()["Functions"]
-                if "RetrieveExport" in f["FunctionName"])  # fmt: skip
-    before = lambdas.get_function_configuration(FunctionName=name)
-    variables = before["Environment"]["Variables"]
-    slow = {"STREAM_STOP_MARGIN_SECONDS": "6", "PART_SIZE_MIB": "5",
-            "VERIFY_BYTES_PER_SECOND": "1000000"}  # fmt: skip
-    lambdas.update_function_configuration(
-        FunctionName=name, Timeout=12, Environment={"Variables": {**variables, **slow}}
-    )
-    simulator = local_env.simulator
-    config = simulator.config
-    simulator.config = dataclasses.replace(config, export_bytes=12 * 1024 * 1024)
-    simulator.inject(Fault.SLOW_TRICKLE, times=None, bytes_per_second=1024 * 1024)
+    slow = deployed.FunctionSettings(
+        "RetrieveExport", 12, (("STREAM_STOP_MARGIN_SECONDS", "6"), ("PART_SIZE_MIB", "5"),
+                               ("VERIFY_BYTES_PER_SECOND", "1000000")),
+    )  # fmt: skip
+    local_env.simulator.inject(Fault.SLOW_TRICKLE, times=None, bytes_per_second=1024 * 1024)
     try:
-        yield local_env
+        with deployed.configured(local_env, slow), deployed.exporting(local_env, 12 * 1024 * 1024):
+            yield local_env
     finally:
-        simulator.config = config
-        simulator.clear_faults()
-        lambdas.update_function_configuration(
-            FunctionName=name, Timeout=before["Timeout"], Environment={"Variables": variables}
-        )
+        local_env.simulator.clear_faults()
 
 
 def test_a_body_that_takes_several_invocations_lands_staged_and_byte_identical(

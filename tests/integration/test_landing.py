@@ -180,6 +180,40 @@ def test_an_upload_left_open_by_an_invocation_that_died_is_aborted_by_the_next(
     assert state(s3) == (["exports/x.zip"], [])
 
 
+def test_an_upload_completed_by_an_invocation_that_died_is_checked_and_published(
+    s3: Any,
+) -> None:
+    """The invocation that completed the staged upload died checking it: its retry, handed the
+    progress of the upload before, finds the staged object and lands it without the body."""
+    data = make_zip(12 * 1024 * 1024)
+    stops = iter([False, True])  # the invocation before streamed one part
+    before = landing(s3).upload_stream(
+        chunked(data), "incoming/r/x.zip", total=len(data), should_stop=lambda: next(stops)
+    )
+    assert isinstance(before, UploadProgress) and before.size < len(data)
+    landing(s3).upload_stream(chunked(data[before.size :]), before.key, resume=before)
+
+    found = landing(s3).completed_upload(before)
+
+    assert found is not None and (found.staged, found.size, found.total) == (
+        True, len(data), len(data),
+    )  # fmt: skip
+    assert landing(s3).completed_upload(replace(before, total=len(data) + 1)) is None
+    assert landing(s3).completed_upload(replace(before, key="incoming/r/y.zip")) is None
+    landed = landing(s3).land(
+        iter(()), staging_key=before.key, final_key="exports/x.zip", metadata=META, resume=found
+    )
+    assert (landed.size, landed.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert state(s3) == (["exports/x.zip"], [])
+
+
+def test_discarding_a_staged_object_deletes_it_and_a_missing_one_is_fine(s3: Any) -> None:
+    s3.put_object(Bucket=BUCKET, Key="incoming/r/x.zip", Body=b"zip")
+    landing(s3).discard("incoming/r/x.zip")
+    landing(s3).discard("incoming/r/x.zip")
+    assert state(s3) == ([], [])
+
+
 def test_a_broken_stream_leaves_nothing_behind(s3: Any) -> None:
     def breaks() -> Iterator[bytes]:
         yield from chunked(make_zip(11 * 1024 * 1024)[: 9 * 1024 * 1024])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,6 +68,9 @@ class FakeLanding:
     stop_after: int | None = None
     open_uploads: set[str] = field(default_factory=set)
     aborted: list[str] = field(default_factory=list)
+    completed: dict[str, int] = field(default_factory=dict)  # uploads completed, by key: size
+    resumed: list[UploadProgress | None] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
 
     def find_landed(self, key: str) -> LandedObject | None:
         found = self.landed.get(key)
@@ -76,6 +79,7 @@ class FakeLanding:
     def land(self, chunks: Iterable[bytes], **kwargs: Any) -> LandedObject | UploadProgress:
         body = b"".join(chunks)
         resume = kwargs.get("resume")
+        self.resumed.append(resume)
         size = (resume.size if resume else 0) + len(body)
         if self.stop_after is not None and resume is None:
             progress = UploadProgress(kwargs["staging_key"], "upload-1", 1, self.stop_after)
@@ -93,6 +97,15 @@ class FakeLanding:
 
     def abort_uploads(self, key: str) -> None:
         self.aborted.append(key)
+
+    def completed_upload(self, progress: UploadProgress) -> UploadProgress | None:
+        size = self.completed.get(progress.key)
+        return None if size is None else replace(
+            progress, upload_id="", parts=0, size=size, total=size, staged=True
+        )  # fmt: skip
+
+    def discard(self, key: str) -> None:
+        self.discarded.append(key)
 
 
 def new_job(history: list[Readiness] | None = None, **polling: Any) -> Job:
@@ -149,6 +162,47 @@ def test_a_landing_cut_short_waits_zero_and_resumes_with_range() -> None:
     ongage = FakeOngage([FakeDownload(b"abcd", start=2, total=4)])
     job = poll(job, ongage, landing, 30)
     assert ongage.asked == [2] and job.landed is not None and job.ready_seconds == 20
+
+
+def cut_short(landing: FakeLanding) -> Job:
+    """A job whose landing handed over after 2 of 4 bytes; `landing` lands the rest."""
+    job = poll(new_job(), FakeOngage([FakeDownload(b"abcd", total=4)]), landing, 20)
+    assert job.download is not None
+    landing.stop_after = None
+    return job
+
+
+def test_an_upload_a_dead_invocation_completed_is_checked_again_not_downloaded_again() -> None:
+    landing = FakeLanding(stop_after=2)
+    job = cut_short(landing)
+    assert job.download is not None
+    # The next invocation streamed the rest, completed the upload, and died checking it.
+    landing.open_uploads.clear()
+    landing.completed[job.download.key] = 4
+    ongage = FakeOngage([])
+    again = poll(job, ongage, landing, 30)
+    assert ongage.asked == [] and again.landed is not None and again.landed["bytes"] == 4
+    resumed = landing.resumed[-1]
+    assert resumed is not None and (resumed.staged, resumed.size) == (True, 4)
+
+
+def test_an_upload_gone_with_nothing_completed_is_downloaded_again_from_byte_zero() -> None:
+    landing = FakeLanding(stop_after=2)
+    job = cut_short(landing)
+    landing.open_uploads.clear()  # aborted by the lifecycle rule
+    ongage = FakeOngage([FakeDownload(b"abcd", total=4)])
+    again = poll(job, ongage, landing, 30)
+    assert ongage.asked == [0] and again.landed is not None and landing.resumed[-1] is None
+
+
+def test_a_staged_object_an_attempt_published_before_dying_is_deleted_by_the_retry() -> None:
+    landing = FakeLanding(stop_after=2)
+    job = cut_short(landing)
+    assert job.download is not None
+    poll(job, FakeOngage([FakeDownload(b"abcd", start=2, total=4)]), landing, 30)  # then died
+    again = poll(job, FakeOngage([]), landing, 40)
+    assert again.landed is not None and again.landed["already_landed"]
+    assert landing.discarded == [job.download.key]
 
 
 def test_ongage_ignoring_the_range_fails_the_run_clearly() -> None:
