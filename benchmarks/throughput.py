@@ -158,7 +158,7 @@ def measure_baseline(rig: Rig, name: str) -> dict[str, Any]:
     result = run_probe(name, spec, rig.out_dir / name)
     if name == "sink":
         rig.s3.delete_object(Bucket=BUCKET, Key=key)
-    return _trial(result["bytes"], result["process"], inner_seconds=result["seconds"])
+    return _trial(result["bytes"], result["process"], inner=result)
 
 
 def write_random_file(path: Path, size: int) -> None:
@@ -214,7 +214,7 @@ def measure_landing(rig: Rig, landing: str) -> dict[str, Any]:
     result = run_probe("land", spec, rig.out_dir / f"land-{landing}")
     rig.s3.delete_object(Bucket=BUCKET, Key=key)  # keeps the moto process's memory flat
     size, operations = result["bytes"], result["s3"]["operations"]
-    return _trial(size, result["process"], inner_seconds=result["seconds"]) | {
+    return _trial(size, result["process"], inner=result) | {
         "phases": result["phases"],
         "s3_operations": operations,
         "read_back_per_byte": result["s3"]["bytes_read"] / size,
@@ -224,16 +224,18 @@ def measure_landing(rig: Rig, landing: str) -> dict[str, Any]:
 
 
 def _trial(
-    size: int, process: dict[str, Any], inner_seconds: float | None = None
+    size: int, process: dict[str, Any], inner: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """One contender's round: its rate by the whole-process clock, and its CPU per GiB."""
+    """One contender's round: its rate by the whole-process clock, and its CPU per GiB. A probe
+    reads its own peak RSS (the kernel's count for a child includes its parent's)."""
     return {
         "bytes": size,
         "process": process,
         "mb_s": size / process["seconds"] / 1e6,
         "cpu_s_per_gib": process["cpu_seconds"] * GIB / size,
         # The span inside the process (after start-up and imports): recorded, never compared.
-        "inner_seconds": inner_seconds,
+        "inner_seconds": inner["seconds"] if inner else None,
+        "peak_rss_mib": inner["peak_rss_mib"] if inner else None,
     }
 
 
@@ -266,7 +268,7 @@ def _contender_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "bytes": last["bytes"],
         "mb_s": spread(_rates(rounds)).as_dict(),
         "cpu_s_per_gib": spread([t["cpu_s_per_gib"] for t in rounds]).as_dict(),
-        "peak_rss_mib": max(t["process"]["peak_rss_mib"] for t in rounds),
+        "peak_rss_mib": max((t["peak_rss_mib"] or 0.0) for t in rounds) or None,
     }
     for field in ("read_back_per_byte", "put_class_per_gib", "get_class_per_gib"):
         if field in last:
@@ -289,11 +291,15 @@ def _rate_table(result: dict[str, Any]) -> str:
         )
         read_back = f"{c['read_back_per_byte']:.2f}" if "read_back_per_byte" in c else "-"
         rows.append([label, spread_text(c["mb_s"], 0), spread_text(c["cpu_s_per_gib"], 1),
-                     f"{c['peak_rss_mib']:.0f}", read_back, requests])  # fmt: skip
+                     _mib(c["peak_rss_mib"]), read_back, requests])  # fmt: skip
     head = ["contender (whole process)", "MB/s median (min-max)", "CPU s per GiB",
             "peak RSS MiB", "S3 bytes read back per byte",
             "PUT / GET requests per GiB"]  # fmt: skip
     return table(head, rows)
+
+
+def _mib(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def ratio_table(result: dict[str, Any]) -> str:

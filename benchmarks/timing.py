@@ -9,6 +9,7 @@ CPU and peak RSS are the kernel's accounting of it and the children it waited fo
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -21,7 +22,10 @@ from typing import Any
 class ProcessRun:
     seconds: float  # wall, start to reaped
     cpu_seconds: float  # user + system of the process and the children it waited for
-    peak_rss_mib: float  # the largest of them
+    peak_rss_mib: float  # the largest of them, but never below peak_rss_floor_mib:
+    # Linux counts the forking process's peak (VmHWM) into a child's, so a peak at or below
+    # the floor says only "at most the floor".
+    peak_rss_floor_mib: float
     returncode: int
     load_before: float  # 1-minute load average just before the start
 
@@ -35,7 +39,7 @@ def timed_process(
     """Run `argv` to its end. Its stderr goes to `log`, and its stdout too unless `capture`,
     which returns it instead."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    load = os.getloadavg()[0]
+    load, floor = os.getloadavg()[0], own_peak_rss_mib()
     with log.open("wb") as errors:
         stdout = subprocess.PIPE if capture else errors
         started = time.perf_counter()
@@ -48,10 +52,18 @@ def timed_process(
         seconds=seconds,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         peak_rss_mib=usage.ru_maxrss / 1024,
+        peak_rss_floor_mib=floor,
         returncode=os.waitstatus_to_exitcode(status),
         load_before=load,
     )
     return run, output
+
+
+def own_peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM), in MiB."""
+    status = Path("/proc/self/status").read_text()
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else 0.0
 
 
 def _reap(process: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, int, Any]:
