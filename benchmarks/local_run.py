@@ -50,7 +50,12 @@ def run(sizes_mib: tuple[int, ...], work_dir: Path, rounds: int = FULL_ROUNDS) -
         measure_size(size, work_dir / f"local-run-{size}mib", rounds, warmup=n == 0)
         for n, size in enumerate(sizes_mib)
     ]
-    return {"rows": rows, "rounds": rounds, "goals": goals(rows)}
+    return {
+        "rows": rows,
+        "rounds": rounds,
+        "goals": goals(rows),
+        "goal_targets": {"flat_mib": FLAT_GOAL_MIB, "speed_mb_s": SPEED_GOAL_MB_S},
+    }
 
 
 def measure_size(size_mib: int, work_dir: Path, rounds: int, *, warmup: bool) -> dict[str, Any]:

@@ -15,7 +15,11 @@ from benchmarks import publish
 from benchmarks.paired import MIN_ROUNDS
 
 RESULTS = publish.load()
-NUMBER = re.compile(r"(?<![\w.\-])\d+(?:\.\d+)?(?![\w])")
+# A number: not part of a name (S3, SHA-256, ZIP64), thousands separated or not; a range
+# (0.80-1.00) and a ratio (1.07x) count.
+NUMBER = re.compile(
+    r"(?<![\w.,])(?<![A-Za-z]-)(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?=x\b|[^\w.]|\.(?!\d)|$)"
+)
 DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 
 
@@ -33,18 +37,30 @@ def numeric_leaves(value: Any) -> Iterator[float]:
 
 
 def renderings(value: float) -> set[str]:
-    """Every way the tables print a number: fixed decimals, as a percentage, unsigned."""
+    """Every way the tables print a number: fixed decimals, as a percentage, a byte count in
+    MiB or GiB (three significant digits), unsigned."""
     texts = set()
     for scaled in (value, value * 100):
-        texts |= {f"{abs(scaled):.{digits}f}" for digits in range(7)}
+        texts |= {f"{abs(scaled):.{digits}f}" for digits in range(11)}
+    for unit in (1024**2, 1024**3):
+        texts.add(f"{value / unit:.3g}")
     return texts
 
 
 FIGURES = {text for leaf in numeric_leaves(RESULTS) for text in renderings(leaf)}
 
 
+def machine_names(results: dict[str, Any]) -> list[str]:
+    """The machine's names (CPU model, versions): text of the results file, not figures."""
+    machine = results["machine"]
+    names = [machine["cpu_model"], machine["python"], machine["platform"]]
+    return [*names, *(v for v in machine["versions"].values() if v)]
+
+
 def numbers_in(text: str) -> list[str]:
-    return NUMBER.findall(DATE.sub("", text))
+    for name in machine_names(RESULTS):
+        text = text.replace(name, "")
+    return [n.replace(",", "") for n in NUMBER.findall(DATE.sub("", text))]
 
 
 def spreads(value: Any) -> Iterator[dict[str, Any]]:
