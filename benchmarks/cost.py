@@ -129,6 +129,7 @@ def measure_runs() -> list[dict[str, Any]]:
                     "status": result.status,
                     "transitions": count_transitions(runtime, result.execution_arn),
                     "invocations": [asdict(call) for call in calls],
+                    "billed_ms": sum(math.ceil(call.milliseconds) for call in calls),
                 }
             )
     return runs
@@ -207,7 +208,7 @@ def markdown(result: dict[str, Any]) -> str:
             run["status"],
             run["transitions"],
             len(run["invocations"]),
-            f"{sum(math.ceil(c['milliseconds']) for c in run['invocations'])}",
+            run["billed_ms"],
         ]
         for run in result["runs"]
     ]

@@ -97,8 +97,8 @@ def _other_rows(sections: dict[str, Any]) -> list[list[str]]:
          f"{cost['thirty_min_fixed_ratio']:.1f}x cheaper than a fixed 30 s loop"],
         [f"{scale['executions']} exports started together",
          f"{scale['succeeded']} landed in {scale['seconds_to_all_finished']:.0f} s; Ongage peak "
-         f"{scale['simulator_peak_concurrent']} parallel calls, {scale['simulator_429']} answers "
-         f"429, of {scale['simulator_calls']} calls"],
+         f"{scale['simulator_peak_concurrent']} parallel calls, "
+         f"{scale['simulator_429']} rate-limited answers, of {scale['simulator_calls']} calls"],
     ]  # fmt: skip
 
 
