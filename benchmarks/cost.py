@@ -181,6 +181,7 @@ def run(samples: int) -> dict[str, Any]:
             for landing in ("single-pass", "staged")
             for part in (8, 16, 32)
         ],
+        "goal_targets": {"thirty_min_usd": GOAL_30_MIN, "fixed_ratio": GOAL_RATIO},
         "summary": {
             "thirty_min_usd": thirty["ours"]["total_usd"],
             "meets_30_min_goal": thirty["ours"]["total_usd"] < GOAL_30_MIN,

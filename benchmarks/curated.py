@@ -46,7 +46,11 @@ def run(size_mib: int, work_dir: Path) -> dict[str, Any]:
         row = {"body": body, "zip_bytes": source.stat().st_size} | curate_in_child(source)
         rows.append(row | derived(row))
         source.unlink()
-    return {"size_mib": size_mib, "rows": rows}
+    return {
+        "size_mib": size_mib,
+        "rows": rows,
+        "goal_targets": {"timeout_seconds": TIMEOUT_SECONDS, "rss_mib": RSS_GOAL_MIB},
+    }
 
 
 def derived(row: dict[str, Any]) -> dict[str, float]:
