@@ -129,6 +129,7 @@ def measure_runs() -> list[dict[str, Any]]:
                     "status": result.status,
                     "transitions": count_transitions(runtime, result.execution_arn),
                     "invocations": [asdict(call) for call in calls],
+                    "billed_ms": sum(math.ceil(call.milliseconds) for call in calls),
                 }
             )
     return runs
@@ -180,6 +181,7 @@ def run(samples: int) -> dict[str, Any]:
             for landing in ("single-pass", "staged")
             for part in (8, 16, 32)
         ],
+        "goal_targets": {"thirty_min_usd": GOAL_30_MIN, "fixed_ratio": GOAL_RATIO},
         "summary": {
             "thirty_min_usd": thirty["ours"]["total_usd"],
             "meets_30_min_goal": thirty["ours"]["total_usd"] < GOAL_30_MIN,
@@ -207,7 +209,7 @@ def markdown(result: dict[str, Any]) -> str:
             run["status"],
             run["transitions"],
             len(run["invocations"]),
-            f"{sum(math.ceil(c['milliseconds']) for c in run['invocations'])}",
+            run["billed_ms"],
         ]
         for run in result["runs"]
     ]

@@ -186,7 +186,7 @@ def sink_mode(spec: dict[str, Any]) -> Result:
     """Upload a local file of the same size with boto3's managed transfer (its defaults)."""
     from benchmarks.services import s3_client
 
-    s3 = s3_client(spec["endpoint"])
+    s3 = s3_client(spec["endpoint"], s3=spec.get("s3"))
 
     def run() -> Result:
         s3.upload_file(spec["path"], spec["bucket"], spec["key"])

@@ -121,7 +121,11 @@ def run(schedules: int, model: Model | None = None) -> dict[str, Any]:
     return {"schedules": schedules, "runs_per_schedule": RUNS, "spread": SPREAD,
             "lie_factor": LIE_FACTOR, "policy": PollingPolicy().as_dict(),
             "gentle_policy": GENTLE_POLICY.as_dict(), "rows": rows,
-            "all_goals_met": all(all(row["goals"].values()) for row in rows)}  # fmt: skip
+            "all_goals_met": all(all(row["goals"].values()) for row in rows),
+            # The goals' bounds, which the tables print.
+            "goal_targets": {"polls": GOAL_POLLS, "latency_share": GOAL_LATENCY_SHARE,
+                             "lie_extra_polls": GOAL_LIE_EXTRA_POLLS,
+                             "first_learned_run": HISTORY_RUNS + 1}}  # fmt: skip
 
 
 def markdown(result: dict[str, Any]) -> str:

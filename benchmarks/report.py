@@ -35,6 +35,21 @@ def met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def spread_text(figure: dict[str, Any], digits: int) -> str:
+    """A median with its range over rounds: `1.07 (0.98-1.21)`."""
+    median, low, high = (f"{figure[k]:.{digits}f}" for k in ("median", "min", "max"))
+    return f"{median} ({low}-{high})"
+
+
+def verdict(figure: dict[str, Any], target: float) -> str:
+    """Against a `>=` goal: met only if every round met it, not met if none did."""
+    if figure["min"] >= target:
+        return "met in every round"
+    if figure["max"] < target:
+        return "NOT met in any round"
+    return "met in some rounds only"
+
+
 def dollars(amount: float) -> str:
     return f"${amount:.6f}" if amount < 0.01 else f"${amount:.4f}"
 

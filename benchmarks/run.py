@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 import traceback
@@ -21,8 +22,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import cost, curated, local_run, memory, recurring, scale, throughput, zip_check
+from benchmarks import (
+    cost,
+    curated,
+    local_run,
+    memory,
+    publish,
+    recurring,
+    scale,
+    throughput,
+    zip_check,
+)
 from benchmarks.report import machine, machine_markdown
+
+# Each section's title and how its result renders (here and in docs/benchmarks.md).
+TITLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "memory": ("Memory: peak RSS of the retrieve handler's process", memory.markdown),
+    "throughput": ("Throughput of the landing step", throughput.markdown),
+    "zip-check": ("CPU of the ZIP check: streaming, stream-unzip, re-read", zip_check.markdown),
+    "curated": ("The consumer: CSV -> Parquet speed, memory and size", curated.markdown),
+    "local-run": (
+        "Local run: `ongage-export run --out` beside `curl -o` of the same body",
+        local_run.markdown,
+    ),
+    "cost": ("Cost per export", cost.markdown),
+    "recurring": ("Recurring exports: learned polling over the runs of one schedule",
+                  recurring.markdown),
+    "scale": ("Scale: exports started together", scale.markdown),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,55 +62,29 @@ class Section:
 def sections(small: bool) -> dict[str, Section]:
     sizes = memory.SMALL_SIZES_MIB if small else memory.FULL_SIZES_MIB
     plan = throughput.SMALL if small else throughput.FULL
+    measures: dict[str, Callable[[Path], dict[str, Any]]] = {
+        "memory": lambda work: memory.run(sizes, work),
+        "throughput": lambda work: throughput.run(plan, work),
+        "zip-check": lambda work: zip_check.run(
+            zip_check.SMALL_SIZE_MIB if small else zip_check.FULL_SIZE_MIB, work
+        ),
+        "curated": lambda work: curated.run(
+            curated.SMALL_SIZE_MIB if small else curated.FULL_SIZE_MIB, work
+        ),
+        "local-run": lambda work: local_run.run(
+            local_run.SMALL_SIZES_MIB if small else local_run.FULL_SIZES_MIB,
+            work,
+            local_run.SMALL_ROUNDS if small else local_run.FULL_ROUNDS,
+        ),
+        "cost": lambda work: cost.run(cost.SMALL_SAMPLES if small else cost.FULL_SAMPLES),
+        "recurring": lambda work: recurring.run(
+            recurring.SMALL_SCHEDULES if small else recurring.FULL_SCHEDULES
+        ),
+        "scale": lambda work: scale.run(scale.SMALL_EXECUTIONS if small else scale.FULL_EXECUTIONS),
+    }
     return {
-        "memory": Section(
-            "Memory: peak RSS of the retrieve handler's process",
-            lambda work: memory.run(sizes, work),
-            memory.markdown,
-        ),
-        "throughput": Section(
-            "Throughput of the landing step",
-            lambda work: throughput.run(plan, work),
-            throughput.markdown,
-        ),
-        "zip-check": Section(
-            "CPU of the ZIP check: streaming, stream-unzip, re-read",
-            lambda work: zip_check.run(
-                zip_check.SMALL_SIZE_MIB if small else zip_check.FULL_SIZE_MIB, work
-            ),
-            zip_check.markdown,
-        ),
-        "curated": Section(
-            "The consumer: CSV -> Parquet speed, memory and size",
-            lambda work: curated.run(
-                curated.SMALL_SIZE_MIB if small else curated.FULL_SIZE_MIB, work
-            ),
-            curated.markdown,
-        ),
-        "local-run": Section(
-            "Local run: `ongage-export run --out` beside a plain download",
-            lambda work: local_run.run(
-                local_run.SMALL_SIZES_MIB if small else local_run.FULL_SIZES_MIB, work
-            ),
-            local_run.markdown,
-        ),
-        "cost": Section(
-            "Cost per export",
-            lambda work: cost.run(cost.SMALL_SAMPLES if small else cost.FULL_SAMPLES),
-            cost.markdown,
-        ),
-        "recurring": Section(
-            "Recurring exports: learned polling over the runs of one schedule",
-            lambda work: recurring.run(
-                recurring.SMALL_SCHEDULES if small else recurring.FULL_SCHEDULES
-            ),
-            recurring.markdown,
-        ),
-        "scale": Section(
-            "Scale: exports started together",
-            lambda work: scale.run(scale.SMALL_EXECUTIONS if small else scale.FULL_EXECUTIONS),
-            scale.markdown,
-        ),
+        name: Section(TITLES[name][0], measure, TITLES[name][1])
+        for name, measure in measures.items()
     }
 
 
@@ -92,6 +93,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--small", action="store_true", help="small sizes only (CI)")
     parser.add_argument("--out", type=Path, default=Path(".bench"), help="where the JSON goes")
     parser.add_argument("--only", default="", help="comma-separated sections (default: all)")
+    parser.add_argument(
+        "--no-publish",
+        action="store_true",
+        help="a full run of every section writes benchmarks/results.json and the docs' figures "
+        "(benchmarks.publish); this skips that",
+    )
     return parser.parse_args(argv)
 
 
@@ -127,6 +134,22 @@ def render(report: dict[str, Any], chosen: dict[str, Section]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def published(report: dict[str, Any]) -> None:
+    """The run's results beside the docs, and the docs' figures rendered from them."""
+    results = {
+        "date": report["started_at"][:16].replace("T", " "),
+        "minutes": report["seconds"] / 60,
+        "machine": report["machine"],
+        "load_average": report["load_average"],
+        "sections": {
+            name: {k: v for k, v in outcome.items() if k != "markdown"}
+            for name, outcome in report["sections"].items()
+        },
+    }
+    publish.RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    publish.write(publish.load())  # from the file, as --check reads it
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_emulator_logs()
@@ -141,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {name: available[name] for name in wanted}
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + ("-small" if args.small else "")
     work_dir = args.out / f"work-{stamp}"
-    started = time.monotonic()
+    started, load_start = time.monotonic(), os.getloadavg()[0]
     report: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(),
         "small": args.small,
@@ -149,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         "sections": {name: run_section(name, s, work_dir) for name, s in chosen.items()},
     }
     report["seconds"] = time.monotonic() - started
+    report["load_average"] = {"start": load_start, "end": os.getloadavg()[0]}
+    if not (args.small or args.only or args.no_publish):
+        published(report)
     text = render(report, chosen)
     (args.out / f"bench-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
     (args.out / f"bench-{stamp}.md").write_text(text)

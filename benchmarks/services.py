@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from benchmarks.timing import timed_process
 from ongage_export.ongage_client import OngageClient, OngageCredentials
 from ongage_export.request import parse_request
 from ongage_simulator import Credentials
@@ -192,14 +193,10 @@ def run_probe(
     spec_path.write_text(json.dumps(spec))
     result_path.unlink(missing_ok=True)
     log_path = work_dir / f"{mode}.log"
-    with log_path.open("wb") as log:
-        # The handler's log lines (Powertools writes JSON to stdout) go to the log file.
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.probe", mode, str(spec_path), str(result_path)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env or child_env(), timeout=PROBE_TIMEOUT, check=False,
-        )  # fmt: skip
+    # The handler's log lines (Powertools writes JSON to stdout) go to the log file.
+    argv = [sys.executable, "-m", "benchmarks.probe", mode, str(spec_path), str(result_path)]
+    done, _ = timed_process(argv, env=env or child_env(), log=log_path, timeout=PROBE_TIMEOUT)
     if done.returncode != 0 or not result_path.exists():
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"probe {mode} failed ({done.returncode}), see {log_path}:\n{tail}")
-    return dict(json.loads(result_path.read_text()))
+    return dict(json.loads(result_path.read_text())) | {"process": done.as_dict()}

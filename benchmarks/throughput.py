@@ -1,5 +1,5 @@
 """Throughput of the landing step (Ongage body -> S3) against its source alone, its sink alone
-and the pipeline a user would write instead (`curl URL | aws s3 cp - s3://...`), in one run.
+and the pipeline a user would write instead (`curl URL | aws s3 cp - s3://...`).
 
 The landing is measured three ways: "stream" (the body into a multipart upload, unchecked: the
 part of the landing the baselines also do), "single-pass" (what a fresh download does: stream
@@ -7,37 +7,35 @@ into the final key while the ZIP is checked on the way) and "staged" (what a dow
 across invocations does: stream into staging, re-read it through ranged GETs to check the ZIP,
 copy it server-side). Each counts its S3 requests and the bytes it read back.
 
-Every measurement is a fresh child process (benchmarks.probe, or the shell pipeline) against one
-simulator process and one moto process. CPU time is counted for every process involved (the
-measured one, moto, the simulator): on a machine with few cores the three compete, and
-`bytes / (all CPU seconds / cores)` is the rate no arrangement of them could beat here. The
-measured process's CPU per GiB is also what bounds the landing on a Lambda, which gets a
-fraction of a vCPU (about 0.58 at 1024 MB).
+The method (`benchmarks.paired`, `benchmarks.timing`): every contender is a fresh process timed
+whole, start-up included, by the same clock; the S3 clients are configured as against real S3
+(payloads unsigned, the way boto3 and the AWS CLI send a checksummed upload over https; the
+AWS CLI's own default over plain http, every part SHA-256-signed, is measured beside it); each
+round runs every contender once, in rotated order, after a discarded warm-up round; ratios
+are taken within each round and reported as median and min-max. One simulator and one moto
+process serve every round; CPU is counted for each of them too.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import shlex
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import met, mib, table
+from benchmarks.paired import interleave, paired, spread
+from benchmarks.report import mib, spread_text, table, verdict
 from benchmarks.services import (
     MIB,
     REQUEST,
     SIMULATOR,
     Service,
     child_env,
-    children_cpu_seconds,
     create_export,
     retrieve_url,
     run_probe,
@@ -45,16 +43,30 @@ from benchmarks.services import (
     start_moto,
     start_simulator,
 )
+from benchmarks.timing import timed_process
 from ongage_export.contract import PART_SIZE_MIB, UPLOAD_CONCURRENCY
 
 BUCKET = "bench-throughput"
-LAMBDA_MEMORY_MIB = 256
-DEPLOYED = (PART_SIZE_MIB, UPLOAD_CONCURRENCY)  # as the stack deploys it
 GIB = 1024 * MIB
 LANDINGS = ("stream", "single-pass", "staged")
-# The goals of issue 12, side by side in one run.
-STREAM_RATIO_GOAL = 0.9  # the verified single-pass landing against the unchecked stream
-PIPELINE_RATIO_GOAL = 1.3  # ... against `curl | aws s3 cp -`, which checks nothing
+PIPELINE, PIPELINE_SIGNED = "pipeline", "pipeline-signed"
+CONTENDERS = ("source", "sink", PIPELINE, PIPELINE_SIGNED, *LANDINGS)
+LABELS = {
+    "source": "source alone (read the Ongage body, discard)",
+    "sink": "sink alone (boto3 upload_file of a local file)",
+    PIPELINE: "curl | aws s3 cp - (payload unsigned, as over https)",
+    PIPELINE_SIGNED: "curl | aws s3 cp - (payload signed: its default over plain http)",
+    "stream": "stream (unchecked)",
+    "single-pass": "single-pass (checked while streaming)",
+    "staged": "staged (stream, re-read, copy)",
+}
+# (name, numerator, denominator, target or None): rates compared within each round.
+RATIOS = (
+    ("single-pass / stream", "single-pass", "stream", 0.9),
+    ("single-pass / curl | aws s3 cp -", "single-pass", PIPELINE, 1.3),
+    ("stream / curl | aws s3 cp -", "stream", PIPELINE, None),
+    ("curl | aws s3 cp -: unsigned / signed", PIPELINE, PIPELINE_SIGNED, None),
+)
 PUT_CLASS = {
     "CreateMultipartUpload",
     "UploadPart",
@@ -67,20 +79,18 @@ PUT_CLASS = {
     "ListObjectsV2",
 }
 GET_CLASS = {"GetObject", "HeadObject"}
+UNSIGNED_S3 = {"payload_signing_enabled": False}
 
 
 @dataclass(frozen=True)
 class Plan:
     size_mib: int
-    part_sizes_mib: tuple[int, ...]
-    concurrencies: tuple[int, ...]
-    # Rounds over every measurement; medians are reported (the cores are shared by the measured
-    # process, moto and the simulator, and by whatever else runs on the machine).
     rounds: int = 1
+    warmup: bool = False
 
 
-FULL = Plan(size_mib=256, part_sizes_mib=(8,), concurrencies=(2,), rounds=3)
-SMALL = Plan(size_mib=32, part_sizes_mib=(8,), concurrencies=(2,))
+FULL = Plan(size_mib=256, rounds=5, warmup=True)
+SMALL = Plan(size_mib=32, rounds=2)
 
 
 @dataclass(frozen=True)
@@ -91,49 +101,27 @@ class Rig:
     s3: Any
     moto: Service
     simulator: Service
-    body_file: Path
+    out_dir: Path
 
-    def cpu(self) -> dict[str, float]:
-        return {
-            "measured": children_cpu_seconds(),
-            "moto": self.moto.cpu_seconds(),
-            "simulator": self.simulator.cpu_seconds(),
-        }
+    def servers_cpu(self) -> dict[str, float]:
+        return {"moto": self.moto.cpu_seconds(), "simulator": self.simulator.cpu_seconds()}
 
-    def counting_cpu(self, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """`measure()`, with the CPU seconds each process spent meanwhile."""
-        before = self.cpu()
+    def trial(self, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """`measure()`, with the CPU seconds moto and the simulator spent meanwhile."""
+        before = self.servers_cpu()
         result = measure()
-        after = self.cpu()
-        cpu = {name: after[name] - before[name] for name in before}
-        if "cpu_seconds" in result:  # a probe's own count leaves out its start-up and imports
-            cpu["measured"] = result["cpu_seconds"]
-        return result | {"cpu": cpu}
+        after = self.servers_cpu()
+        return result | {"servers_cpu": {k: after[k] - before[k] for k in before}}
 
 
 def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
     out_dir = work_dir / "throughput"
-    grid = list(itertools.product(plan.part_sizes_mib, plan.concurrencies, LANDINGS))
     with ExitStack() as stack:
         rig = start_rig(stack, plan, out_dir)
-        # Round-robin, so that a slow spell on the machine hits every configuration alike.
-        rounds = [
-            (
-                measure_baselines(rig, out_dir / f"round-{n}"),
-                [measure_landing(rig, p, c, way, out_dir / f"round-{n}") for p, c, way in grid],
-            )
-            for n in range(plan.rounds)
-        ]
-    baselines = median_baselines([b for b, _ in rounds])
-    configs = [median_config([trials[i] for _, trials in rounds]) for i in range(len(grid))]
-    return {
-        "size_mib": plan.size_mib,
-        "rounds": plan.rounds,
-        "cores": os.cpu_count(),
-        "baselines": baselines,
-        "configs": configs,
-        "summary": summarize(baselines, configs),
-    }
+        contenders = {name: _contender(rig, name) for name in CONTENDERS}
+        trials = interleave(contenders, plan.rounds, warmup=plan.warmup)
+    return summarize(plan, trials) | {"part_size_mib": PART_SIZE_MIB,
+                                      "concurrency": UPLOAD_CONCURRENCY}  # fmt: skip
 
 
 def start_rig(stack: ExitStack, plan: Plan, out_dir: Path) -> Rig:
@@ -150,19 +138,27 @@ def start_rig(stack: ExitStack, plan: Plan, out_dir: Path) -> Rig:
     }
     body_file = out_dir / "body.bin"
     stack.callback(body_file.unlink, missing_ok=True)
-    return Rig(spec, s3, moto, simulator, body_file)
+    # The sink uploads the same bytes from a file: fetched once, before any round.
+    source = run_probe("source", spec, out_dir / "body")
+    write_random_file(body_file, source["bytes"])
+    return Rig(spec | {"body_file": str(body_file)}, s3, moto, simulator, out_dir)
 
 
-def measure_baselines(rig: Rig, out_dir: Path) -> dict[str, Any]:
-    source = rig.counting_cpu(lambda: run_probe("source", rig.spec, out_dir / "source"))
-    if not rig.body_file.exists():
-        write_random_file(rig.body_file, source["bytes"])
-    sink_spec = {**rig.spec, "path": str(rig.body_file), "key": "sink/body.bin"}
-    sink = rig.counting_cpu(lambda: run_probe("sink", sink_spec, out_dir / "sink"))
-    rig.s3.delete_object(Bucket=BUCKET, Key="sink/body.bin")
-    pipeline = rig.counting_cpu(lambda: measure_pipeline(rig.spec, source["bytes"], out_dir))
-    rig.s3.delete_object(Bucket=BUCKET, Key="pipeline/body.zip")
-    return {"source": with_rate(source), "sink": with_rate(sink), "pipeline": with_rate(pipeline)}
+def _contender(rig: Rig, name: str) -> Callable[[], dict[str, Any]]:
+    if name in LANDINGS:
+        return lambda: rig.trial(lambda: measure_landing(rig, name))
+    if name in (PIPELINE, PIPELINE_SIGNED):
+        return lambda: rig.trial(lambda: measure_pipeline(rig, signed=name == PIPELINE_SIGNED))
+    return lambda: rig.trial(lambda: measure_baseline(rig, name))
+
+
+def measure_baseline(rig: Rig, name: str) -> dict[str, Any]:
+    key = "sink/body.bin"
+    spec = {**rig.spec, "path": rig.spec["body_file"], "key": key, "s3": UNSIGNED_S3}
+    result = run_probe(name, spec, rig.out_dir / name)
+    if name == "sink":
+        rig.s3.delete_object(Bucket=BUCKET, Key=key)
+    return _trial(result["bytes"], result["process"], inner=result)
 
 
 def write_random_file(path: Path, size: int) -> None:
@@ -176,69 +172,50 @@ def write_random_file(path: Path, size: int) -> None:
             left -= len(block)
 
 
-def upload_command(endpoint: str, bucket: str, key: str) -> tuple[list[str], str]:
-    """`aws s3 cp - s3://...` if awscli is installed; else a boto3 stand-in (and says so)."""
+def aws_config(out_dir: Path, *, signed: bool) -> Path:
+    """An AWS CLI config file: payloads unsigned as over https, or the CLI's http default."""
+    path = out_dir / ("aws-config-signed" if signed else "aws-config-unsigned")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    unsigned = "" if signed else "s3 =\n    payload_signing_enabled = false\n"
+    path.write_text(f"[default]\nregion = us-east-1\n{unsigned}")
+    return path
+
+
+def upload_command(endpoint: str, bucket: str, key: str) -> list[str]:
+    """`aws s3 cp - s3://...` (awscli is a dev dependency of the project)."""
     aws = shutil.which("aws", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    if aws:
-        command = [aws, "s3", "cp", "-", f"s3://{bucket}/{key}", "--endpoint-url", endpoint]
-        return [*command, "--only-show-errors"], "curl | aws s3 cp -"
-    script = (
-        "import sys, boto3; boto3.client('s3', endpoint_url=sys.argv[1])"
-        ".upload_fileobj(sys.stdin.buffer, sys.argv[2], sys.argv[3])"
-    )
-    stand_in = "curl | boto3 upload_fileobj from stdin (stand-in: awscli not installed)"
-    return [sys.executable, "-c", script, endpoint, bucket, key], stand_in
+    if not aws:
+        raise RuntimeError("the AWS CLI (awscli) is not installed")
+    return [aws, "s3", "cp", "-", f"s3://{bucket}/{key}", "--endpoint-url", endpoint,
+            "--only-show-errors"]  # fmt: skip
 
 
-def measure_pipeline(spec: dict[str, Any], size: int, out_dir: Path) -> dict[str, Any]:
+def measure_pipeline(rig: Rig, *, signed: bool) -> dict[str, Any]:
+    """`curl URL | aws s3 cp -` as one shell process, timed whole like every contender."""
+    spec, key = rig.spec, "pipeline/body.zip"
     url = retrieve_url(spec["simulator_url"], spec["export_id"])
     headers = " ".join(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in SIMULATOR.headers().items())
-    upload, label = upload_command(spec["endpoint"], BUCKET, "pipeline/body.zip")
-    script = f"set -o pipefail; curl -sS -f {headers} {shlex.quote(url)} | {shlex.join(upload)}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    done = subprocess.run(
-        ["bash", "-c", script],
-        env=child_env(),
-        capture_output=True,
-        timeout=900,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    seconds = time.perf_counter() - started
+    upload = shlex.join(upload_command(spec["endpoint"], BUCKET, key))
+    script = f"set -o pipefail; curl -sS -f {headers} {shlex.quote(url)} | {upload}"
+    env = child_env(AWS_CONFIG_FILE=str(aws_config(rig.out_dir, signed=signed)))
+    log = rig.out_dir / ("pipeline-signed.log" if signed else "pipeline.log")
+    done, _ = timed_process(["bash", "-c", script], env=env, log=log, timeout=900)
     if done.returncode != 0:
-        raise RuntimeError(f"{label} failed: {done.stderr.decode(errors='replace')[-2000:]}")
-    return {"label": label, "bytes": size, "seconds": seconds}
+        raise RuntimeError(f"curl | aws s3 cp - failed ({done.returncode}): see {log}")
+    size = rig.s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
+    rig.s3.delete_object(Bucket=BUCKET, Key=key)
+    return _trial(size, done.as_dict())
 
 
-def measure_landing(
-    rig: Rig, part_mib: int, concurrency: int, landing: str, out_dir: Path
-) -> dict[str, Any]:
-    key = f"exports/{landing}-p{part_mib}-c{concurrency}.zip"
-    spec = {**rig.spec, "part_size_mib": part_mib, "concurrency": concurrency, "key": key,
-            "landing": landing}  # fmt: skip
-    probe_dir = out_dir / f"land-{landing}-p{part_mib}-c{concurrency}"
-    result = rig.counting_cpu(lambda: run_probe("land", spec, probe_dir))
+def measure_landing(rig: Rig, landing: str) -> dict[str, Any]:
+    key = f"exports/{landing}.zip"
+    spec = {**rig.spec, "part_size_mib": PART_SIZE_MIB, "concurrency": UPLOAD_CONCURRENCY,
+            "key": key, "landing": landing}  # fmt: skip
+    result = run_probe("land", spec, rig.out_dir / f"land-{landing}")
     rig.s3.delete_object(Bucket=BUCKET, Key=key)  # keeps the moto process's memory flat
-    phases, size = result["phases"], result["bytes"]
-    operations = result["s3"]["operations"]
-    return {
-        "landing": landing,
-        "part_size_mib": part_mib,
-        "concurrency": concurrency,
-        "bytes": size,
-        "peak_rss_mib": result["peak_rss_mib"],
-        "rss_after_imports_mib": result["rss_after_imports_mib"],
-        "seconds": result["seconds"],
-        "cpu": result["cpu"],
-        "phases": phases,
-        "verify_seconds": phases.get("verify"),
-        "publish_seconds": phases.get("publish"),
-        "end_to_end_mb_s": rate(size, result["seconds"]),
-        "cpu_ceiling_mb_s": cpu_ceiling(size, result["cpu"]),
-        # The landing's own CPU per GiB (what a Lambda pays), and the re-read's alone.
-        "cpu_s_per_gib": result["cpu_seconds"] * GIB / size,
-        "verify_cpu_s_per_gib": phases.get("verify_cpu", 0.0) * GIB / size,
+    size, operations = result["bytes"], result["s3"]["operations"]
+    return _trial(size, result["process"], inner=result) | {
+        "phases": result["phases"],
         "s3_operations": operations,
         "read_back_per_byte": result["s3"]["bytes_read"] / size,
         "put_class_per_gib": sum(operations.get(op, 0) for op in PUT_CLASS) * GIB / size,
@@ -246,149 +223,98 @@ def measure_landing(
     }
 
 
-def cpu_ceiling(size: int, cpu: dict[str, float]) -> float | None:
-    """MB/s if all the CPU the processes spent were spread perfectly over every core."""
-    return rate(size, sum(cpu.values()) / (os.cpu_count() or 1))
-
-
-def rate(size: int | None, seconds: float | None) -> float | None:
-    """MB/s (10^6 bytes per second)."""
-    return size / seconds / 1e6 if size and seconds else None
-
-
-def with_rate(result: dict[str, Any]) -> dict[str, Any]:
-    return result | {
-        "mb_s": rate(result["bytes"], result["seconds"]),
-        "cpu_ceiling_mb_s": cpu_ceiling(result["bytes"], result["cpu"]),
+def _trial(
+    size: int, process: dict[str, Any], inner: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One contender's round: its rate by the whole-process clock, and its CPU per GiB. A probe
+    reads its own peak RSS (the kernel's count for a child includes its parent's)."""
+    return {
+        "bytes": size,
+        "process": process,
+        "mb_s": size / process["seconds"] / 1e6,
+        "cpu_s_per_gib": process["cpu_seconds"] * GIB / size,
+        # The span inside the process (after start-up and imports): recorded, never compared.
+        "inner_seconds": inner["seconds"] if inner else None,
+        "peak_rss_mib": inner["peak_rss_mib"] if inner else None,
     }
 
 
-def median_baselines(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per baseline: the round with the median rate, and every round's rate."""
-    merged = {}
-    for name in rounds[0]:
-        trials = sorted((r[name] for r in rounds), key=lambda t: t["mb_s"])
-        merged[name] = trials[len(trials) // 2] | {"mb_s_rounds": [t["mb_s"] for t in trials]}
-    return merged
-
-
-def median_config(trials: list[dict[str, Any]]) -> dict[str, Any]:
-    """The trial with the median rate; memory is the highest peak of all trials."""
-    ranked = sorted(trials, key=lambda t: t["end_to_end_mb_s"])
-    return ranked[len(ranked) // 2] | {
-        "peak_rss_mib": max(t["peak_rss_mib"] for t in trials),
-        "mb_s_rounds": [t["end_to_end_mb_s"] for t in ranked],
-    }
-
-
-def summarize(baselines: dict[str, Any], configs: list[dict[str, Any]]) -> dict[str, Any]:
-    deployed = {c["landing"]: c for c in configs if _deployed(c)} or {
-        c["landing"]: c for c in configs
-    }
-    single, stream = deployed["single-pass"], deployed["stream"]
-    pipeline = baselines["pipeline"]["mb_s"]
-    goals = [
-        ("verified single-pass landing / stream alone", single["end_to_end_mb_s"]
-         / stream["end_to_end_mb_s"], f">= {STREAM_RATIO_GOAL}", STREAM_RATIO_GOAL, ">="),
-        (f"verified single-pass landing / {baselines['pipeline']['label']}",
-         single["end_to_end_mb_s"] / pipeline, f">= {PIPELINE_RATIO_GOAL}", PIPELINE_RATIO_GOAL,
-         ">="),
-        ("S3 bytes read back per byte landed (single pass)", single["read_back_per_byte"], "0",
-         0.0, "<="),
-        ("PUT-class requests per GiB, single pass / stream", single["put_class_per_gib"]
-         / stream["put_class_per_gib"], "<= 1", 1.0, "<="),
-    ]  # fmt: skip
-    verdicts = [
-        {
-            "goal": name,
-            "value": value,
-            "target": target,
-            "met": value >= bound if sense == ">=" else value <= bound,
-        }
-        for name, value, target, bound, sense in goals
+def summarize(plan: Plan, trials: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    contenders = {name: _contender_summary(rounds) for name, rounds in trials.items()}
+    ratios = [
+        {"name": name, "target": target, **paired(_rates(trials[a]), _rates(trials[b])).as_dict()}
+        for name, a, b, target in RATIOS
     ]
-    return {"pipeline_mb_s": pipeline, "goals": verdicts}
+    load = [t["process"]["load_before"] for rounds in trials.values() for t in rounds]
+    return {
+        "size_mib": plan.size_mib,
+        "rounds": plan.rounds,
+        "warmup": plan.warmup,
+        "cores": os.cpu_count(),
+        "contenders": contenders,
+        "ratios": ratios,
+        "load_average": spread(load).as_dict(),
+        "trials": trials,
+    }
 
 
-def _deployed(config: dict[str, Any]) -> bool:
-    return (config["part_size_mib"], config["concurrency"]) == DEPLOYED
+def _rates(rounds: list[dict[str, Any]]) -> list[float]:
+    return [t["mb_s"] for t in rounds]
+
+
+def _contender_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    last = rounds[-1]
+    summary = {
+        "bytes": last["bytes"],
+        "mb_s": spread(_rates(rounds)).as_dict(),
+        "cpu_s_per_gib": spread([t["cpu_s_per_gib"] for t in rounds]).as_dict(),
+        "peak_rss_mib": max((t["peak_rss_mib"] or 0.0) for t in rounds) or None,
+    }
+    for field in ("read_back_per_byte", "put_class_per_gib", "get_class_per_gib"):
+        if field in last:
+            summary[field] = last[field]
+    return summary
 
 
 def markdown(result: dict[str, Any]) -> str:
-    return "\n\n".join(
-        [_baseline_table(result), _config_table(result), goal_table(result), _note(result)]
-    )
+    return "\n\n".join([_rate_table(result), ratio_table(result), _note(result)])
 
 
-def _baseline_table(result: dict[str, Any]) -> str:
-    base = result["baselines"]
-    labels = {
-        "source": "source alone (read the Ongage body, discard)",
-        "sink": "sink alone (boto3 upload_file of a local file, its defaults)",
-        "pipeline": base["pipeline"]["label"],
-    }
-    rows = [
-        [
-            label,
-            f"{base[name]['mb_s']:.0f}",
-            f"{base[name]['seconds']:.1f}",
-            f"{base[name]['cpu_ceiling_mb_s']:.0f}",
-        ]
-        for name, label in labels.items()
-    ]
-    return table(["baseline", "MB/s", "seconds", "CPU ceiling MB/s"], rows)
-
-
-def _config_table(result: dict[str, Any]) -> str:
-    pipeline = result["summary"]["pipeline_mb_s"]
-    stream = {c["part_size_mib"]: c for c in result["configs"] if c["landing"] == "stream"}
-    rows = [
-        [
-            c["landing"],
-            f"{c['part_size_mib']} MiB x {c['concurrency']}",
-            f"{c['end_to_end_mb_s']:.0f}",
-            f"{c['end_to_end_mb_s'] / stream[c['part_size_mib']]['end_to_end_mb_s']:.2f}",
-            f"{c['end_to_end_mb_s'] / pipeline:.2f}",
-            f"{c['read_back_per_byte']:.2f}",
-            f"{c['put_class_per_gib']:.0f} / {c['get_class_per_gib']:.0f}",
-            f"{c['cpu_s_per_gib']:.1f}",
-            f"{c['peak_rss_mib']:.0f}",
-        ]
-        for c in result["configs"]
-    ]
-    head = [
-        "landing",
-        "parts",
-        "MB/s",
-        "/ stream",
-        "/ pipeline",
-        "S3 bytes read back per byte",
-        "PUT / GET requests per GiB",
-        "own CPU s per GiB",
-        "peak RSS MiB",
-    ]
+def _rate_table(result: dict[str, Any]) -> str:
+    rows = []
+    for name, label in LABELS.items():
+        c = result["contenders"][name]
+        requests = (
+            f"{c['put_class_per_gib']:.0f} / {c['get_class_per_gib']:.0f}"
+            if "put_class_per_gib" in c
+            else "-"
+        )
+        read_back = f"{c['read_back_per_byte']:.2f}" if "read_back_per_byte" in c else "-"
+        rows.append([label, spread_text(c["mb_s"], 0), spread_text(c["cpu_s_per_gib"], 1),
+                     _mib(c["peak_rss_mib"]), read_back, requests])  # fmt: skip
+    head = ["contender (whole process)", "MB/s median (min-max)", "CPU s per GiB",
+            "peak RSS MiB", "S3 bytes read back per byte",
+            "PUT / GET requests per GiB"]  # fmt: skip
     return table(head, rows)
 
 
-def goal_table(result: dict[str, Any]) -> str:
+def _mib(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def ratio_table(result: dict[str, Any]) -> str:
     rows = [
-        [goal["goal"], f"{goal['value']:.3f}", goal["target"], met(goal["met"])]
-        for goal in result["summary"]["goals"]
-    ]
-    return table(["goal", "measured", "target", "verdict"], rows)
+        [r["name"], spread_text(r, 2), "-" if r["target"] is None else f">= {r['target']}",
+         "-" if r["target"] is None else verdict(r, r["target"])]
+        for r in result["ratios"]
+    ]  # fmt: skip
+    return table(["paired ratio of rates", "median (min-max)", "goal", "verdict"], rows)
 
 
 def _note(result: dict[str, Any]) -> str:
-    staged = next(c for c in result["configs"] if c["landing"] == "staged")
+    load = result["load_average"]
     return (
-        f"Body {mib(result['configs'][0]['bytes'])}, median of {result['rounds']} round(s); "
-        "MB/s = 10^6 bytes/s, end to end (download to a complete object at its key). "
-        "'stream': into a multipart upload, unchecked; 'single-pass': stream into the final key "
-        "while the ZIP is checked, complete only then; 'staged': stream into staging, ranged "
-        f"re-read to check the ZIP ({staged['verify_seconds'] or 0:.1f} s, "
-        f"{staged['verify_cpu_s_per_gib']:.1f} CPU s per GiB), server-side copy "
-        f"({staged['publish_seconds'] or 0:.1f} s). PUT-class: create, parts, copy parts, "
-        "complete, list; GET-class: GET and HEAD. 'CPU ceiling' = bytes / (CPU seconds of "
-        f"every process involved / {result['cores']} cores). The {result['cores']} cores are "
-        "shared with moto, the simulator and other engineers' work: figures are noisy."
+        f"Body {mib(result['contenders']['stream']['bytes'])}; {result['rounds']} interleaved "
+        f"rounds; parts {result['part_size_mib']} MiB x {result['concurrency']}; load average "
+        f"{spread_text(load, 1)} before the contenders."
     )

@@ -40,7 +40,7 @@ from ongage_export.polling import PollingPolicy
 def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     """The small path, smaller still: one size per section, three runs for scale."""
     monkeypatch.setattr(memory, "SMALL_SIZES_MIB", (1,))
-    monkeypatch.setattr(throughput, "SMALL", throughput.Plan(8, (5,), (2,)))
+    monkeypatch.setattr(throughput, "SMALL", throughput.Plan(8, rounds=2))
     monkeypatch.setattr(scale, "SMALL_EXECUTIONS", 3)
     monkeypatch.setattr(cost, "SMALL_SAMPLES", 200)
     monkeypatch.setattr(recurring, "SMALL_SCHEDULES", 10)
@@ -109,28 +109,37 @@ def assert_memory(result: dict[str, Any]) -> None:
 def assert_local_run(result: dict[str, Any]) -> None:
     (row,) = result["rows"]
     # The plain download is another export of the same size (its file names carry its id).
-    assert row["bytes"] >= 2 * MIB and abs(row["plain"]["bytes"] - row["bytes"]) < 1024
-    # The landing is one retrieve invocation, a part of the workflow, apart from its waits.
-    assert 0 < row["seconds"]["landing"] <= row["seconds"]["workflow"] < row["wall_seconds"]
-    assert 100 < row["peak_rss_mib"] < 4096 and row["seconds"]["copy"] >= 0
-    assert [goal["met"] for goal in result["goals"]] != [] and row["plain_mb_s"] > 0
-    assert row["simulator_cpu_s_per_gib"] > 0 and row["load_before"] >= 0
+    assert row["bytes"] >= 2 * MIB and abs(row["curl_bytes"] - row["bytes"]) < 1024
+    (run_trial,) = row["trials"]["run"]
+    # Whole process: the run's own laps and its start-up fit inside the outside clock.
+    laps = run_trial["seconds"]
+    assert 0 < laps["landing"] <= laps["workflow"] < run_trial["process"]["seconds"]
+    assert row["phases_s"]["start-up"]["median"] > 0
+    assert row["whole_run_s"]["median"] == run_trial["process"]["seconds"]
+    ratio = run_trial["process"]["seconds"] / row["trials"]["curl"][0]["process"]["seconds"]
+    assert row["run_over_curl"]["median"] == pytest.approx(ratio)
+    assert 100 < row["peak_rss_mib"] < 4096 and result["goals"]
+    assert row["simulator_cpu_s_per_gib"]["median"] > 0 and row["load_average"]["min"] >= 0
 
 
 def assert_throughput(result: dict[str, Any]) -> None:
-    baselines = result["baselines"]
-    assert all(baselines[name]["mb_s"] > 0 for name in ("source", "sink", "pipeline"))
-    configs = {config["landing"]: config for config in result["configs"]}
-    assert set(configs) == {"stream", "single-pass", "staged"}
-    assert all(c["bytes"] >= 8 * MIB and c["end_to_end_mb_s"] > 0 for c in configs.values())
-    single, staged = configs["single-pass"], configs["staged"]
+    contenders = result["contenders"]
+    assert set(contenders) == set(throughput.CONTENDERS)
+    assert all(len(rounds) == 2 for rounds in result["trials"].values())
+    for name, rounds in result["trials"].items():
+        for trial in rounds:  # the whole process, slower than the span inside it
+            assert (
+                trial["inner_seconds"] is None
+                or trial["inner_seconds"] < trial["process"]["seconds"]
+            ), name
+    single, staged = contenders["single-pass"], contenders["staged"]
     # The single pass reads nothing back and copies nothing; the staged path does both.
     assert single["read_back_per_byte"] == 0 and staged["read_back_per_byte"] >= 1
-    assert "UploadPartCopy" not in single["s3_operations"]
-    assert staged["s3_operations"]["UploadPartCopy"] >= 1 and staged["verify_seconds"] > 0
-    goals = result["summary"]["goals"]
-    assert len(goals) == 4 and all(isinstance(goal["met"], bool) for goal in goals)
-    assert goals[2]["met"]  # 0 bytes read back: not a speed, a fact
+    ops = result["trials"]["staged"][0]["s3_operations"]
+    assert ops["UploadPartCopy"] >= 1
+    assert "UploadPartCopy" not in result["trials"]["single-pass"][0]["s3_operations"]
+    ratios = {r["name"]: r for r in result["ratios"]}
+    assert all(r["rounds"] == 2 and r["min"] <= r["median"] <= r["max"] for r in ratios.values())
 
 
 def assert_zip_check(result: dict[str, Any]) -> None:
