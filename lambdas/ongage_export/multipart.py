@@ -14,7 +14,7 @@ import queue
 import zlib
 from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -65,6 +65,7 @@ class Sent:
     size: int = 0
     sha256: str = ""
     stopped: bool = False  # `should_stop` said so before the body ended
+    digest: Any = field(default_factory=hashlib.sha256, repr=False)  # of the bytes sent
 
 
 class MultipartUploader:
@@ -167,7 +168,6 @@ class MultipartUploader:
         check_start: Callable[[bytes], None] | None,
     ) -> Sent:
         """Upload `chunks` as the parts after `done`'s, until the body ends or `should_stop`."""
-        whole = hashlib.sha256()
         sent = Sent()
         # One part filling while at most `upload_concurrency` upload: memory stays flat.
         buffers = PartBuffers(done.part_size or self.part_size, self.upload_concurrency + 1)
@@ -179,30 +179,33 @@ class MultipartUploader:
                     part = next(parts, None)
                     if part is None:
                         break
-                    if done.parts + sent.parts == 0 and check_start:
-                        check_start(part.view[:FIRST_BYTES_CHECKED].tobytes())
-                    whole.update(part.view)
-                    sent.parts += 1
-                    sent.size += len(part)
-                    number = done.parts + sent.parts
-                    future = pool.submit(self._upload_part, done.key, done.upload_id, number, part)
-                    future.add_done_callback(buffers.give_back_when_done(part))
-                    futures.append(future)
+                    futures.append(self._send(pool, part, done, sent, buffers, check_start))
                     _raise_first_failure(futures)
                 else:
                     sent.stopped = True
                 if done.parts + sent.parts == 0 and not sent.stopped:
                     (check_start or _refuse_empty)(b"")  # the body ended before its first byte
-                for future in futures:
-                    future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+                _wait_for_all(futures)
             finally:
                 parts.close()  # hands the end of the body on (a streaming check waits for it)
-        sent.sha256 = whole.hexdigest()
+        sent.sha256 = sent.digest.hexdigest()
         return sent
+
+    def _send(
+        self, pool: ThreadPoolExecutor, part: Part, done: UploadProgress, sent: Sent,
+        buffers: PartBuffers, check_start: Callable[[bytes], None] | None,
+    ) -> Future[None]:  # fmt: skip
+        """Submit `part` as the next part number (the upload's first is checked before); its
+        buffer is reused once it is up."""
+        if done.parts + sent.parts == 0 and check_start:
+            check_start(part.view[:FIRST_BYTES_CHECKED].tobytes())
+        sent.digest.update(part.view)
+        sent.parts += 1
+        sent.size += len(part)
+        number = done.parts + sent.parts
+        future = pool.submit(self._upload_part, done.key, done.upload_id, number, part)
+        future.add_done_callback(buffers.give_back_when_done(part))
+        return future
 
     def _listed_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
         """Every uploaded part, from S3 itself (a resumed upload's parts span invocations)."""
@@ -357,6 +360,17 @@ def cut_parts(chunks: Iterable[bytes], buffers: PartBuffers) -> Generator[Part, 
         close = getattr(source, "close", None)
         if close is not None:
             close()
+
+
+def _wait_for_all(futures: list[Future[None]]) -> None:
+    """Every upload's end; on a failure (or an interruption) the ones not started are dropped."""
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
 
 
 def _raise_first_failure(futures: list[Future[Any]]) -> None:

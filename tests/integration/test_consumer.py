@@ -267,7 +267,7 @@ def test_run_with_the_consumer_copies_the_curated_export_out_and_prints_no_warni
     out = tmp_path / "landed"
     # `ongage-export run`, deploying the curated cdk.out instead of the checkout's.
     program = (
-        "import sys; from pathlib import Path; from ongage_cli import local_run; "
+        "import sys; from pathlib import Path; from laptop import local_run; "
         f"local_run.LocalRun.cdk_out = Path({str(curated_cdk_out)!r}); "
         "from ongage_cli.main import main; sys.exit(main(sys.argv[1:]))"
     )

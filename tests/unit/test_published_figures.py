@@ -1,6 +1,6 @@
 """The published benchmark figures are the run's: README's "Performance" block and the tables in
-docs/benchmarks.md are what benchmarks/results.json renders to, and every number in them is in
-that file. A figure typed by hand, or a block left behind by a new run, fails here."""
+docs/benchmarks.md are what workbench/benchmarks/results.json renders to, and every number in
+them is in that file. A figure typed by hand, or a block left behind by a new run, fails here."""
 
 from __future__ import annotations
 

@@ -19,12 +19,14 @@ def _scratch_tree(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "Makefile", tmp_path)
     for name in ("pyproject.toml", "package.json", "package-lock.json", "app.py"):
         (tmp_path / name).write_text(name)
+    (tmp_path / "workbench").mkdir()
+    (tmp_path / "workbench" / "pyproject.toml").write_text("workbench")
     for folder in ("infra", "lambdas", "statemachine"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "module.py").write_text(folder)
     time.sleep(0.01)  # the prerequisites' stamps are newer than what they are made from
     digest = subprocess.run(
-        "cat pyproject.toml | md5sum | cut -c1-8",
+        "cat pyproject.toml workbench/pyproject.toml | md5sum | cut -c1-8",
         shell=True, cwd=tmp_path, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     (tmp_path / ".venv").mkdir()

@@ -1,5 +1,6 @@
 """The published figures: README's "Performance" block and docs/benchmarks.md's tables, both
-rendered from `benchmarks/results.json`, which a full `make bench` writes. No figure is typed.
+rendered from `workbench/benchmarks/results.json`, which a full `make bench` writes. No figure
+is typed.
 
     python -m benchmarks.publish --write   # render both blocks from results.json
     python -m benchmarks.publish --check   # exit 1 if a block is not what results.json renders
@@ -15,8 +16,8 @@ from typing import Any
 
 from benchmarks.report import spread_text, table
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results.json"
+RESULTS = Path(__file__).resolve().parent / "results.json"
+ROOT = RESULTS.parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs" / "benchmarks.md"
 MARKERS = {
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     late = stale(results)
     for path in late:
-        print(f"{path}: its figures are not what benchmarks/results.json renders", file=sys.stderr)
+        print(f"{path}: its figures are not what {RESULTS.name} renders", file=sys.stderr)
     return 1 if late else 0
 
 

@@ -96,8 +96,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-publish",
         action="store_true",
-        help="a full run of every section writes benchmarks/results.json and the docs' figures "
-        "(benchmarks.publish); this skips that",
+        help="a full run of every section writes workbench/benchmarks/results.json and the "
+        "docs' figures (benchmarks.publish); this skips that",
     )
     return parser.parse_args(argv)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from statemachine import ASL_FILE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 START_MARKER = "<!-- workflow-diagram:start -->"
 END_MARKER = "<!-- workflow-diagram:end -->"

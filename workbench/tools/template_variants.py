@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VARIANTS: dict[str, dict[str, Any]] = {
     "Curated": {"curated": {"enabled": True}},
     "Encrypted": {"curated": {"enabled": True}, "kms_key": "create"},

@@ -20,7 +20,7 @@ from typing import Any
 from ongage_export.contract import EXPORT_PREFIX
 from ongage_export.object_keys import export_key_pattern
 
-CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 # (file, the path to the "pattern" in it) -> the pattern that belongs there.
 PATTERNS = {
     ("sns-success.schema.json", ("properties", "key")): export_key_pattern(EXPORT_PREFIX),

@@ -46,7 +46,7 @@ REQUEST: dict[str, Any] = {
 }
 _READY = re.compile(rb"listening on (http://127\.0\.0\.1:\d+)")
 MIB = 1024 * 1024
-REPO_ROOT = Path(__file__).resolve().parent.parent  # children import `benchmarks` from here
+WORKBENCH = Path(__file__).resolve().parents[1]  # children import `benchmarks` from here
 PROBE_TIMEOUT = 900  # seconds: a 4 GiB landing on moto takes a few minutes
 
 
@@ -93,7 +93,7 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(FAKE_AWS_ENV)
     env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WORKBENCH), env.get("PYTHONPATH")]))
     env.update(extra)
     return env
 

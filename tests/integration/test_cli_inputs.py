@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ongage_cli.main import continue_command, main
+from laptop.commands import continue_command
+from ongage_cli.main import main
 from tests.conftest import REQUEST
 
 SECRET = "pw-Never-Printed-7781"
@@ -212,7 +213,7 @@ def no_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the run went on to deploy")
 
-    monkeypatch.setattr("ongage_cli.local_run.LocalRun.run", refuse)
+    monkeypatch.setattr("laptop.local_run.LocalRun.run", refuse)
 
 
 def test_run_refuses_an_ongage_url_that_does_not_answer_before_deploying(

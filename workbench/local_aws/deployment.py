@@ -25,7 +25,7 @@ import boto3
 from local_aws.cloud_assembly import AssemblyError, stack_in, template_path
 from local_aws.server import ACCOUNT_ID, REGION
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CDK_OUT = ROOT / "cdk.out"
 STARTUP_SECONDS = 60
 

@@ -177,7 +177,9 @@ def child(source: Path) -> dict[str, Any]:
     from ongage_export.curate import ExportRequest, curate_export
     from ongage_export.settings import CurateSettings
 
-    settings = CurateSettings(export_bucket="bench", part_size_mib=PART_SIZE // MIB)
+    settings = CurateSettings.from_env(
+        CurateSettings.environment(export_bucket="bench", part_size_mib=PART_SIZE // MIB)
+    )
     s3 = LocalS3(source, source.with_suffix(".parquet"))
     baseline = peak_rss_mib()
     started = time.perf_counter()

@@ -50,13 +50,13 @@ from local_aws import (
     state_machines,
 )
 from local_aws.deployment import OngageSecret
+from ongage_cli.resume import resume_input
 from ongage_export.polling import PollingPolicy
-from ongage_export.resume import resume_input
 from ongage_export.settings import Settings
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CDK_OUT = ROOT / "cdk.out"
 DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 # `wait` looks at a running execution every 50 ms at first, then less and less often, at
@@ -343,7 +343,7 @@ class EmbeddedRuntime:
         )
 
     def redrive(self, execution_arn: str) -> str:
-        """Start a run that carries on with a failed run's export (see ongage_export.resume)."""
+        """Start a run that carries on with a failed run's export (see ongage_cli.resume)."""
         return self.start(resume_input(self.client("stepfunctions"), execution_arn))
 
     def run(self, run_input: dict[str, Any], timeout: float = 300.0) -> RunResult:
