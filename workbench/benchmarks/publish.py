@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import spread_text, table
+from benchmarks.sections import TITLES
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 ROOT = RESULTS.parents[2]
@@ -108,8 +109,6 @@ def readme_block(results: dict[str, Any]) -> str:
 
 
 def docs_block(results: dict[str, Any]) -> str:
-    from benchmarks.run import TITLES  # the run imports this module
-
     parts = [provenance(results)]
     for name, section in results["sections"].items():
         title, markdown = TITLES[name]

@@ -34,22 +34,7 @@ from benchmarks import (
     zip_check,
 )
 from benchmarks.report import machine, machine_markdown
-
-# Each section's title and how its result renders (here and in docs/benchmarks.md).
-TITLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
-    "memory": ("Memory: peak RSS of the retrieve handler's process", memory.markdown),
-    "throughput": ("Throughput of the landing step", throughput.markdown),
-    "zip-check": ("CPU of the ZIP check: streaming, stream-unzip, re-read", zip_check.markdown),
-    "curated": ("The consumer: CSV -> Parquet speed, memory and size", curated.markdown),
-    "local-run": (
-        "Local run: `ongage-export run --out` beside `curl -o` of the same body",
-        local_run.markdown,
-    ),
-    "cost": ("Cost per export", cost.markdown),
-    "recurring": ("Recurring exports: learned polling over the runs of one schedule",
-                  recurring.markdown),
-    "scale": ("Scale: exports started together", scale.markdown),
-}  # fmt: skip
+from benchmarks.sections import TITLES
 
 
 @dataclass(frozen=True)

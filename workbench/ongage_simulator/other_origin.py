@@ -14,12 +14,10 @@ import socketserver
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ongage_simulator.protocol import envelope_error, parse_range
-
-if TYPE_CHECKING:
-    from ongage_simulator.simulator import OngageSimulator
+from ongage_simulator.state import SimulatorState
 
 _FILE = re.compile(r"^/files/(?P<export>[^/?]+)\.zip(?:\?.*)?$")
 
@@ -34,7 +32,7 @@ class ReceivedRequest:
 class OtherOrigin:
     """Started and stopped by the simulator; `url`, `received`."""
 
-    def __init__(self, simulator: OngageSimulator, host: str, requires_credentials: bool = False):
+    def __init__(self, simulator: SimulatorState, host: str, requires_credentials: bool = False):
         self.simulator = simulator
         self.host = host
         self.requires_credentials = requires_credentials  # as another Ongage host does

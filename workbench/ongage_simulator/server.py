@@ -11,7 +11,7 @@ import struct
 import time
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ongage_simulator.archives import PackedBody
 from ongage_simulator.config import Credentials
@@ -27,9 +27,7 @@ from ongage_simulator.protocol import (
 )
 from ongage_simulator.records import ServedRecord
 from ongage_simulator.rules import documented_problems
-
-if TYPE_CHECKING:
-    from ongage_simulator.simulator import OngageSimulator
+from ongage_simulator.state import SimulatorState
 
 log = logging.getLogger("ongage_simulator")
 
@@ -47,7 +45,7 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # bursts of parallel calls must not wait for SYN retries
 
-    def __init__(self, address: tuple[str, int], simulator: OngageSimulator):
+    def __init__(self, address: tuple[str, int], simulator: SimulatorState):
         self.simulator = simulator
         super().__init__(address, SimulatorHandler)
 
