@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import spread_text, table
-from benchmarks.sections import TITLES
+from benchmarks.sections import renderer, title
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 ROOT = RESULTS.parents[2]
@@ -111,9 +111,8 @@ def readme_block(results: dict[str, Any]) -> str:
 def docs_block(results: dict[str, Any]) -> str:
     parts = [provenance(results)]
     for name, section in results["sections"].items():
-        title, markdown = TITLES[name]
-        body = markdown(section["result"]) if section["ok"] else f"FAILED: {section['error']}"
-        parts.append(f"### {title}\n\n{body}")
+        body = renderer(name)(section["result"]) if section["ok"] else f"FAILED: {section['error']}"
+        parts.append(f"### {title(name)}\n\n{body}")
     return "\n\n".join(parts)
 
 

@@ -34,7 +34,7 @@ from benchmarks import (
     zip_check,
 )
 from benchmarks.report import machine, machine_markdown
-from benchmarks.sections import TITLES
+from benchmarks.sections import renderer, title
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,7 @@ def sections(small: bool) -> dict[str, Section]:
         "scale": lambda work: scale.run(scale.SMALL_EXECUTIONS if small else scale.FULL_EXECUTIONS),
     }
     return {
-        name: Section(TITLES[name][0], measure, TITLES[name][1])
-        for name, measure in measures.items()
+        name: Section(title(name), measure, renderer(name)) for name, measure in measures.items()
     }
 
 

@@ -1,24 +1,34 @@
-"""The benchmark's sections: each one's title and how its result renders as Markdown (the run
-prints it, `publish` writes it into docs/benchmarks.md)."""
+"""The benchmark's sections: each one's title and the module whose `markdown` renders its
+result (the run prints it, `publish` writes it into docs/benchmarks.md). Renderers are
+imported when used: rendering a results file must not start what measuring needs (moto)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks import cost, curated, local_run, memory, recurring, scale, throughput, zip_check
+Renderer = Callable[[dict[str, Any]], str]
 
-TITLES: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
-    "memory": ("Memory: peak RSS of the retrieve handler's process", memory.markdown),
-    "throughput": ("Throughput of the landing step", throughput.markdown),
-    "zip-check": ("CPU of the ZIP check: streaming, stream-unzip, re-read", zip_check.markdown),
-    "curated": ("The consumer: CSV -> Parquet speed, memory and size", curated.markdown),
+SECTIONS: dict[str, tuple[str, str]] = {
+    "memory": ("Memory: peak RSS of the retrieve handler's process", "memory"),
+    "throughput": ("Throughput of the landing step", "throughput"),
+    "zip-check": ("CPU of the ZIP check: streaming, stream-unzip, re-read", "zip_check"),
+    "curated": ("The consumer: CSV -> Parquet speed, memory and size", "curated"),
     "local-run": (
-        "Local run: `ongage-export run --out` beside `curl -o` of the same body",
-        local_run.markdown,
+        "Local run: `ongage-export run --out` beside `curl -o` of the same body", "local_run",
     ),
-    "cost": ("Cost per export", cost.markdown),
+    "cost": ("Cost per export", "cost"),
     "recurring": ("Recurring exports: learned polling over the runs of one schedule",
-                  recurring.markdown),
-    "scale": ("Scale: exports started together", scale.markdown),
+                  "recurring"),
+    "scale": ("Scale: exports started together", "scale"),
 }  # fmt: skip
+
+
+def title(name: str) -> str:
+    return SECTIONS[name][0]
+
+
+def renderer(name: str) -> Renderer:
+    markdown: Renderer = importlib.import_module(f"benchmarks.{SECTIONS[name][1]}").markdown
+    return markdown
