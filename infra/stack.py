@@ -14,7 +14,6 @@ from infra.credentials import OngageCredentials
 from infra.encryption import data_key
 from infra.functions import ExportFunctions
 from infra.monitoring import Monitoring
-from infra.nag import add_suppressions
 from infra.notifications import Notifications
 from infra.parameters import ongage_base_url
 from infra.storage import ExportStorage
@@ -117,7 +116,6 @@ class OngageExportStack(cdk.Stack):
             consumer=self.consumer,
         )
         self._outputs()
-        add_suppressions(self)
 
     def _outputs(self) -> None:
         bucket = self.storage.bucket

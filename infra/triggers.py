@@ -37,8 +37,8 @@ from infra.config import SCHEDULED_TIME_TOKEN, ScheduleConfig, StackConfig
 from infra.encryption import log_group
 from infra.functions import FunctionSpec, dead_letter_queue, log_retention, new_function
 from ongage_export.contract import EXECUTION_NAME_PATTERN, EXPORT_PREFIX
-from ongage_export.polling import PollingPolicy
-from ongage_export.request import request_json_schema
+from ongage_export.domain.polling import PollingPolicy
+from ongage_export.domain.request import request_json_schema
 from ongage_export.settings import StatusSettings
 
 IDEMPOTENCY_KEY_PATTERN = EXECUTION_NAME_PATTERN  # the key names the execution
@@ -287,7 +287,7 @@ class ExportApi(Construct):
             rest_api_id=self.api.rest_api_id,
             content_type="application/json",
             name="StartExport",
-            description="POST /exports body; request = ongage_export.request.request_json_schema()",
+            description="POST /exports body; request = domain.request.request_json_schema()",
         )
         # As a JSON string (CloudFormation takes either): through jsii an object's 2**63-1 would
         # become a float and be rounded.

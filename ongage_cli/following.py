@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from ongage_cli.deployment import DeployedError, Deployment
 from ongage_cli.run_lookup import export_id_of
 from ongage_export.contract import DOWNLOAD_LINK_SECONDS
-from ongage_export.execution_status import (
+from ongage_export.domain.run_status import (
     FINISHED,
     NOT_FOUND_ERRORS,
     download_link,

@@ -9,8 +9,12 @@ import pytest
 
 from embedded_runtime.lambda_dispatch import LambdaContext
 from embedded_runtime.runtime import EmbeddedRuntime
-from ongage_export import clients
-from ongage_export.errors import CreateInterrupted, InvalidExportRequest, InvalidPollingPolicy
+from ongage_export.adapters import clients
+from ongage_export.domain.errors import (
+    CreateInterrupted,
+    InvalidExportRequest,
+    InvalidPollingPolicy,
+)
 from ongage_export.handlers import create_export, retrieve_export
 from ongage_simulator import OngageSimulator
 from tests.conftest import FAST_POLLING, REQUEST

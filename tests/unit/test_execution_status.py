@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ongage_export.execution_status import (
+from ongage_export.domain.run_status import (
     NotAnExecution,
     execution_arn,
     landed_location,

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from ongage_export.errors import DownloadNotResumable
-from ongage_export.exports import poll_job, readiness_of, start_job
-from ongage_export.job import Job
-from ongage_export.landing import LandedObject, UploadProgress
-from ongage_export.ongage_client import NotReady
-from ongage_export.polling import PollingPolicy, Readiness
-from ongage_export.request import parse_request
+from ongage_export.adapters.landing import LandedObject, UploadProgress
+from ongage_export.adapters.ongage_client import NotReady
+from ongage_export.domain.errors import DownloadNotResumable
+from ongage_export.domain.exports import poll_job, readiness_of, start_job
+from ongage_export.domain.job import Job
+from ongage_export.domain.polling import PollingPolicy, Readiness
+from ongage_export.domain.request import parse_request
 from ongage_export.settings import Settings
 
 STARTED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

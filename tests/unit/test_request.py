@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ongage_export.request import (
+from ongage_export.domain.request import (
     DATE_FORMATS,
     SEGMENT_ONLY_STATUSES,
     STATUSES,

@@ -29,13 +29,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ongage_export import clients
-from ongage_export.errors import CreateInterrupted
-from ongage_export.exports import learns, parse_run_input, start_job
+from ongage_export.adapters import clients
+from ongage_export.adapters.readiness_history import history_key
+from ongage_export.domain.errors import CreateInterrupted
+from ongage_export.domain.exports import learns, parse_run_input, start_job
+from ongage_export.domain.polling import Readiness
+from ongage_export.domain.request import ExportRequest
 from ongage_export.observability import logger, metrics, tracer
-from ongage_export.polling import Readiness
-from ongage_export.readiness_history import history_key
-from ongage_export.request import ExportRequest
 from ongage_export.settings import Settings
 
 IDEMPOTENCY_CONFIG = IdempotencyConfig(

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ongage_export.execution_status import (
+from ongage_export.domain.run_status import (
     NOT_FOUND_ERRORS,
     WHAT_AN_ID_IS,
     NotAnExecution,

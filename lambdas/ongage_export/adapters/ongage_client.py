@@ -22,16 +22,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
-from ongage_export.errors import (
-    DownloadInterrupted,
-    ExportRejected,
-    OngageAuthError,
-    OngageError,
-    OngageExportUnusable,
-    OngageRedirectRefused,
-    OngageUnavailable,
-)
-from ongage_export.ongage_answers import (
+from ongage_export.adapters.ongage_answers import (
     MAX_ERROR_BODY,
     error_for,
     export_id_in,
@@ -43,8 +34,17 @@ from ongage_export.ongage_answers import (
     unknown_export,
     untrusted_origin_refused,
 )
-from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession
-from ongage_export.request import ExportRequest
+from ongage_export.adapters.ongage_session import MAX_REDIRECTS, OngageSession
+from ongage_export.domain.errors import (
+    DownloadInterrupted,
+    ExportRejected,
+    OngageAuthError,
+    OngageError,
+    OngageExportUnusable,
+    OngageRedirectRefused,
+    OngageUnavailable,
+)
+from ongage_export.domain.request import ExportRequest
 
 MAX_QUOTED_BODY = 300  # characters of an unusable answer quoted in a failure notice
 CONTENT_RANGE = re.compile(r"^bytes (?P<start>\d+)-\d+/(?P<total>\d+|\*)$")

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from ongage_export.polling import Readiness
+from ongage_export.domain.polling import Readiness
 
 HISTORY_LIMIT = 10
 RETENTION = timedelta(days=90)

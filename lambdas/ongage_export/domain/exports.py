@@ -15,20 +15,24 @@ from functools import partial
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from ongage_export.errors import DownloadNotResumable, InvalidExportRequest, InvalidPollingPolicy
-from ongage_export.job import Job
-from ongage_export.landing import LandedObject, UploadProgress
-from ongage_export.object_keys import export_key, staging_key
-from ongage_export.ongage_answers import export_id_problem
-from ongage_export.ongage_client import NotReady
-from ongage_export.polling import (
+from ongage_export.adapters.landing import LandedObject, UploadProgress
+from ongage_export.adapters.ongage_answers import export_id_problem
+from ongage_export.adapters.ongage_client import NotReady
+from ongage_export.adapters.readiness_history import history_key
+from ongage_export.domain.errors import (
+    DownloadNotResumable,
+    InvalidExportRequest,
+    InvalidPollingPolicy,
+)
+from ongage_export.domain.job import Job
+from ongage_export.domain.object_keys import export_key, staging_key
+from ongage_export.domain.polling import (
     MAX_DEADLINE_SECONDS,
     PollingPolicy,
     Readiness,
     learned_window,
 )
-from ongage_export.readiness_history import history_key
-from ongage_export.request import ExportRequest, parse_request
+from ongage_export.domain.request import ExportRequest, parse_request
 from ongage_export.settings import Settings
 
 Clock = Callable[[], datetime]

@@ -11,10 +11,10 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
-from ongage_export.errors import OngageAuthError
-from ongage_export.landing import S3Landing
-from ongage_export.ongage_client import OngageClient, OngageCredentials
-from ongage_export.readiness_history import DynamoReadinessHistory
+from ongage_export.adapters.landing import S3Landing
+from ongage_export.adapters.ongage_client import OngageClient, OngageCredentials
+from ongage_export.adapters.readiness_history import DynamoReadinessHistory
+from ongage_export.domain.errors import OngageAuthError
 from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, Settings
 
 SECRET_CACHE_SECONDS = 300

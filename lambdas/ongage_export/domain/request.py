@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ongage_export.errors import InvalidExportRequest
+from ongage_export.domain.errors import InvalidExportRequest
 
 DATE_FORMATS = (
     "mm/dd/yyyy",
