@@ -38,8 +38,8 @@ from ongage_cli.following import describe, format_report, wait_for
 from ongage_cli.inputs import InputError, load_request_file, positive_int, positive_seconds
 from ongage_cli.resume import resume_input, with_polling
 from ongage_cli.run_lookup import FoundRun, find_run
-from ongage_export.adapters.ongage_answers import export_id_problem
 from ongage_export.contract import DEFAULT_STACK_NAME, DOWNLOAD_LINK_SECONDS, EXECUTION_NAME
+from ongage_export.domain.export_id import export_id_problem
 from ongage_export.domain.polling import PollingPolicy
 from ongage_export.domain.request import validate_request
 

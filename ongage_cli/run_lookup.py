@@ -15,8 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ongage_cli.deployment import DeployedError, Deployment
-from ongage_export.adapters.ongage_answers import export_id_problem
 from ongage_export.contract import EXECUTION_NAME
+from ongage_export.domain.export_id import export_id_problem
 from ongage_export.domain.run_status import NOT_FOUND_ERRORS, parse_json
 
 # How many of the newest runs are searched for an Ongage export id: a week of hourly

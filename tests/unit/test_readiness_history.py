@@ -10,8 +10,8 @@ from ongage_export.adapters.readiness_history import (
     HISTORY_LIMIT,
     DynamoReadinessHistory,
     decode_runs,
-    history_key,
 )
+from ongage_export.domain.create import history_key
 from ongage_export.domain.polling import Readiness
 from ongage_export.domain.request import parse_request
 

@@ -26,7 +26,6 @@ from ongage_export.adapters.ongage_answers import (
     MAX_ERROR_BODY,
     error_for,
     export_id_in,
-    export_id_problem,
     is_rejection,
     ongage_message,
     rejected,
@@ -44,6 +43,8 @@ from ongage_export.domain.errors import (
     OngageRedirectRefused,
     OngageUnavailable,
 )
+from ongage_export.domain.export_id import export_id_problem
+from ongage_export.domain.ports import NotReady
 from ongage_export.domain.request import ExportRequest
 
 MAX_QUOTED_BODY = 300  # characters of an unusable answer quoted in a failure notice
@@ -72,13 +73,6 @@ class OngageCredentials:
             "X_PASSWORD": self.password,
             "X_ACCOUNT_CODE": self.account_code,
         }
-
-
-@dataclass(frozen=True)
-class NotReady:
-    """Retrieve answered 412: the export is not finished (Ongage's message says so)."""
-
-    message: str
 
 
 class ExportDownload:
