@@ -4,12 +4,14 @@ command that carries on with a run that gave up."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ongage_export.domain.job import Job
 from ongage_export.domain.polling import MAX_DEADLINE_SECONDS
-from ongage_export.domain.ports import LandedObject
+
+if TYPE_CHECKING:
+    from ongage_export.adapters.landing import LandedObject
 
 
 def redrive_command(job: Job) -> str:

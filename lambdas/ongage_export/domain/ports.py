@@ -1,17 +1,19 @@
 """What the use cases need of the world, as Protocols: the adapters (`ongage_export.adapters`)
 meet them, the handlers pass them in, tests pass fakes. The domain never imports an adapter,
-with one exception: the landing's value types, `LandedObject` and `UploadProgress` (the latter
-travels in the job), are still defined beside the S3 code that makes them."""
+with one exception: the landing's value types, `LandedObject` and `UploadProgress` (the job
+carries the latter), still defined beside the S3 code that makes them (job.py, retrieve.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ongage_export.adapters.landing import LandedObject, UploadProgress
 from ongage_export.domain.polling import Readiness
+
+if TYPE_CHECKING:  # value types of the landing, named here only in signatures
+    from ongage_export.adapters.landing import LandedObject, UploadProgress
 
 Clock = Callable[[], datetime]
 

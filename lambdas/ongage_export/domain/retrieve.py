@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 
+from ongage_export.adapters.landing import LandedObject, UploadProgress
 from ongage_export.domain.errors import DownloadNotResumable
 from ongage_export.domain.job import Job
 from ongage_export.domain.notices import (
@@ -24,14 +25,7 @@ from ongage_export.domain.notices import (
 )
 from ongage_export.domain.object_keys import export_key, staging_key
 from ongage_export.domain.polling import Readiness
-from ongage_export.domain.ports import (
-    Clock,
-    LandedObject,
-    Landing,
-    NotReady,
-    Ongage,
-    UploadProgress,
-)
+from ongage_export.domain.ports import Clock, Landing, NotReady, Ongage
 from ongage_export.settings import Settings
 
 
