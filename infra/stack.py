@@ -8,6 +8,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from infra.api import ExportApi
 from infra.config import StackConfig
 from infra.consumer import CuratedExports
 from infra.credentials import OngageCredentials
@@ -16,8 +17,8 @@ from infra.functions import ExportFunctions
 from infra.monitoring import Monitoring
 from infra.notifications import Notifications
 from infra.parameters import ongage_base_url
+from infra.schedules import ScheduledExports
 from infra.storage import ExportStorage
-from infra.triggers import ExportApi, ScheduledExports
 from infra.workflow import ExportWorkflow
 from ongage_export.contract import EXPORT_PREFIX
 
