@@ -12,7 +12,7 @@ from aws_cdk import aws_apigateway as apigw
 
 from ongage_export.contract import EXECUTION_NAME_PATTERN
 from ongage_export.domain.polling import PollingPolicy
-from ongage_export.domain.request import request_json_schema
+from ongage_export.domain.request_schema import request_json_schema
 
 IDEMPOTENCY_KEY_PATTERN = EXECUTION_NAME_PATTERN  # the key names the execution
 ARN_TOKEN = "@@STATE_MACHINE_ARN@@"

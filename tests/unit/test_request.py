@@ -16,9 +16,9 @@ from ongage_export.domain.request import (
     STATUSES,
     InvalidExportRequest,
     parse_request,
-    request_json_schema,
     validate_request,
 )
+from ongage_export.domain.request_schema import request_json_schema
 
 VALID = {
     "name": "My export",
