@@ -10,16 +10,13 @@ EXPORT_BUCKET, whatever the execution output says.
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
-from ongage_export.adapters.step_functions import StepFunctionsRuns
+from ongage_export.adapters import clients
 from ongage_export.domain.run_status import (
     WHAT_AN_ID_IS,
     NotAnExecution,
@@ -34,16 +31,6 @@ HEADERS = {"Content-Type": content_types.APPLICATION_JSON, "Cache-Control": "no-
 MAX_ID_LENGTH = 2048  # an execution ARN is far shorter; anything longer is refused unread
 
 app = APIGatewayRestResolver()
-
-
-@cache
-def _stepfunctions() -> Any:
-    return boto3.client("stepfunctions")
-
-
-@cache
-def _s3() -> Any:
-    return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -61,9 +48,9 @@ def get_export(run_id: str) -> Response[str]:
     settings = StatusSettings.from_env()
     arn = execution_arn(path_id(app.current_event.path_parameters), settings.state_machine_arn)
     view = run_status(
-        StepFunctionsRuns(_stepfunctions()),
+        clients.runs(),
         arn,
-        signer=_s3(),
+        signer=clients.link_signer(),
         link_seconds=settings.download_link_seconds,
         bucket=settings.export_bucket,
         prefix=settings.export_prefix,
