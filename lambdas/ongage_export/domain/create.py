@@ -26,7 +26,8 @@ HISTORY_KEY_PREFIX = "readiness#"
 
 class RunInput(NamedTuple):
     """The execution input `{"request": {...}, "polling": {...}?, "resume": {...}?}`, validated;
-    `resumed_export` is the export id a resumed run carries on with (see resume.py), if any."""
+    `resumed_export` is the export id a resumed run carries on with (ongage_cli/resume.py), if
+    any."""
 
     request: ExportRequest
     policy: PollingPolicy
