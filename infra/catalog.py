@@ -24,7 +24,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from ongage_export.curated_schema import SYSTEM_FIELD_TYPES, glue_columns
+from ongage_export.consumer.schema import SYSTEM_FIELD_TYPES, glue_columns
 
 TABLE_NAME = "curated_exports"
 RESULTS_PREFIX = "athena-results/"

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from ongage_export.adapters.ongage_session import trusted_origin
 from ongage_export.contract import (
     CURATED_PREFIX,
     DEFAULT_STACK_NAME,
@@ -32,9 +33,8 @@ from ongage_export.contract import (
     EXPORT_PREFIX,
     STAGING_PREFIX,
 )
-from ongage_export.ongage_session import trusted_origin
-from ongage_export.polling import PollingPolicy
-from ongage_export.request import FIELD_NAME_PATTERN, validate_request
+from ongage_export.domain.polling import PollingPolicy
+from ongage_export.domain.request import FIELD_NAME_PATTERN, validate_request
 
 CONTEXT_KEY = "ongage_export"
 SCHEDULED_TIME_TOKEN = "{scheduled_time}"

@@ -37,8 +37,8 @@ from infra.config import StackConfig
 from infra.functions import HANDLERS, FunctionSpec, dead_letter_queue, new_function
 from infra.notifications import allow_publishing
 from infra.storage import ExportStorage
+from ongage_export.consumer.manifest import SCHEMAS_FOLDER
 from ongage_export.contract import EXPORT_PREFIX, PART_SIZE_MIB
-from ongage_export.curated_manifest import SCHEMAS_FOLDER
 from ongage_export.settings import CurateSettings
 
 # EventBridge -> Lambda is an asynchronous Invoke: it fails only when Lambda does not accept the
@@ -157,7 +157,7 @@ def s3_curation_statements(storage: ExportStorage, prefix: str) -> list[iam.Poli
     the curated keys through multipart.MultipartUploader: a multipart upload (s3:PutObject), its
     parts listed to complete it, aborted on failure, and leftover uploads of the same key found
     and aborted first (ListBucketMultipartUploads). It lists only the schema records
-    (`<curated>_schemas/`, curated_manifest.py), to tell a first export from a changed one.
+    (`<curated>_schemas/`, consumer/manifest.py), to tell a first export from a changed one.
     """
     bucket = storage.bucket
     schemas = f"{prefix}{SCHEMAS_FOLDER}"

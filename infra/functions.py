@@ -192,8 +192,8 @@ class ExportFunctions(Construct):
                 resources=[storage.table.table_arn],
             )
         )
-        # Readiness history (lambdas/ongage_export/readiness_history.py): the create step reads
-        # it, the retrieve step adds each finished run; its items live in the same table.
+        # Readiness history (ongage_export/adapters/readiness_history.py): the create step
+        # reads it, the retrieve step adds each finished run; its items live in the same table.
         self.retrieve_export.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ReadinessHistory",

@@ -10,17 +10,14 @@ construct and, for wildcards, to the exact resource or action (`applies_to`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NagPackSuppression, NagSuppressions, RegexAppliesTo
 from constructs import IConstruct
 
+from infra.stack import OngageExportStack
+from ongage_export.consumer.manifest import SCHEMAS_FOLDER
 from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
-from ongage_export.curated_manifest import SCHEMAS_FOLDER
-
-if TYPE_CHECKING:
-    from infra.stack import OngageExportStack
 
 XRAY = (
     "X-Ray PutTraceSegments/PutTelemetryRecords (and GetSampling* for Step Functions) do not "
@@ -34,8 +31,13 @@ SFN_LOGGING = (
 )
 
 
-def add_checks(scope: cdk.App | cdk.Stack) -> None:
-    cdk.Aspects.of(scope).add(AwsSolutionsChecks(verbose=True))
+def add_checks(app: cdk.App) -> None:
+    """The checks over every stack of `app`, and the suppressions of each OngageExportStack in it
+    (here, not in the stack: the stack knows nothing of cdk-nag)."""
+    for stack in app.node.children:
+        if isinstance(stack, OngageExportStack):
+            add_suppressions(stack)
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
 
 
 def _suppress(

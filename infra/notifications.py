@@ -3,8 +3,8 @@
 The workflow publishes SUCCEEDED / FAILED messages with `status` and `list_id` message attributes
 (see the ASL), so subscribers filter with a subscription filter policy. An EventBridge rule sends
 every execution that ends FAILED, TIMED_OUT or ABORTED to the AnnounceRun function, which
-announces it only when the workflow did not (ongage_export.unannounced_runs): a timeout of the
-whole execution, a manual stop, or a FAILED a Catch cannot see (States.Runtime, the failure
+announces it only when the workflow did not (ongage_export.domain.unannounced_runs): a timeout
+of the whole execution, a manual stop, or a FAILED a Catch cannot see (States.Runtime, the failure
 notice itself failing to publish). So each run gets exactly one notice.
 """
 
@@ -23,8 +23,8 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.functions import HANDLERS, FunctionSpec, new_function
+from ongage_export.domain.unannounced_runs import ENDED_BADLY, STATUS_CHANGE
 from ongage_export.settings import AnnounceSettings
-from ongage_export.unannounced_runs import ENDED_BADLY, STATUS_CHANGE
 
 # Services that publish to the encrypted topic and so must use its key (CloudWatch alarms).
 _PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com",)

@@ -8,17 +8,17 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from infra.api import ExportApi
 from infra.config import StackConfig
 from infra.consumer import CuratedExports
 from infra.credentials import OngageCredentials
 from infra.encryption import data_key
 from infra.functions import ExportFunctions
 from infra.monitoring import Monitoring
-from infra.nag import add_suppressions
 from infra.notifications import Notifications
 from infra.parameters import ongage_base_url
+from infra.schedules import ScheduledExports
 from infra.storage import ExportStorage
-from infra.triggers import ExportApi, ScheduledExports
 from infra.workflow import ExportWorkflow
 from ongage_export.contract import EXPORT_PREFIX
 
@@ -117,7 +117,6 @@ class OngageExportStack(cdk.Stack):
             consumer=self.consumer,
         )
         self._outputs()
-        add_suppressions(self)
 
     def _outputs(self) -> None:
         bucket = self.storage.bucket

@@ -12,7 +12,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from ongage_export.contract import DEFAULT_STACK_NAME
-from ongage_export.execution_status import NotAnExecution, execution_arn
+from ongage_export.domain.run_status import NotAnExecution, execution_arn
 
 STACK_ENV = "ONGAGE_EXPORT_STACK"
 

@@ -9,43 +9,30 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from ongage_cli.deployment import DeployedError, Deployment
 from ongage_cli.run_lookup import export_id_of
+from ongage_export.adapters.step_functions import StepFunctionsRuns, latest_progress
 from ongage_export.contract import DOWNLOAD_LINK_SECONDS
-from ongage_export.execution_status import (
-    FINISHED,
-    NOT_FOUND_ERRORS,
-    download_link,
-    landed_location,
-    latest_progress,
-    status_view,
-)
+from ongage_export.domain.run_status import FINISHED, UnknownRun, run_status
 
 
 def describe(
     deployment: Deployment, arn: str, link_seconds: int = DOWNLOAD_LINK_SECONDS
 ) -> dict[str, Any]:
-    """Status, progress, Ongage's export id once the run has one, and for a landed export its
-    location and a presigned download link."""
+    """The run status (`run_status`, as the API shows it), with where a running export is and
+    Ongage's export id once the run has one."""
     sfn = deployment.stepfunctions()
+    signer = deployment.session.client("s3", config=Config(signature_version="s3v4"))
     try:
-        execution = sfn.describe_execution(executionArn=arn)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in NOT_FOUND_ERRORS:
-            raise DeployedError(f"no run {arn.rsplit(':', 1)[-1]!r} on this stack") from None
-        raise
-    report = status_view(execution)
-    if execution["status"] == "RUNNING":
+        report = run_status(StepFunctionsRuns(sfn), arn, signer=signer, link_seconds=link_seconds)
+    except UnknownRun as error:
+        raise DeployedError(str(error)) from None
+    if report["status"] == "RUNNING":
         report["progress"] = progress(sfn, arn)
         report["export_id"] = report["progress"].get("export_id")
     elif "export_id" not in report:
         report["export_id"] = export_id_of(sfn, arn)
-    bucket, key = landed_location(report.get("result"))
-    if bucket:
-        s3 = deployment.session.client("s3", config=Config(signature_version="s3v4"))
-        report.update(download_link(s3, bucket, key, link_seconds))
     return report
 
 

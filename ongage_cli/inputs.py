@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from ongage_export.ongage_answers import export_id_problem
-from ongage_export.ongage_session import trusted_origin
+from ongage_export.adapters.ongage_session import trusted_origin
+from ongage_export.domain.export_id import export_id_problem
 
 EXIT_USAGE = 2
 # How long `run` waits for Ongage's URL to answer before it deploys anything.

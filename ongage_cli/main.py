@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ongage_cli.inputs import InputError, Parser, fail, load_request_file
-from ongage_export.request import validate_request
+from ongage_export.domain.request import validate_request
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Commands that other distributions add (the workbench: demo, run, simulator): modules with

@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ongage_export.execution_status import latest_progress
-from ongage_export.polling import PollingPolicy
+from ongage_export.adapters.step_functions import latest_progress
+from ongage_export.domain.polling import PollingPolicy
 
 ENDED_UNSUCCESSFULLY = ("FAILED", "TIMED_OUT", "ABORTED")
 

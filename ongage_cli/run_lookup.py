@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ongage_cli.deployment import DeployedError, Deployment
+from ongage_export.adapters.step_functions import StepFunctionsRuns
 from ongage_export.contract import EXECUTION_NAME
-from ongage_export.execution_status import NOT_FOUND_ERRORS, parse_json
-from ongage_export.ongage_answers import export_id_problem
+from ongage_export.domain.export_id import export_id_problem
+from ongage_export.domain.run_status import parse_json
 
 # How many of the newest runs are searched for an Ongage export id: a week of hourly
 # schedules, at one or two calls each.
@@ -78,13 +77,7 @@ def export_id_of(sfn: Any, arn: str) -> str | None:
 
 
 def _exists(sfn: Any, arn: str) -> bool:
-    try:
-        sfn.describe_execution(executionArn=arn)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in NOT_FOUND_ERRORS:
-            return False
-        raise
-    return True
+    return StepFunctionsRuns(sfn).describe(arn) is not None
 
 
 def _recent_runs(sfn: Any, deployment: Deployment, recent: int) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from ongage_export.adapters.ongage_session import trusted_origin
 from ongage_export.contract import (
     CURATED_PREFIX,
     EXPORT_PREFIX,
@@ -29,9 +30,8 @@ from ongage_export.contract import (
     STAGING_PREFIX,
     UPLOAD_CONCURRENCY,
 )
-from ongage_export.errors import ConfigurationError
-from ongage_export.ongage_session import trusted_origin
-from ongage_export.polling import PollingPolicy
+from ongage_export.domain.errors import ConfigurationError
+from ongage_export.domain.polling import PollingPolicy
 
 # Ongage calls: a connection within 10 s, and no silence longer than 60 s between bytes (a
 # create's answer, or the next chunk of a download). Both together stay well inside the

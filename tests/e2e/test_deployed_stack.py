@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from ongage_cli import deployed, following
-from ongage_cli.deployed import signed_request
+from ongage_cli import following, starting
 from ongage_cli.deployment import Deployment
+from ongage_cli.starting import signed_request
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +95,7 @@ def test_real_export_through_the_api_starts_once_and_lands(
 
 def test_real_export_through_the_cli(deployment, real_request, export_timeout, tmp_path):
     key = _key("cli")
-    started = deployed.start_execution(deployment, key, {"request": real_request})
+    started = starting.start_execution(deployment, key, {"request": real_request})
     assert started["run_id"] == key
     arn = deployment.execution_arn(key)
     report = following.wait_for(deployment, arn, timeout=export_timeout, interval=15)

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from infra.triggers import start_request_schema
+from infra.api_mapping import start_request_schema
 from tests.conftest import REQUEST
 
 SUPPRESSION = {k: v for k, v in REQUEST.items() if k not in ("segment_id",)}

@@ -22,8 +22,8 @@ from infra.consumer import (
     INVOKE_RETRY_ATTEMPTS,
 )
 from infra.stack import OUTPUT_CURATED_PREFIX
-from ongage_export.curate import destination_for
-from ongage_export.curated_parquet import ARROW_TYPES, CsvToParquet
+from ongage_export.consumer.curate import destination_for
+from ongage_export.consumer.parquet import ARROW_TYPES, CsvToParquet
 from ongage_export.settings import CurateSettings
 from tests.infra.conftest import CURATED, ROOT, curated_settings
 from tests.infra.helpers import actions_on, logical_id, of_type, props, role_of, statements

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ongage_export.polling import MAX_DEADLINE_SECONDS
+from ongage_export.domain.polling import MAX_DEADLINE_SECONDS
 from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, ONGAGE_READ_TIMEOUT_SECONDS
 
 CDK_OUT = Path(__file__).resolve().parents[2] / "cdk.out"

@@ -7,8 +7,8 @@ import json
 import jsonschema
 import pytest
 
-from infra.triggers import start_request_schema
-from ongage_export.request import request_json_schema
+from infra.api_mapping import start_request_schema
+from ongage_export.domain.request_schema import request_json_schema
 from tests.infra.helpers import actions_on, logical_id, of_type, props, statements
 
 VALID_REQUEST = {

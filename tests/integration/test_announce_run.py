@@ -15,9 +15,9 @@ from moto import mock_aws
 
 from embedded_runtime import notices
 from embedded_runtime.lambda_dispatch import LambdaContext
-from ongage_export import clients
+from ongage_export.adapters import clients
+from ongage_export.domain.unannounced_runs import NotAnEndedRun
 from ongage_export.handlers import announce_run
-from ongage_export.unannounced_runs import NotAnEndedRun
 
 REGION = "us-east-1"
 BROKEN = {"Type": "Fail", "Error": "Test.Unreadable", "Cause": "the first state could not read"}

@@ -32,8 +32,8 @@ from benchmarks import (
     zip_check,
 )
 from benchmarks.services import MIB, s3_client, start_moto
-from ongage_export.landing import S3Landing, StagedObject
-from ongage_export.polling import PollingPolicy
+from ongage_export.adapters.landing import S3Landing, StagedObject
+from ongage_export.domain.polling import PollingPolicy
 
 
 @pytest.fixture

@@ -22,8 +22,9 @@ import pytest
 from moto import mock_aws
 
 from embedded_runtime.lambda_dispatch import LambdaContext
-from ongage_export import clients
-from ongage_export.curate import (
+from ongage_export.adapters import clients
+from ongage_export.adapters.multipart import MultipartUploader
+from ongage_export.consumer.curate import (
     MANIFEST_NAME,
     ExportRequest,
     NotAnExport,
@@ -31,7 +32,6 @@ from ongage_export.curate import (
     curate_export,
 )
 from ongage_export.handlers import curate_export as curate_handler
-from ongage_export.multipart import MultipartUploader
 from ongage_export.settings import CurateSettings
 from ongage_simulator.export_body import ExportBody
 

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ongage_cli import deployed, following
+from ongage_cli import deployed, following, starting
 from ongage_cli.deployment import Deployment
 from ongage_export.contract import EXECUTION_NAME
 
@@ -314,7 +314,7 @@ def test_start_via_api_posts_a_sigv4_signed_body(aws, tmp_path, capsys, monkeypa
         sent.append(request)
         return _FakeResponse(json.dumps(answer).encode())
 
-    monkeypatch.setattr(deployed.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(starting.urllib.request, "urlopen", fake_urlopen)
     code, out, _ = _run(
         ["start", _request_file(tmp_path), "--idempotency-key", "api-1", "--via-api", "--json"],
         capsys,
@@ -335,9 +335,9 @@ def test_start_via_api_reports_a_rejection(aws, tmp_path, capsys, monkeypatch):
 
     def conflict(request: Any, timeout: float) -> Any:
         body = io.BytesIO(json.dumps({"message": "already named a run"}).encode())
-        raise deployed.urllib.error.HTTPError(request.full_url, 409, "Conflict", {}, body)  # type: ignore[arg-type]
+        raise starting.urllib.error.HTTPError(request.full_url, 409, "Conflict", {}, body)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(deployed.urllib.request, "urlopen", conflict)
+    monkeypatch.setattr(starting.urllib.request, "urlopen", conflict)
     code, _, err = _run(["start", _request_file(tmp_path), "--via-api"], capsys)
     assert code == deployed.EXIT_USAGE
     assert "409" in err and "already named a run" in err
@@ -531,9 +531,9 @@ def test_start_via_api_that_cannot_be_reached_is_one_line(aws, tmp_path, capsys,
     _deploy()
 
     def unreachable(request: Any, timeout: float) -> Any:
-        raise deployed.urllib.error.URLError(OSError(-2, "Name or service not known"))
+        raise starting.urllib.error.URLError(OSError(-2, "Name or service not known"))
 
-    monkeypatch.setattr(deployed.urllib.request, "urlopen", unreachable)
+    monkeypatch.setattr(starting.urllib.request, "urlopen", unreachable)
     code, _, err = _run(["start", _request_file(tmp_path), "--via-api"], capsys)
     assert code == deployed.EXIT_USAGE
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

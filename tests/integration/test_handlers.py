@@ -9,8 +9,13 @@ import pytest
 
 from embedded_runtime.lambda_dispatch import LambdaContext
 from embedded_runtime.runtime import EmbeddedRuntime
-from ongage_export import clients
-from ongage_export.errors import CreateInterrupted, InvalidExportRequest, InvalidPollingPolicy
+from ongage_export.adapters import clients
+from ongage_export.domain import create
+from ongage_export.domain.errors import (
+    CreateInterrupted,
+    InvalidExportRequest,
+    InvalidPollingPolicy,
+)
 from ongage_export.handlers import create_export, retrieve_export
 from ongage_simulator import OngageSimulator
 from tests.conftest import FAST_POLLING, REQUEST
@@ -70,11 +75,11 @@ def test_a_create_killed_after_its_record_was_completed_reuses_the_export(
     def killed(*args: Any, **kwargs: Any) -> Any:
         raise Killed
 
-    start_job = create_export.start_job
-    monkeypatch.setattr(create_export, "start_job", killed)
+    start_job = create.start_job
+    monkeypatch.setattr(create, "start_job", killed)
     with pytest.raises(Killed):
         create_export.handler(create_event(), context())
-    monkeypatch.setattr(create_export, "start_job", start_job)
+    monkeypatch.setattr(create, "start_job", start_job)
 
     job = create_export.handler(create_event(), context())  # the workflow's retry
 

@@ -17,15 +17,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ongage_export import landing as landing_module
-from ongage_export.errors import (
+from ongage_export.adapters import landing as landing_module
+from ongage_export.adapters.landing import MIN_PART_SIZE, S3Landing, UploadProgress
+from ongage_export.adapters.multipart import PartBuffers, cut_parts
+from ongage_export.domain.errors import (
     CorruptExport,
     DownloadInterrupted,
     OngageUnexpectedResponse,
     UnsupportedExport,
 )
-from ongage_export.landing import MIN_PART_SIZE, S3Landing, UploadProgress
-from ongage_export.multipart import PartBuffers, cut_parts
 from tests.integration.conftest import BUCKET
 
 META = {"export-id": "42", "list-id": "7"}

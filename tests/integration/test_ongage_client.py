@@ -14,7 +14,20 @@ from requests import PreparedRequest, Request, Response
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from ongage_export.errors import (
+from ongage_export.adapters.ongage_answers import check_zip_start, is_rejection
+from ongage_export.adapters.ongage_client import (
+    ExportDownload,
+    NotReady,
+    OngageClient,
+    OngageCredentials,
+)
+from ongage_export.adapters.ongage_session import (
+    MAX_REDIRECTS,
+    OngageSession,
+    origin_of,
+    trusted_origin,
+)
+from ongage_export.domain.errors import (
     ConfigurationError,
     DownloadInterrupted,
     ExportRejected,
@@ -27,15 +40,7 @@ from ongage_export.errors import (
     OngageUnavailable,
     OngageUnexpectedResponse,
 )
-from ongage_export.ongage_answers import check_zip_start, is_rejection
-from ongage_export.ongage_client import (
-    ExportDownload,
-    NotReady,
-    OngageClient,
-    OngageCredentials,
-)
-from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession, origin_of, trusted_origin
-from ongage_export.request import parse_request
+from ongage_export.domain.request import parse_request
 from ongage_export.settings import Settings
 from ongage_simulator import Fault, OngageSimulator, SimulatorConfig
 from ongage_simulator.other_origin import ReceivedRequest

@@ -1,6 +1,6 @@
 """The project's request rules and the simulator's own reading of Ongage's page must not drift.
 
-The two are written apart (the simulator never imports `ongage_export.request`): whatever the
+The two are written apart (the simulator never imports `ongage_export.domain.request`): whatever the
 project accepts must be accepted by the reading of the documentation, and whatever the
 documentation forbids must be refused by both.
 """
@@ -16,7 +16,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ongage_export.request import validate_request
+from ongage_export.domain.request import validate_request
 from ongage_simulator import OngageSimulator, SimulatorConfig
 from ongage_simulator.rules import documented_problems
 from tests.conftest import CREDENTIALS

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from ongage_cli.main import build_parser
-from ongage_export.polling import PollingPolicy
+from ongage_export.domain.polling import PollingPolicy
 from ongage_simulator import cli as simulator_cli
 from ongage_simulator.faults import Fault
 

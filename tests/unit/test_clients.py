@@ -9,10 +9,10 @@ import zlib
 import boto3
 import pytest
 
-from ongage_export import clients
-from ongage_export.clients import S3_CONFIG
-from ongage_export.errors import OngageAuthError
-from ongage_export.ongage_client import OngageClient
+from ongage_export.adapters import clients
+from ongage_export.adapters.clients import S3_CONFIG
+from ongage_export.adapters.ongage_client import OngageClient
+from ongage_export.domain.errors import OngageAuthError
 from ongage_export.settings import Settings
 
 

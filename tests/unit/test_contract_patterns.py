@@ -1,4 +1,4 @@
-"""The contracts' key patterns are the code's: generated from ongage_export.object_keys, and
+"""The contracts' key patterns are the code's: generated from ongage_export.domain.object_keys, and
 every key the code makes matches them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ongage_export.contract import EXPORT_PREFIX
-from ongage_export.object_keys import export_key, export_key_pattern
+from ongage_export.domain.object_keys import export_key, export_key_pattern
 from tools import contract_patterns
 
 

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ongage_export import curated_parquet
-from ongage_export.curate import (
+from ongage_export.consumer import parquet
+from ongage_export.consumer.curate import (
     ExportRequest,
     NotAnExport,
     destination_for,
@@ -21,7 +21,7 @@ from ongage_export.curate import (
     member_keys,
     request_of,
 )
-from ongage_export.curated_manifest import (
+from ongage_export.consumer.manifest import (
     ALL_FIELDS,
     CuratedFile,
     export_columns,
@@ -29,10 +29,10 @@ from ongage_export.curated_manifest import (
     schema_id,
     selection_of,
 )
-from ongage_export.curated_parquet import CsvToParquet, header_of, strptime_format
-from ongage_export.curated_schema import glue_columns
-from ongage_export.errors import ConfigurationError
-from ongage_export.request import DATE_FORMATS, SYSTEM_FIELDS
+from ongage_export.consumer.parquet import CsvToParquet, header_of, strptime_format
+from ongage_export.consumer.schema import glue_columns
+from ongage_export.domain.errors import ConfigurationError
+from ongage_export.domain.request import DATE_FORMATS, SYSTEM_FIELDS
 from ongage_export.settings import CurateSettings
 
 SETTINGS = CurateSettings(export_bucket="exports")
@@ -112,8 +112,8 @@ def test_a_header_only_member_is_an_empty_typed_table_and_an_empty_one_writes_no
 
 
 def test_large_members_are_written_in_several_row_groups(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(curated_parquet, "ROW_GROUP_BYTES", 64 * 1024)
-    monkeypatch.setattr(curated_parquet, "READ_BLOCK", 16 * 1024)
+    monkeypatch.setattr(parquet, "ROW_GROUP_BYTES", 64 * 1024)
+    monkeypatch.setattr(parquet, "READ_BLOCK", 16 * 1024)
     data = b"email,n\r\n" + b"".join(b"u%d@example.com,%d\r\n" % (i, i) for i in range(20_000))
     member = CsvToParquet(io.BytesIO(data), None)
     chunks = list(member.chunks())
@@ -134,7 +134,7 @@ def test_strptime_format_of_ongage_formats() -> None:
 
 
 def test_the_typed_fields_are_ongages_system_fields() -> None:
-    assert set(curated_parquet.SYSTEM_TYPES) == set(SYSTEM_FIELDS)
+    assert set(parquet.SYSTEM_TYPES) == set(SYSTEM_FIELDS)
 
 
 # -- schema and drift --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from ongage_export import errors
+from ongage_export.domain import errors
 from statemachine import ASL_FILE
 
 AWS_PREFIXES = ("States.", "Lambda.", "Sandbox.", "Runtime.")

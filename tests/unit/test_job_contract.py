@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from ongage_export.job import SCHEMA_PATH, Job, schema_text
+from ongage_export.domain.job import SCHEMA_PATH, Job, schema_text
 from statemachine import ASL_FILE
 
 ASL = ASL_FILE
@@ -13,7 +13,7 @@ ASL = ASL_FILE
 
 def test_the_published_schema_matches_the_model() -> None:
     assert SCHEMA_PATH.read_text() == schema_text(), (
-        "contracts/job.schema.json is stale: run `python -m ongage_export.job`"
+        "contracts/job.schema.json is stale: run `python -m ongage_export.domain.job`"
     )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ongage_export.object_keys import export_key, slug, staging_key
+from ongage_export.domain.object_keys import export_key, slug, staging_key
 
 WHEN = datetime(2026, 11, 26, 23, 59, tzinfo=UTC)
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from ongage_export.errors import DownloadNotResumable
-from ongage_export.exports import poll_job, readiness_of, start_job
-from ongage_export.job import Job
-from ongage_export.landing import LandedObject, UploadProgress
-from ongage_export.ongage_client import NotReady
-from ongage_export.polling import PollingPolicy, Readiness
-from ongage_export.request import parse_request
+from ongage_export.adapters.landing import LandedObject, UploadProgress
+from ongage_export.domain.create import Learned, history_key, start_job
+from ongage_export.domain.errors import DownloadNotResumable
+from ongage_export.domain.job import Job
+from ongage_export.domain.polling import PollingPolicy, Readiness
+from ongage_export.domain.ports import NotReady
+from ongage_export.domain.request import parse_request
+from ongage_export.domain.retrieve import poll_job, readiness_of
 from ongage_export.settings import Settings
 
 STARTED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -112,7 +113,8 @@ def new_job(history: list[Readiness] | None = None, **polling: Any) -> Job:
     policy = PollingPolicy(jitter=0, **polling)
     return start_job(
         REQUEST, policy, "7000001", execution_arn=ARN, started_at=STARTED.isoformat(),
-        rng=random.Random(1), history=history,
+        rng=random.Random(1),
+        history=None if history is None else Learned(history_key(REQUEST.work_shape()), history),
     )  # fmt: skip
 
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ongage_export.polling import (
+from ongage_export.adapters.readiness_history import HISTORY_LIMIT
+from ongage_export.domain.polling import (
     EXTRA_POLLS,
     PollingPolicy,
     Readiness,
@@ -18,7 +19,6 @@ from ongage_export.polling import (
     polls_by,
     simulate,
 )
-from ongage_export.readiness_history import HISTORY_LIMIT
 
 
 def test_waits_grow_then_stay_at_the_cap_without_jitter() -> None:

@@ -6,14 +6,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ongage_export.polling import Readiness
-from ongage_export.readiness_history import (
+from ongage_export.adapters.readiness_history import (
     HISTORY_LIMIT,
     DynamoReadinessHistory,
     decode_runs,
-    history_key,
 )
-from ongage_export.request import parse_request
+from ongage_export.domain.create import history_key
+from ongage_export.domain.polling import Readiness
+from ongage_export.domain.request import parse_request
 
 BASE = {"name": "daily-2026-11-26", "list_id": 1, "segment_id": [2, 1], "date_format": "mm/dd/yyyy",
         "file_format": "csv", "status": ["active", "opened"]}  # fmt: skip

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ongage_export.request import (
+from ongage_export.domain.request import (
     DATE_FORMATS,
     SEGMENT_ONLY_STATUSES,
     STATUSES,
     InvalidExportRequest,
     parse_request,
-    request_json_schema,
     validate_request,
 )
+from ongage_export.domain.request_schema import request_json_schema
 
 VALID = {
     "name": "My export",

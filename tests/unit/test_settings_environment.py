@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ongage_export.polling import PollingPolicy
+from ongage_export.domain.polling import PollingPolicy
 from ongage_export.settings import (
     POWERTOOLS_ENVIRONMENT,
     AnnounceSettings,

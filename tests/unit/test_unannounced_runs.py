@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ongage_export.unannounced_runs import (
+from ongage_export.domain.unannounced_runs import (
     NOTICE_STATES,
     EndedRun,
     NotAnEndedRun,

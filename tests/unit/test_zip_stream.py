@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ongage_export import zip_stream
-from ongage_export.errors import CorruptExport, OngageUnexpectedResponse, UnsupportedExport
-from ongage_export.ongage_answers import check_zip_start
-from ongage_export.zip_stream import StreamingZipCheck, check_zip_stream
+from ongage_export.adapters import zip_stream
+from ongage_export.adapters.ongage_answers import check_zip_start
+from ongage_export.adapters.zip_stream import StreamingZipCheck, check_zip_stream
+from ongage_export.domain.errors import CorruptExport, OngageUnexpectedResponse, UnsupportedExport
 from ongage_simulator.export_body import ExportBody
 
 CSV = b"email,first_name\n" + b"".join(b"user%d@example.com,Zo\xc3\xab\n" % i for i in range(3000))

@@ -48,7 +48,7 @@ from benchmarks.policies import (
 from benchmarks.report import dollars, met, table
 from benchmarks.services import REQUEST
 from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
-from ongage_export.polling import PollingPolicy
+from ongage_export.domain.polling import PollingPolicy
 from ongage_simulator import Credentials, OngageSimulator, SimulatorConfig
 
 HANDLER_MODULES = {

@@ -174,7 +174,7 @@ class _Body:
 
 
 def child(source: Path) -> dict[str, Any]:
-    from ongage_export.curate import ExportRequest, curate_export
+    from ongage_export.consumer.curate import ExportRequest, curate_export
     from ongage_export.settings import CurateSettings
 
     settings = CurateSettings.from_env(

@@ -13,7 +13,7 @@ from typing import Any
 
 from benchmarks.cost_model import Model, fixed_loop_polls, poll_loop_cost
 from benchmarks.report import table
-from ongage_export.polling import PollingPolicy, Window, simulate
+from ongage_export.domain.polling import PollingPolicy, Window, simulate
 
 SWEEP_READY_AFTER_SECONDS = (30, 120, 300, 600, 1800, 3600, 6 * 3600)
 # Quicker to notice short exports, dearer for long ones (the default until 2026-11-26).

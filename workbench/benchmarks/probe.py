@@ -67,10 +67,10 @@ def handler_mode(spec: dict[str, Any]) -> Result:
     import random
     from datetime import UTC, datetime
 
-    from ongage_export.exports import start_job
+    from ongage_export.domain.create import start_job
+    from ongage_export.domain.polling import PollingPolicy
+    from ongage_export.domain.request import parse_request
     from ongage_export.handlers.retrieve_export import handler
-    from ongage_export.polling import PollingPolicy
-    from ongage_export.request import parse_request
 
     job = start_job(
         parse_request(spec["request"]),
@@ -111,8 +111,8 @@ def land_mode(spec: dict[str, Any]) -> Result:
     `S3Landing.land` does with a fresh download) or "staged" (stream, then the ranged re-read
     and the copy: a download resumed across invocations)."""
     from benchmarks.services import ongage_client, s3_client
-    from ongage_export import landing
-    from ongage_export.clients import S3_CONFIG
+    from ongage_export.adapters import landing
+    from ongage_export.adapters.clients import S3_CONFIG
 
     phases: dict[str, float] = {}
     landing.verify_zip = _timed(landing.verify_zip, "verify", phases)  # type: ignore[assignment]

@@ -23,8 +23,8 @@ from benchmarks import cost
 from benchmarks.cost_model import FIXED_POLL_SECONDS, Model, fit, fixed_loop_polls, poll_loop_cost
 from benchmarks.policies import GENTLE_POLICY, detection, policy_text
 from benchmarks.report import dollars, met, table
-from ongage_export.polling import PollingPolicy, Readiness, learned_window, simulate
-from ongage_export.readiness_history import appended
+from ongage_export.adapters.readiness_history import appended
+from ongage_export.domain.polling import PollingPolicy, Readiness, learned_window, simulate
 
 CENTRES = {"2 min": 120, "10 min": 600, "30 min": 1800, "2 h": 7200}
 RUNS = 10

@@ -23,8 +23,8 @@ import boto3
 from botocore.config import Config
 
 from benchmarks.timing import timed_process
-from ongage_export.ongage_client import OngageClient, OngageCredentials
-from ongage_export.request import parse_request
+from ongage_export.adapters.ongage_client import OngageClient, OngageCredentials
+from ongage_export.domain.request import parse_request
 from ongage_simulator import Credentials
 
 REGION = "us-east-1"

@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks.report import mib, table
 from benchmarks.services import MIB
-from ongage_export.zip_stream import check_zip_stream
+from ongage_export.adapters.zip_stream import check_zip_stream
 from ongage_simulator.export_body import ExportBody
 
 FULL_SIZE_MIB = 256

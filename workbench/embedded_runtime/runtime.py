@@ -51,7 +51,7 @@ from local_aws import (
 )
 from local_aws.deployment import OngageSecret
 from ongage_cli.resume import resume_input
-from ongage_export.polling import PollingPolicy
+from ongage_export.domain.polling import PollingPolicy
 from ongage_export.settings import Settings
 
 REGION = "us-east-1"

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from ongage_export import clients
+from ongage_export.adapters import clients
 
 
 @contextmanager

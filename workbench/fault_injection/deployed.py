@@ -33,9 +33,9 @@ from typing import Any, Literal, Protocol
 
 from embedded_runtime import notices
 from local_aws.deployment import LocalAwsProcess, LocalDeployment, OngageSecret, deploy
+from ongage_export.adapters.landing import CHECK_PASSED, CHECK_STARTED
 from ongage_export.contract import EXPORT_PREFIX, STAGING_PREFIX
-from ongage_export.landing import CHECK_PASSED, CHECK_STARTED
-from ongage_export.unannounced_runs import ENDED_BADLY
+from ongage_export.domain.unannounced_runs import ENDED_BADLY
 from ongage_simulator import Credentials, Fault, OngageSimulator, SimulatorConfig
 
 CREDENTIALS = Credentials.demo()

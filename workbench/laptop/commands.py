@@ -32,8 +32,8 @@ from ongage_cli.inputs import (
     writable_dir,
 )
 from ongage_cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from ongage_export.polling import MAX_DEADLINE_SECONDS, PollingPolicy
-from ongage_export.request import validate_request
+from ongage_export.domain.polling import MAX_DEADLINE_SECONDS, PollingPolicy
+from ongage_export.domain.request import validate_request
 
 if TYPE_CHECKING:
     from embedded_runtime.runtime import OngageAccount

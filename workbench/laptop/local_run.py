@@ -23,7 +23,7 @@ from embedded_runtime import consumer
 from embedded_runtime.runtime import CDK_OUT, EmbeddedRuntime, OngageAccount
 from local_aws.cloud_assembly import AssemblyError
 from ongage_cli.run_lookup import export_id_of
-from ongage_export.polling import PollingPolicy
+from ongage_export.domain.polling import PollingPolicy
 
 DEMO_REQUEST = {
     "name": "Demo — active contacts",

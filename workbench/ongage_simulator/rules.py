@@ -1,8 +1,8 @@
 """The simulator's own reading of Ongage's documented create-export rules.
 
 Written from the documentation page (`export-api-methods.txt`) alone, on purpose apart from the
-project's validator (`ongage_export.request`): if both came from one source, a misreading would
-pass every test. A test (tests/unit/test_simulator_rules.py) checks that whatever the project
+project's validator (`ongage_export.domain.request`): if both came from one source, a misreading
+would pass every test. A test (tests/unit/test_simulator_rules.py) checks that whatever the project
 accepts, this reading accepts too, and that what the documentation forbids both refuse.
 
 Only what the page says is checked. Where it says nothing (how long a name may be, whether

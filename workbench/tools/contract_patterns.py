@@ -4,7 +4,7 @@
     python -m tools.contract_patterns --check    # exit 1 if a contract states another pattern
 
 A contract is documentation a consumer validates against, hand-written for its descriptions;
-only the patterns of the key layout are generated (ongage_export.object_keys), so a change to
+only the patterns of the key layout are generated (ongage_export.domain.object_keys), so a change to
 the layout reaches them here instead of being copied by hand.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ongage_export.contract import EXPORT_PREFIX
-from ongage_export.object_keys import export_key_pattern
+from ongage_export.domain.object_keys import export_key_pattern
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 # (file, the path to the "pattern" in it) -> the pattern that belongs there.

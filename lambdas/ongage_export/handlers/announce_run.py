@@ -1,5 +1,5 @@
 """EventBridge "Step Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED) -> a notice
-on the topic, unless the workflow announced the run itself (ongage_export.unannounced_runs).
+on the topic, unless the workflow announced the run itself (ongage_export.domain.unannounced_runs).
 
 Environment: TOPIC_ARN. An event that is not such a status change raises NotAnEndedRun (the
 rule's pattern lets none through; a wrong one is a configuration mistake, made visible).
@@ -14,10 +14,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export import clients
+from ongage_export.adapters import clients
+from ongage_export.domain.unannounced_runs import (
+    NOTICE_SUBJECT,
+    EndedRun,
+    announce_unless_announced,
+)
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.settings import AnnounceSettings
-from ongage_export.unannounced_runs import NOTICE_SUBJECT, EndedRun, announce_unless_announced
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,4 +1,5 @@
-"""Step 1: validate the run's input and create the Ongage export, once per execution.
+"""Step 1 (CreateExport): the create use case (`domain/create.py`) with its adapters; here, the
+Ongage create made once per execution.
 
 The create is recorded per execution (Powertools idempotency, DynamoDB): IN_PROGRESS before
 Ongage is called, COMPLETED with the export id after. So a retry of an invocation that died
@@ -14,7 +15,7 @@ a second export. The workflow's retries of a dead create all fall well inside th
 from __future__ import annotations
 
 import random
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -29,13 +30,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ongage_export import clients
-from ongage_export.errors import CreateInterrupted
-from ongage_export.exports import learns, parse_run_input, start_job
+from ongage_export.adapters import clients
+from ongage_export.domain.create import start_run
+from ongage_export.domain.errors import CreateInterrupted
+from ongage_export.domain.polling import Readiness
+from ongage_export.domain.request import ExportRequest
 from ongage_export.observability import logger, metrics, tracer
-from ongage_export.polling import Readiness
-from ongage_export.readiness_history import history_key
-from ongage_export.request import ExportRequest
 from ongage_export.settings import Settings
 
 IDEMPOTENCY_CONFIG = IdempotencyConfig(
@@ -70,25 +70,23 @@ def _create_once(table_name: str) -> Any:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
-    request, policy, resumed_export = parse_run_input(event.get("input"), settings.default_polling)
     execution_arn = event["execution_arn"]
-    logger.append_keys(execution_arn=execution_arn, request_name=request.name)
+    logger.append_keys(execution_arn=execution_arn)
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
-    if resumed_export:  # a failed run's export, carried on with: Ongage is not called
-        export_id = resumed_export
-        logger.info("resuming export", extra={"export_id": export_id})
-    else:
-        export_id = _create(settings, context, execution_arn, request)
-    history = _history(settings, request) if learns(policy, resumed_export is not None) else None
-    return start_job(
-        request,
-        policy,
-        export_id,
+    job = start_run(
+        event.get("input"),
+        default_policy=settings.default_polling,
+        create=partial(_create, settings, context, execution_arn),
+        load_history=partial(_history, settings),
         execution_arn=execution_arn,
         started_at=event["started_at"],
         rng=random.Random(),
-        history=history,
-    ).state()
+    )
+    logger.info(
+        "job started",
+        extra={"export_id": job.export_id, "request_name": job.request_name},
+    )
+    return job.state()
 
 
 def _create(
@@ -111,10 +109,10 @@ def _create(
     return export_id
 
 
-def _history(settings: Settings, request: ExportRequest) -> list[Readiness]:
+def _history(settings: Settings, key: str) -> list[Readiness]:
     """Earlier runs of this export; none (the default policy) if the table cannot be read."""
     try:
-        history = clients.readiness_history(settings).load(history_key(request.work_shape()))
+        history = clients.readiness_history(settings).load(key)
     except (BotoCoreError, ClientError) as error:
         logger.warning("readiness history unreadable: default polling", extra={"error": str(error)})
         return []

@@ -19,8 +19,8 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export import clients
-from ongage_export.curate import (
+from ongage_export.adapters import clients
+from ongage_export.consumer.curate import (
     MANIFEST_NAME,
     ExportRequest,
     NotAnExport,
@@ -28,7 +28,7 @@ from ongage_export.curate import (
     record_columns,
     request_of,
 )
-from ongage_export.curated_manifest import SCHEMA_CHANGED
+from ongage_export.consumer.manifest import SCHEMA_CHANGED
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.settings import CurateSettings
 

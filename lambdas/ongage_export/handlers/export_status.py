@@ -10,24 +10,19 @@ EXPORT_BUCKET, whatever the execution output says.
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from ongage_export.execution_status import (
-    NOT_FOUND_ERRORS,
+from ongage_export.adapters import clients
+from ongage_export.domain.run_status import (
     WHAT_AN_ID_IS,
     NotAnExecution,
-    download_link,
+    UnknownRun,
     execution_arn,
-    landed_location,
-    status_view,
+    run_status,
 )
 from ongage_export.observability import logger, tracer
 from ongage_export.settings import StatusSettings
@@ -36,20 +31,6 @@ HEADERS = {"Content-Type": content_types.APPLICATION_JSON, "Cache-Control": "no-
 MAX_ID_LENGTH = 2048  # an execution ARN is far shorter; anything longer is refused unread
 
 app = APIGatewayRestResolver()
-
-
-class UnknownExecution(LookupError):
-    pass
-
-
-@cache
-def _stepfunctions() -> Any:
-    return boto3.client("stepfunctions")
-
-
-@cache
-def _s3() -> Any:
-    return boto3.client("s3", config=Config(signature_version="s3v4"))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -65,21 +46,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @app.get("/exports/<run_id>")
 def get_export(run_id: str) -> Response[str]:
     settings = StatusSettings.from_env()
-    raw_id = path_id(app.current_event.path_parameters)
-    arn = execution_arn(raw_id, settings.state_machine_arn)
-    try:
-        execution = _stepfunctions().describe_execution(executionArn=arn)
-    except ClientError as error:
-        if error.response["Error"]["Code"] in NOT_FOUND_ERRORS:
-            raise UnknownExecution(f"no run {raw_id!r} on this stack") from None
-        raise
-    view = status_view(execution)
-    bucket, key = landed_location(
-        view.get("result"), settings.export_bucket, settings.export_prefix
+    arn = execution_arn(path_id(app.current_event.path_parameters), settings.state_machine_arn)
+    view = run_status(
+        clients.runs(),
+        arn,
+        signer=clients.link_signer(),
+        link_seconds=settings.download_link_seconds,
+        bucket=settings.export_bucket,
+        prefix=settings.export_prefix,
     )
-    if bucket:
-        view.update(download_link(_s3(), bucket, key, settings.download_link_seconds))
-    elif "result" in view:
+    if "result" in view and "download_url" not in view:
         logger.warning("no download link: unexpected location", extra={"result": view["result"]})
     return _json(200, view)
 
@@ -104,8 +80,8 @@ def _invalid_id(error: NotAnExecution) -> Response[str]:
     return _answer(400, "InvalidId", str(error))
 
 
-@app.exception_handler(UnknownExecution)
-def _unknown(error: UnknownExecution) -> Response[str]:
+@app.exception_handler(UnknownRun)
+def _unknown(error: UnknownRun) -> Response[str]:
     return _answer(404, "NotFound", str(error))
 
 

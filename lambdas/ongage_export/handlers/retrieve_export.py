@@ -12,9 +12,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ongage_export import clients
-from ongage_export.exports import poll_job, readiness_of, utc_now
-from ongage_export.job import Job
+from ongage_export.adapters import clients
+from ongage_export.domain.job import Job
+from ongage_export.domain.retrieve import poll_job, readiness_of, utc_now
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.settings import Settings
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from ongage_export.curated_schema import COMPRESSION, glue_columns
+from ongage_export.consumer.schema import COMPRESSION, glue_columns
 
 MANIFEST_NAME = "_manifest.json"
 MANIFEST_VERSION = 2

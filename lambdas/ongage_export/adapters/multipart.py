@@ -19,8 +19,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ongage_export.errors import StorageAccessDenied
-from ongage_export.ongage_answers import check_zip_start
+from ongage_export.adapters.ongage_answers import check_zip_start
+from ongage_export.domain.errors import StorageAccessDenied
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 9_000  # S3 allows 10,000 per upload; the margin absorbs a wrong Content-Length

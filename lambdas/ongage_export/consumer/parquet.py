@@ -1,7 +1,7 @@
 """One CSV member of an Ongage export -> Parquet bytes, streamed row group by row group.
 
 Every field is a string, as Ongage wrote it, except the documented system fields, which get
-their real types (curated_schema.py): `ocx_contact_id` a 64-bit integer, `ocx_created_date` and
+their real types (schema.py): `ocx_contact_id` a 64-bit integer, `ocx_created_date` and
 `ocx_unsubscribe_date` timestamps parsed with the request's `date_format`. An empty value is
 null; a value that does not parse is null too and counted in `unparseable`, so the manifest says
 what was lost.
@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from ongage_export.curated_schema import COMPRESSION, SYSTEM_FIELD_TYPES, glue_type
+from ongage_export.consumer.schema import COMPRESSION, SYSTEM_FIELD_TYPES, glue_type
 
 ROW_GROUP_BYTES = 32 * 1024 * 1024  # Arrow data gathered before one row group is written
 # CSV bytes per parsed block. The reader keeps up to 32 blocks read ahead (Arrow's background
@@ -32,7 +32,7 @@ ROW_GROUP_BYTES = 32 * 1024 * 1024  # Arrow data gathered before one row group i
 READ_BLOCK = 1024 * 1024
 HEADER_PEEK = 1024 * 1024  # the header must lie within the member's first MiB
 TIMESTAMP = pa.timestamp("ms")  # Athena and DuckDB read Parquet millisecond timestamps
-# The Arrow type of each Glue type the curated files hold (curated_schema.py).
+# The Arrow type of each Glue type the curated files hold (schema.py).
 ARROW_TYPES: Mapping[str, pa.DataType] = {
     "string": pa.string(),
     "bigint": pa.int64(),

@@ -1,39 +1,25 @@
 """How long earlier runs of the same export took to become ready, kept in DynamoDB.
 
-Runs are "the same export" when they share the list and what is exported (`work_shape`: ids,
-statuses, fields), whatever they are named. One item per export shape, in the stack's
-idempotency table under its own key prefix: `id` = "readiness#" + a SHA-256 of the shape,
-`runs` = the last HISTORY_LIMIT runs as JSON `[[not_ready_seconds, ready_seconds], ...]`
-(oldest first; ready_seconds null for a run that gave up), and the table's TTL attribute, so a
-shape that stops being exported is forgotten. Only those numbers are stored: no contact data, no
-credential, not even the request.
+One item per export shape (`domain.create.history_key`: runs that share the list and what is
+exported), in the stack's idempotency table under its own key prefix: `id` = the key, `runs` =
+the last HISTORY_LIMIT runs as JSON `[[not_ready_seconds, ready_seconds], ...]` (oldest first;
+ready_seconds null for a run that gave up), and the table's TTL attribute, so a shape that stops
+being exported is forgotten. Only those numbers are stored: no contact data, no credential, not
+even the request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from ongage_export.polling import Readiness
+from ongage_export.domain.polling import Readiness
 
 HISTORY_LIMIT = 10
 RETENTION = timedelta(days=90)
-KEY_PREFIX = "readiness#"
 TTL_ATTRIBUTE = "expiration"  # the table's TTL attribute (Powertools idempotency's default)
-
-
-class ReadinessHistory(Protocol):
-    def load(self, key: str) -> list[Readiness]: ...
-
-    def record(self, key: str, run: Readiness, now: datetime) -> None: ...
-
-
-def history_key(work_shape: Mapping[str, Any]) -> str:
-    canonical = json.dumps(work_shape, sort_keys=True, separators=(",", ":"))
-    return KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def appended(runs: Sequence[Readiness], run: Readiness) -> list[Readiness]:

@@ -1,10 +1,6 @@
-"""What starts exports: EventBridge Scheduler schedules and a REST API.
+"""The REST API that starts and follows exports (IAM-authorised, stage access logs + throttling);
+what it accepts and answers is in api_mapping.py.
 
-Schedules come from config; each starts the state machine with its request, `{scheduled_time}` in
-the export name replaced by the time Scheduler meant to run it. Failed starts are retried, then
-parked in an encrypted SQS dead-letter queue (alarmed in monitoring).
-
-The API (IAM-authorised, stage access logs + throttling):
 - `POST /exports` body `{"idempotency_key": "...", "request": {...}, "polling": {...}?}`,
   validated against a model built from `request_json_schema()`. API Gateway calls
   `states:StartExecution` itself (no Lambda) with a role that can do nothing else. The execution
@@ -18,9 +14,7 @@ The API (IAM-authorised, stage access logs + throttling):
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
@@ -28,161 +22,23 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.config import SCHEDULED_TIME_TOKEN, ScheduleConfig, StackConfig
-from infra.encryption import log_group
-from infra.functions import FunctionSpec, dead_letter_queue, log_retention, new_function
-from ongage_export.contract import EXECUTION_NAME_PATTERN, EXPORT_PREFIX
-from ongage_export.polling import PollingPolicy
-from ongage_export.request import request_json_schema
-from ongage_export.settings import StatusSettings
-
-IDEMPOTENCY_KEY_PATTERN = EXECUTION_NAME_PATTERN  # the key names the execution
-_ARN_TOKEN = "@@STATE_MACHINE_ARN@@"
-
-# Builds the StartExecution call. The execution input is exactly {"request", "polling"?}: the
-# idempotency key names the execution and is not passed on. escapeJavaScript escapes ' as \',
-# which is not JSON; the replaceAll undoes it.
-START_EXECUTION_TEMPLATE = """#set($q = '"')
-#set($doc = "{${q}request${q}:$input.json('$.request')")
-#if("$!input.path('$.polling')" != "")
-#set($doc = "${doc},${q}polling${q}:$input.json('$.polling')")
-#end
-#set($doc = "${doc}}")
-{
-  "stateMachineArn": "@@STATE_MACHINE_ARN@@",
-  "name": "$input.path('$.idempotency_key')",
-  "input": "$util.escapeJavaScript($doc).replaceAll("\\\\'", "'")"
-}"""
-
-STARTED_TEMPLATE = """#set($arn = $input.path('$.executionArn'))
-#set($start = $arn.lastIndexOf(':') + 1)
-#set($id = $arn.substring($start))
-{
-  "run_id": "$id",
-  "execution_arn": "$arn",
-  "started_at": $input.json('$.startDate'),
-  "status_url": "https://$context.domainName/$context.stage/exports/$id"
-}"""
-
-# StartExecution answers 400 for every client error; the body's __type tells them apart.
-START_FAILED_TEMPLATE = """#set($type = "$!input.path('$.__type')")
-#if($type.endsWith('ExecutionAlreadyExists'))
-#set($context.responseOverride.status = 409)
-{
-  "error": "ExecutionAlreadyExists",
-  "message": "@@ALREADY_USED@@"
-}
-#else
-{
-  "error": "$type.replaceAll('^.*#', '')",
-  "message": $input.json('$.message')
-}
-#end""".replace(
-    "@@ALREADY_USED@@",
-    "This idempotency_key already named a run (ended, or with another request): "
-    "GET /exports/{idempotency_key} shows it; use a new key for a new run.",
+from infra.api_mapping import (
+    ARN_TOKEN,
+    START_EXECUTION_TEMPLATE,
+    START_FAILED_TEMPLATE,
+    STARTED_TEMPLATE,
+    UNAVAILABLE_TEMPLATE,
+    integration_response,
+    start_request_schema,
 )
-
-UNAVAILABLE_TEMPLATE = """{
-  "error": "StepFunctionsUnavailable",
-  "message": "Step Functions did not answer; retry with the same idempotency_key."
-}"""
-
-
-def start_request_schema() -> dict[str, Any]:
-    """The POST /exports body: the export request (its one schema) plus the key and polling."""
-    request = {k: v for k, v in request_json_schema().items() if k != "$schema"}
-    kinds = {"int": {"type": "integer", "minimum": 0}, "bool": {"type": "boolean"}}
-    polling = {
-        f.name: kinds.get(
-            str(getattr(f.type, "__name__", f.type)), {"type": "number", "minimum": 0}
-        )
-        for f in dataclasses.fields(PollingPolicy)
-    }
-    return {
-        "$schema": "http://json-schema.org/draft-04/schema#",
-        "title": "StartExport",
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["idempotency_key", "request"],
-        "properties": {
-            "idempotency_key": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
-            "request": request,
-            "polling": {"type": "object", "additionalProperties": False, "properties": polling},
-        },
-    }
-
-
-def scheduled_input(schedule: ScheduleConfig) -> dict[str, Any]:
-    """The execution input a schedule sends: its request, the scheduled time in the name."""
-    request = dict(schedule.request)
-    request["name"] = str(request["name"]).replace(
-        SCHEDULED_TIME_TOKEN, scheduler.ContextAttribute.scheduled_time
-    )
-    document: dict[str, Any] = {"request": request}
-    if schedule.polling:
-        document["polling"] = dict(schedule.polling)
-    return document
-
-
-class ScheduledExports(Construct):
-    """One Scheduler schedule per configured entry, a shared role and dead-letter queue."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: StackConfig,
-        state_machine: sfn.IStateMachine,
-        key: kms.IKey | None,
-    ):
-        super().__init__(scope, construct_id)
-        self.dead_letter_queue = dead_letter_queue(self, key)
-        account = cdk.Stack.of(self).account
-        self.role = iam.Role(
-            self,
-            "Role",
-            description="EventBridge Scheduler: start the Ongage export workflow",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
-            ),
-        )
-        if key is not None:
-            # Sending to the dead-letter queue under the key (CDK grants only SendMessage).
-            key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
-        self.schedules = [
-            self._schedule(schedule, config, state_machine) for schedule in config.schedules
-        ]
-
-    def _schedule(
-        self, schedule: ScheduleConfig, config: StackConfig, state_machine: sfn.IStateMachine
-    ) -> scheduler.Schedule:
-        target = scheduler_targets.StepFunctionsStartExecution(
-            state_machine,
-            input=scheduler.ScheduleTargetInput.from_object(scheduled_input(schedule)),
-            role=self.role,
-            dead_letter_queue=self.dead_letter_queue,
-            retry_attempts=config.scheduler_retry_attempts,
-            max_event_age=cdk.Duration.seconds(config.scheduler_max_event_age_seconds),
-        )
-        return scheduler.Schedule(
-            self,
-            f"Schedule-{schedule.name}",
-            description=f"Ongage export {schedule.name}",
-            schedule=scheduler.ScheduleExpression.expression(
-                schedule.expression, cdk.TimeZone.of(schedule.time_zone)
-            ),
-            target=target,
-            enabled=schedule.enabled,
-            time_window=scheduler.TimeWindow.off(),
-        )
+from infra.config import StackConfig
+from infra.encryption import log_group
+from infra.functions import FunctionSpec, log_retention, new_function
+from ongage_export.contract import EXPORT_PREFIX
+from ongage_export.settings import StatusSettings
 
 
 class ExportApi(Construct):
@@ -287,7 +143,9 @@ class ExportApi(Construct):
             rest_api_id=self.api.rest_api_id,
             content_type="application/json",
             name="StartExport",
-            description="POST /exports body; request = ongage_export.request.request_json_schema()",
+            description=(
+                "POST /exports body; request = ongage_export.domain.request.request_json_schema()"
+            ),
         )
         # As a JSON string (CloudFormation takes either): through jsii an object's 2**63-1 would
         # become a float and be rounded.
@@ -301,13 +159,13 @@ class ExportApi(Construct):
                 passthrough_behavior=apigw.PassthroughBehavior.NEVER,
                 request_templates={
                     "application/json": START_EXECUTION_TEMPLATE.replace(
-                        _ARN_TOKEN, state_machine.state_machine_arn
+                        ARN_TOKEN, state_machine.state_machine_arn
                     )
                 },
                 integration_responses=[
-                    _response("202", None, STARTED_TEMPLATE),
-                    _response("400", r"4\d{2}", START_FAILED_TEMPLATE),
-                    _response("502", r"5\d{2}", UNAVAILABLE_TEMPLATE),
+                    integration_response("202", None, STARTED_TEMPLATE),
+                    integration_response("400", r"4\d{2}", START_FAILED_TEMPLATE),
+                    integration_response("502", r"5\d{2}", UNAVAILABLE_TEMPLATE),
                 ],
             ),
         )
@@ -383,11 +241,3 @@ class ExportApi(Construct):
             request_validator=self.validator,
             request_parameters={"method.request.path.id": True},
         )
-
-
-def _response(status: str, pattern: str | None, template: str) -> apigw.IntegrationResponse:
-    return apigw.IntegrationResponse(
-        status_code=status,
-        selection_pattern=pattern,
-        response_templates={"application/json": template},
-    )

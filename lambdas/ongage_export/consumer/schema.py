@@ -2,7 +2,7 @@
 
 Every field of an export is a string, as Ongage wrote it, except the system fields ONGAGE.md
 documents: `ocx_contact_id` is an integer, the two dates are timestamps. Types are Glue/Athena's
-names; curated_parquet.py maps them to Arrow's. (No pyarrow here: infra imports this module.)
+names; parquet.py maps them to Arrow's. (No pyarrow here: infra imports this module.)
 """
 
 from __future__ import annotations

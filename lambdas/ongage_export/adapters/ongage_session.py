@@ -31,7 +31,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
 
-from ongage_export.errors import OngageRedirectRefused
+from ongage_export.domain.errors import OngageRedirectRefused
 
 MAX_REDIRECTS = 5
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -11,10 +11,11 @@ import boto3
 from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
-from ongage_export.errors import OngageAuthError
-from ongage_export.landing import S3Landing
-from ongage_export.ongage_client import OngageClient, OngageCredentials
-from ongage_export.readiness_history import DynamoReadinessHistory
+from ongage_export.adapters.landing import S3Landing
+from ongage_export.adapters.ongage_client import OngageClient, OngageCredentials
+from ongage_export.adapters.readiness_history import DynamoReadinessHistory
+from ongage_export.adapters.step_functions import StepFunctionsRuns
+from ongage_export.domain.errors import OngageAuthError
 from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, Settings
 
 SECRET_CACHE_SECONDS = 300
@@ -43,6 +44,16 @@ def sns_client() -> Any:
 @cache
 def stepfunctions_client() -> Any:
     return boto3.client("stepfunctions")
+
+
+@cache
+def link_signer() -> Any:
+    """S3 for presigning download links (SigV4: what a link of more than an hour needs)."""
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
+def runs() -> StepFunctionsRuns:
+    return StepFunctionsRuns(stepfunctions_client())
 
 
 def ongage_secret(settings: Settings, *, fresh: bool = False) -> object:

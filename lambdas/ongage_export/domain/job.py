@@ -2,7 +2,7 @@
 
 CreateExport returns it, the ASL keeps it at `$.job` and hands it to every RetrieveExport, which
 returns it updated. Each handler validates what it receives with `Job.model_validate`; the JSON
-shape is published as `contracts/job.schema.json` (`python -m ongage_export.job` writes it; a
+shape is published as `contracts/job.schema.json` (`python -m ongage_export.domain.job` writes it; a
 test checks the file matches). It never holds data of a contact or a credential.
 
 What the ASL reads: `next_wait_seconds` (WaitForExport's SecondsPath), `landed` and `give_up`
@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ongage_export.multipart import UploadProgress
-from ongage_export.polling import PollingPolicy, Window
+from ongage_export.adapters.multipart import UploadProgress
+from ongage_export.domain.polling import PollingPolicy, Window
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "contracts" / "job.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "contracts" / "job.schema.json"
 
 
 class Job(BaseModel):
@@ -66,6 +66,6 @@ def schema_text() -> str:
     return json.dumps(job_json_schema(), indent=2) + "\n"
 
 
-if __name__ == "__main__":  # python -m ongage_export.job: write contracts/job.schema.json
+if __name__ == "__main__":  # python -m ongage_export.domain.job: write contracts/job.schema.json
     SCHEMA_PATH.write_text(schema_text())
     sys.stdout.write(f"wrote {SCHEMA_PATH}\n")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from ongage_export.execution_status import (
+from ongage_export.domain.run_status import (
     NotAnExecution,
+    UnknownRun,
     execution_arn,
     landed_location,
+    run_status,
     status_view,
 )
 
@@ -75,3 +79,39 @@ def test_a_failed_run_shows_its_error_and_cause_and_a_running_one_neither():
 )
 def test_a_link_is_only_for_an_object_of_the_bucket_under_the_prefix(result, expected):
     assert landed_location(result, "b", "exports/") == expected
+
+
+class FakeExecutions:
+    def __init__(self, *known: Mapping[str, Any]) -> None:
+        self.known = {execution["executionArn"]: execution for execution in known}
+
+    def describe(self, execution_arn: str) -> Mapping[str, Any] | None:
+        return self.known.get(execution_arn)
+
+
+class FakeSigner:
+    def generate_presigned_url(
+        self, ClientMethod: str, Params: Mapping[str, Any], ExpiresIn: int
+    ) -> str:
+        return f"https://signed/{Params['Bucket']}/{Params['Key']}?expires={ExpiresIn}"
+
+
+def _landed(bucket: str, key: str) -> dict[str, Any]:
+    return {"executionArn": EXECUTION, "name": "abc_1-2", "status": "SUCCEEDED",
+            "output": json.dumps({"bucket": bucket, "key": key, "export_id": 7})}  # fmt: skip
+
+
+def test_the_run_status_of_a_landed_export_links_it_within_the_bucket_given():
+    signer = FakeSigner()
+    view = run_status(FakeExecutions(_landed("b", "exports/x.zip")), EXECUTION,
+                      signer=signer, link_seconds=600, bucket="b", prefix="exports/")  # fmt: skip
+    assert view["download_url"] == "https://signed/b/exports/x.zip?expires=600"
+    assert (view["location"], view["export_id"]) == ("s3://b/exports/x.zip", "7")
+    elsewhere = run_status(FakeExecutions(_landed("other", "exports/x.zip")), EXECUTION,
+                           signer=signer, link_seconds=600, bucket="b")  # fmt: skip
+    assert "download_url" not in elsewhere and elsewhere["status"] == "SUCCEEDED"
+
+
+def test_the_run_status_of_an_unknown_run_says_so_by_its_id():
+    with pytest.raises(UnknownRun, match="no run 'abc_1-2' on this stack"):
+        run_status(FakeExecutions(), EXECUTION, signer=FakeSigner(), link_seconds=600)

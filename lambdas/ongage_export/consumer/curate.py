@@ -1,8 +1,8 @@
 """The optional consumer: each landed export ZIP becomes Parquet, partitioned for query engines.
 
 For `exports/list=<id>/date=<day>/<name>.zip` it writes, for every CSV member,
-`curated/list=<id>/date=<day>/<name>/<member>.parquet` (typed system fields, curated_parquet.py),
-then `.../<name>/_manifest.json` (curated_manifest.py). The Glue table (infra/catalog.py) reads
+`curated/list=<id>/date=<day>/<name>/<member>.parquet` (typed system fields, parquet.py),
+then `.../<name>/_manifest.json` (manifest.py). The Glue table (infra/catalog.py) reads
 `curated/` with partition projection on `list` and `date`.
 
 Memory stays flat whatever the export's size, and nothing touches /tmp: the ZIP is read in place
@@ -25,7 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ongage_export.curated_manifest import (
+from ongage_export.adapters.multipart import READ_BUFFER, MultipartUploader, S3ObjectReader
+from ongage_export.consumer.manifest import (
     MANIFEST_NAME,
     CuratedFile,
     build_manifest,
@@ -35,9 +36,8 @@ from ongage_export.curated_manifest import (
     schema_state_key,
     selection_of,
 )
-from ongage_export.curated_parquet import CsvToParquet
-from ongage_export.multipart import READ_BUFFER, MultipartUploader, S3ObjectReader
-from ongage_export.object_keys import slug
+from ongage_export.consumer.parquet import CsvToParquet
+from ongage_export.domain.object_keys import slug
 from ongage_export.settings import CurateSettings
 
 # The layout `object_keys.export_key` writes, below the export prefix.

@@ -1,4 +1,5 @@
-"""A run's status as the API (GET /exports/{id}) and the CLI (`ongage-export status`) show it.
+"""The run status use case: a run as the API (GET /exports/{id}) and the CLI (`ongage-export
+status`, `wait`) show it, `run_status` for both.
 
 One view of a Step Functions execution for both, so they cannot drift: its `run_id` (the
 execution name, the idempotency key it was started with), status, times, and the outcome once
@@ -16,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from ongage_export.contract import EXECUTION_NAME
+from ongage_export.domain.ports import Executions, LinkSigner
 
-NOT_FOUND_ERRORS = ("ExecutionDoesNotExist", "InvalidArn")
 WHAT_AN_ID_IS = (
     "a run id is the idempotency_key the run was started with (letters, digits, '-' and "
     "'_', 80 at most) or its execution ARN"
@@ -27,6 +28,31 @@ FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 class NotAnExecution(ValueError):
     """An id that names no execution of this state machine (before asking Step Functions)."""
+
+
+class UnknownRun(LookupError):
+    """An execution ARN of this state machine that Step Functions does not know."""
+
+
+def run_status(
+    executions: Executions,
+    arn: str,
+    *,
+    signer: LinkSigner,
+    link_seconds: int,
+    bucket: str | None = None,
+    prefix: str = "",
+) -> dict[str, Any]:
+    """The run `arn` as shown: `status_view`, and for a landed export (of `bucket` under
+    `prefix`, when given) its location and a download link valid `link_seconds`."""
+    execution = executions.describe(arn)
+    if execution is None:
+        raise UnknownRun(f"no run {arn.rsplit(':', 1)[-1]!r} on this stack")
+    view = status_view(execution)
+    found, key = landed_location(view.get("result"), bucket, prefix)
+    if found:
+        view.update(download_link(signer, found, key, link_seconds))
+    return view
 
 
 def execution_arn(run_id: str, state_machine_arn: str) -> str:
@@ -74,33 +100,12 @@ def landed_location(result: Any, bucket: str | None = None, prefix: str = "") ->
     return found, key
 
 
-def download_link(s3: Any, bucket: str, key: str, seconds: int) -> dict[str, Any]:
+def download_link(signer: LinkSigner, bucket: str, key: str, seconds: int) -> dict[str, Any]:
     """A presigned GET of the landed object, valid `seconds` (and never beyond the signer's)."""
-    url = s3.generate_presigned_url(
+    url = signer.generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
     )
     return {"location": f"s3://{bucket}/{key}", "download_url": url, "expires_in": seconds}
-
-
-def latest_progress(sfn: Any, execution_arn: str) -> tuple[str | None, dict[str, Any] | None]:
-    """The state the run entered last, and the newest job a state carried in or out.
-
-    The whole history is read in order, in pages of 1000 (a run of 500 polls is ~3 pages):
-    simpler than trusting every implementation's `reverseOrder` (moto ignores it).
-    """
-    state, job = None, None
-    pages = sfn.get_paginator("get_execution_history").paginate(
-        executionArn=execution_arn, PaginationConfig={"PageSize": 1000}
-    )
-    for event in (event for page in pages for event in page["events"]):
-        entered = event.get("stateEnteredEventDetails")
-        if entered:
-            state = entered.get("name")
-        details = entered or event.get("stateExitedEventDetails") or {}
-        carried = parse_json(details.get("input") or details.get("output"))
-        if isinstance(carried, dict) and isinstance(carried.get("job"), dict):
-            job = carried["job"]
-    return state, job
 
 
 def parse_json(text: str | None) -> Any:

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ongage_export.errors import (
+from ongage_export.adapters.zip_stream import LOCAL_HEADER, unsupported_entry
+from ongage_export.domain.errors import (
     ExportRejected,
     OngageAuthError,
     OngageError,
@@ -23,11 +24,8 @@ from ongage_export.errors import (
     OngageUnexpectedResponse,
     UnsupportedExport,
 )
-from ongage_export.zip_stream import LOCAL_HEADER, unsupported_entry
+from ongage_export.domain.export_id import export_id_problem
 
-# An export id is opaque, but it goes into a URL path as one segment, unencoded: only RFC 3986
-# "unreserved" characters, and not the dot segments "." and ".." (which a URL resolver removes).
-EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
 MAX_ERROR_BODY = 64 * 1024
 
@@ -44,26 +42,6 @@ NOT_FINISHED_412 = re.compile(
     r"\b(not (yet )?(finished|ready|complete|completed|done)|in progress|processing|pending)\b",
     re.IGNORECASE,
 )
-
-
-def export_id_problem(value: Any) -> str | None:
-    """Why `value` cannot be used as an export id in a URL path, or None if it can."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return f"the id is {_kind(value)}, not a string or a number"
-    text = str(value)
-    if text in (".", "..") or not EXPORT_ID_PATTERN.match(text):
-        return (
-            f"the id {text[:80]!r} is not one URL path segment (letters, digits, '-', '_', "
-            "'.', '~'; 128 characters at most; not '.' or '..')"
-        )
-    return None
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "missing"
-    names = {bool: "a boolean", float: "a fractional number", list: "an array"}
-    return names.get(type(value), "an object")
 
 
 def export_id_in(body: bytes) -> tuple[str | None, str]:

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ongage_export.errors import CorruptExport, UnsupportedExport
+from ongage_export.domain.errors import CorruptExport, UnsupportedExport
 
 PENDING_CHUNKS = 4  # of 1 MiB: enough to smooth the hand-over, small beside the parts
 INFLATE_OUTPUT = 1024 * 1024  # at most this much inflated at a time: a ZIP bomb stays small

@@ -22,7 +22,19 @@ from typing import Any
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
-from ongage_export.errors import (
+from ongage_export.adapters.ongage_answers import (
+    MAX_ERROR_BODY,
+    error_for,
+    export_id_in,
+    is_rejection,
+    ongage_message,
+    rejected,
+    require_zip_content,
+    unknown_export,
+    untrusted_origin_refused,
+)
+from ongage_export.adapters.ongage_session import MAX_REDIRECTS, OngageSession
+from ongage_export.domain.errors import (
     DownloadInterrupted,
     ExportRejected,
     OngageAuthError,
@@ -31,20 +43,9 @@ from ongage_export.errors import (
     OngageRedirectRefused,
     OngageUnavailable,
 )
-from ongage_export.ongage_answers import (
-    MAX_ERROR_BODY,
-    error_for,
-    export_id_in,
-    export_id_problem,
-    is_rejection,
-    ongage_message,
-    rejected,
-    require_zip_content,
-    unknown_export,
-    untrusted_origin_refused,
-)
-from ongage_export.ongage_session import MAX_REDIRECTS, OngageSession
-from ongage_export.request import ExportRequest
+from ongage_export.domain.export_id import export_id_problem
+from ongage_export.domain.ports import NotReady
+from ongage_export.domain.request import ExportRequest
 
 MAX_QUOTED_BODY = 300  # characters of an unusable answer quoted in a failure notice
 CONTENT_RANGE = re.compile(r"^bytes (?P<start>\d+)-\d+/(?P<total>\d+|\*)$")
@@ -72,13 +73,6 @@ class OngageCredentials:
             "X_PASSWORD": self.password,
             "X_ACCOUNT_CODE": self.account_code,
         }
-
-
-@dataclass(frozen=True)
-class NotReady:
-    """Retrieve answered 412: the export is not finished (Ongage's message says so)."""
-
-    message: str
 
 
 class ExportDownload:

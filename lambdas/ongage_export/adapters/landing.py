@@ -34,8 +34,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from ongage_export.errors import CorruptExport
-from ongage_export.multipart import (
+from ongage_export.adapters.multipart import (
     MIN_PART_SIZE,
     READ_BUFFER,
     MultipartUploader,
@@ -44,9 +43,10 @@ from ongage_export.multipart import (
     UploadProgress,
     storage_error,
 )
+from ongage_export.adapters.ongage_answers import check_zip_start
+from ongage_export.adapters.zip_stream import StreamingZipCheck, unsupported_entry
+from ongage_export.domain.errors import CorruptExport
 from ongage_export.observability import logger
-from ongage_export.ongage_answers import check_zip_start
-from ongage_export.zip_stream import StreamingZipCheck, unsupported_entry
 
 __all__ = [
     "MIN_PART_SIZE",
