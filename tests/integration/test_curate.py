@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from embedded_runtime.lambda_dispatch import LambdaContext
+from local_aws.lambda_bootstrap import LambdaContext
 from ongage_export import clients
 from ongage_export.curate import (
     MANIFEST_NAME,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from embedded_runtime.lambda_dispatch import LambdaContext
 from embedded_runtime.runtime import EmbeddedRuntime
+from local_aws.lambda_bootstrap import LambdaContext
 from ongage_export import clients
 from ongage_export.errors import CreateInterrupted, InvalidExportRequest, InvalidPollingPolicy
 from ongage_export.handlers import create_export, retrieve_export

@@ -161,6 +161,7 @@ class EmbeddedRuntime:
         self._saved_env: dict[str, str | None] = {}
         self._extensions = ExitStack()  # moto patched for this runtime's lifetime only
         self.dispatcher = LambdaDispatcher(log_stream=self.log_stream)
+        self.executor = self.dispatcher.executor  # its invocation counts
 
     # -- set-up -------------------------------------------------------------------------------
 

@@ -220,7 +220,7 @@ class Stopwatch:
 def _landing_seconds(runtime: EmbeddedRuntime) -> dict[str, float]:
     """Wall and CPU seconds of the longest retrieve invocation: the one that landed the body
     (the others each answer one poll), without the workflow's waits between polls."""
-    durations = runtime.dispatcher.durations.get(runtime.functions["retrieve-export"], [])
+    durations = runtime.executor.durations.get(runtime.functions["retrieve-export"], [])
     if not durations:
         return {}
     wall, cpu = max(durations)

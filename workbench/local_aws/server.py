@@ -124,8 +124,10 @@ class LocalAws:
         self._server.start()
         host, port = self._server.get_host_and_port()
         endpoint = Endpoint(f"http://{host}:{port}", self.state_dir)
-        self.executor = lambda_executor.Executor(endpoint.url, self.state_dir)
-        lambda_executor.install(self.executor)
+        self.executor = lambda_executor.Executor(
+            lambda_executor.WorkerPool(endpoint.url, self.state_dir)
+        )
+        lambda_executor.installed(self.executor).start()  # for the process's lifetime
         task_credentials.install(endpoint.url)
         return endpoint
 
