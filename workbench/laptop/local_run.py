@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from embedded_runtime import consumer
-from embedded_runtime.runtime import CDK_OUT, EmbeddedRuntime, OngageAccount
-from local_aws.cloud_assembly import AssemblyError
+from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
+from local_aws.cloud_assembly import CDK_OUT, AssemblyError
 from ongage_cli.run_lookup import export_id_of
 from ongage_export.polling import PollingPolicy
 
