@@ -3,8 +3,9 @@ installed package (the same code as the deployment package), through the same
 `lambda_executor.Executor` as the local AWS's worker processes, so invoking, throttling and
 error payloads have one implementation. The function's `Handler` string (the one CDK
 deploys) names the code, looked up on every invocation (a benchmark may wrap it in place).
-Its timeout is not enforced (a thread cannot be killed; the handlers stop in time by reading
-the context's remaining time), nor its memory size.
+A thread cannot be killed: a handler that runs past its timeout runs on (the handlers stop in
+time by reading the context's remaining time), then the executor answers `Sandbox.Timedout`
+as Lambda would have. Memory size is not enforced.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ Two sandboxes run the handler (`lambda_bootstrap.answer` in both):
   build of the same version, `foreign_builds`), X-Ray (no daemon: tracing is switched off) and
   CloudWatch Logs (each function's output goes to `<state dir>/logs/<function name>.log`).
 - `embedded_runtime.lambda_dispatch.InProcess` (the embedded runtime): the installed package's
-  handler in the calling thread.
+  handler in the calling thread. It cannot be stopped at the timeout; one that ran past it is
+  answered `Sandbox.Timedout` all the same, as Lambda would have.
 """
 
 from __future__ import annotations
@@ -216,11 +217,7 @@ class Worker:
                 return self._died(request_id)
             if time.monotonic() > deadline:
                 self.kill()
-                return _failure(
-                    "Sandbox.Timedout",
-                    f"RequestId: {request_id} Error: Task timed out after "
-                    f"{self.spec.timeout_seconds:.2f} seconds",
-                )
+                return timed_out(self.spec, request_id)
             if resident_mb(self.process.pid) > self.spec.memory_mb:
                 self.kill()
                 return _failure(
@@ -247,6 +244,13 @@ class Worker:
 
 def _failure(error_type: str, message: str) -> dict[str, Any]:
     return {"error": {"errorType": error_type, "errorMessage": message}}
+
+
+def timed_out(spec: FunctionSpec, request_id: str) -> dict[str, Any]:
+    return _failure(
+        "Sandbox.Timedout",
+        f"RequestId: {request_id} Error: Task timed out after {spec.timeout_seconds:.2f} seconds",
+    )
 
 
 class Sandbox(Protocol):
@@ -334,6 +338,8 @@ class Executor:
                 self._running[spec.name] -= 1
                 spent = (time.monotonic() - started, answer.get("cpu_seconds", 0.0))
                 self.durations[spec.name].append(spent)
+        if spent[0] > spec.timeout_seconds:  # a sandbox that cannot stop it answers late
+            answer = timed_out(spec, request["request_id"])
         if "error" in answer:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(answer["error"]).encode()
