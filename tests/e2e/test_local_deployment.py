@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from local_aws.cloud_assembly import stack_in
-from local_aws.deployment import CDK_OUT, LocalDeployment
+from local_aws.cloud_assembly import CDK_OUT, stack_in
+from local_aws.deployment import LocalDeployment
 from ongage_simulator import Fault
 from tests.e2e.conftest import LocalTarget, subscribe_queue
 

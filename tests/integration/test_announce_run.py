@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from embedded_runtime import notices
-from embedded_runtime.lambda_dispatch import LambdaContext
+from local_aws.lambda_bootstrap import LambdaContext
 from ongage_export.adapters import clients
 from ongage_export.domain.unannounced_runs import NotAnEndedRun
 from ongage_export.handlers import announce_run

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from embedded_runtime.lambda_dispatch import LambdaContext
+from local_aws.lambda_bootstrap import LambdaContext
 from ongage_export.adapters import clients
 from ongage_export.adapters.multipart import MultipartUploader
 from ongage_export.consumer.curate import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from embedded_runtime.lambda_dispatch import LambdaContext
 from embedded_runtime.runtime import EmbeddedRuntime
+from local_aws.lambda_bootstrap import LambdaContext
 from ongage_export.adapters import clients
 from ongage_export.domain import create
 from ongage_export.domain.errors import (

@@ -142,9 +142,9 @@ def summarize(
         "simulator_calls": stats.total_calls,
         "simulator_429": stats.rate_limited,
         "within_ongage_limit": stats.peak_concurrent <= ONGAGE_MAX_PARALLEL,
-        "lambda_invocations": _by_function(runtime, runtime.dispatcher.invocations),
-        "lambda_throttled": _by_function(runtime, runtime.dispatcher.throttled),
-        "lambda_peak_concurrency": _by_function(runtime, runtime.dispatcher.peak_concurrency),
+        "lambda_invocations": _by_function(runtime, runtime.executor.invocations),
+        "lambda_throttled": _by_function(runtime, runtime.executor.throttled),
+        "lambda_peak_concurrency": _by_function(runtime, runtime.executor.peak_concurrency),
     }
 
 

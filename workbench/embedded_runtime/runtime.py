@@ -49,15 +49,12 @@ from local_aws import (
     secure_transport,
     state_machines,
 )
+from local_aws.cloud_assembly import ACCOUNT_ID, CDK_OUT, REGION
 from local_aws.deployment import OngageSecret
 from ongage_cli.resume import resume_input
 from ongage_export.domain.polling import PollingPolicy
 from ongage_export.settings import Settings
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-ROOT = Path(__file__).resolve().parents[2]
-CDK_OUT = ROOT / "cdk.out"
 DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 # `wait` looks at a running execution every 50 ms at first, then less and less often, at
 # most every 250 ms: each look costs this process ~4 ms of CPU, which the handlers running
@@ -161,6 +158,7 @@ class EmbeddedRuntime:
         self._saved_env: dict[str, str | None] = {}
         self._extensions = ExitStack()  # moto patched for this runtime's lifetime only
         self.dispatcher = LambdaDispatcher(log_stream=self.log_stream)
+        self.executor = self.dispatcher.executor  # its invocation counts
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -224,7 +222,7 @@ class EmbeddedRuntime:
             stack=self.stack,
             stack_name=self.stack_name,
             parameters={"OngageBaseUrl": self.ongage.url},
-            account=ACCOUNT,
+            account=ACCOUNT_ID,
             region=REGION,
         )
         self.outputs = outputs

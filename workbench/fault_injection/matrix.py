@@ -260,7 +260,7 @@ def run_case(case: Case) -> CaseResult:
                 problems=problems,
                 seconds=time.monotonic() - began,
                 ongage_peak_parallel=sim.stats.peak_concurrent,
-                lambda_throttles=sum(runtime.dispatcher.throttled.values()),
+                lambda_throttles=sum(runtime.executor.throttled.values()),
                 exports_created=sim.stats.creates,
                 credentials_elsewhere=credentials_elsewhere(case, sim),
                 downloads=sim.downloads,

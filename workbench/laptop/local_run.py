@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from embedded_runtime import consumer
-from embedded_runtime.runtime import CDK_OUT, EmbeddedRuntime, OngageAccount
-from local_aws.cloud_assembly import AssemblyError
+from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
+from local_aws.cloud_assembly import CDK_OUT, AssemblyError
 from ongage_cli.run_lookup import export_id_of
 from ongage_export.domain.polling import PollingPolicy
 
@@ -220,7 +220,7 @@ class Stopwatch:
 def _landing_seconds(runtime: EmbeddedRuntime) -> dict[str, float]:
     """Wall and CPU seconds of the longest retrieve invocation: the one that landed the body
     (the others each answer one poll), without the workflow's waits between polls."""
-    durations = runtime.dispatcher.durations.get(runtime.functions["retrieve-export"], [])
+    durations = runtime.executor.durations.get(runtime.functions["retrieve-export"], [])
     if not durations:
         return {}
     wall, cpu = max(durations)

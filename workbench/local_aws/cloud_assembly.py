@@ -17,6 +17,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[2]
+CDK_OUT = ROOT / "cdk.out"  # what `make synth` writes
+# The one account and region of every local deployment, the endpoint's and the embedded one's.
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
 

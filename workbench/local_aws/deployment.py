@@ -22,11 +22,16 @@ from typing import IO, Any
 
 import boto3
 
-from local_aws.cloud_assembly import AssemblyError, stack_in, template_path
-from local_aws.server import ACCOUNT_ID, REGION
+from local_aws.cloud_assembly import (
+    ACCOUNT_ID,
+    CDK_OUT,
+    REGION,
+    ROOT,
+    AssemblyError,
+    stack_in,
+    template_path,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-CDK_OUT = ROOT / "cdk.out"
 STARTUP_SECONDS = 60
 
 

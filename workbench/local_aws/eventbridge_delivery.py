@@ -7,7 +7,7 @@ every enabled rule of the default bus whose pattern matches the event (moto's ma
 each of its targets once, asynchronously: the service that emitted the event never waits for
 the delivery nor sees how it went.
 - A Lambda function is invoked through the Lambda backend, so whatever runs functions here runs
-  it (`lambda_executor` in the local AWS, the in-process dispatcher of the embedded runtime);
+  it (`lambda_executor`: worker processes in the local AWS, in-process in the embedded runtime);
   only if its resource policy lets events.amazonaws.com invoke it for this rule, as Lambda
   checks (a template without the `AWS::Lambda::Permission` fails here as on AWS).
 - An SNS topic gets the event as a message.

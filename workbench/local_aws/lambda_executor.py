@@ -1,21 +1,26 @@
-"""Lambda invocations run the deployed package's handler in a host Python process.
+"""Lambda invocations, the one implementation for every local runtime.
 
 moto without Docker answers every invoke with its input and runs no code. Here, as the Lambda
-service does, an invocation runs in a warm worker process of its function (started on first
-use, kept for the next invocation), which holds:
-- the function's deployment package, unpacked from the zip CloudFormation deployed;
-- the function's environment, plus what Lambda sets (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION...),
-  `AWS_ENDPOINT_URL` pointing back at this endpoint, and credentials of the function's role
-  (an STS session), so its calls are checked against that role's policies;
-- the function's timeout (the worker is killed, `Sandbox.Timedout`) and memory size (a worker
-  whose resident memory exceeds it is killed, `Runtime.OutOfMemory`);
-- its reserved concurrency (one more invocation at once is throttled with
-  TooManyRequestsException, seen by Step Functions as Lambda.TooManyRequestsException).
-An exception becomes an error payload with `FunctionError`, so Retry/Catch match its
-`errorType`. Not emulated: the arm64 platform (compiled wheels built for it are replaced by
-this host's build of the same version, `foreign_builds`), X-Ray (no daemon: tracing is
-switched off) and CloudWatch Logs (each function's output goes to
-`<state dir>/logs/<function name>.log`).
+service does, `Executor` admits an invocation against the function's reserved concurrency (one
+more at once is throttled with TooManyRequestsException, seen by Step Functions as
+Lambda.TooManyRequestsException), has a sandbox run it, and answers the handler's result, or
+its error payload with `FunctionError` so Retry/Catch match the `errorType`. It counts
+invocations, throttles, peak concurrency and each invocation's wall and CPU seconds.
+
+Two sandboxes run the handler (`lambda_bootstrap.answer` in both):
+- `WorkerPool` (the local AWS): a warm worker process per function (started on first use,
+  kept for the next invocation), which holds the function's deployment package, unpacked from
+  the zip CloudFormation deployed; the function's environment, plus what Lambda sets
+  (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION...), `AWS_ENDPOINT_URL` pointing back at this endpoint,
+  and credentials of the function's role (an STS session), so its calls are checked against
+  that role's policies; the function's timeout (the worker is killed, `Sandbox.Timedout`) and
+  memory size (a worker whose resident memory exceeds it is killed, `Runtime.OutOfMemory`).
+  Not emulated: the arm64 platform (compiled wheels built for it are replaced by this host's
+  build of the same version, `foreign_builds`), X-Ray (no daemon: tracing is switched off) and
+  CloudWatch Logs (each function's output goes to `<state dir>/logs/<function name>.log`).
+- `embedded_runtime.lambda_dispatch.InProcess` (the embedded runtime): the installed package's
+  handler in the calling thread. It cannot be stopped at the timeout; one that ran past it is
+  answered `Sandbox.Timedout` all the same, as Lambda would have.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
+from unittest import mock
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
@@ -87,6 +93,22 @@ class FunctionSpec:
             region=function.region,
             account_id=function.account_id,
         )
+
+    def request(self, event: Any) -> dict[str, Any]:
+        """One invocation, as `lambda_bootstrap.answer` reads it."""
+        return {
+            "event": event,
+            "request_id": str(uuid.uuid4()),
+            "function_name": self.name,
+            "function_arn": self.arn,
+            "memory_mb": self.memory_mb,
+            "timeout_seconds": self.timeout_seconds,
+        }
+
+    @property
+    def warm_key(self) -> tuple[str, str]:
+        """Which warm workers may serve it: a new package or environment needs new ones."""
+        return (self.arn, f"{self.code_sha256}:{hash(frozenset(self.environment.items()))}")
 
 
 def unpack(code: bytes, into: Path) -> Path:
@@ -179,18 +201,13 @@ class Worker:
         os.close(answers_write)
         self._answers = os.fdopen(answers_read, "r")
 
-    def invoke(self, event: Any, request_id: str) -> dict[str, Any]:
-        """The handler's answer: {"result": ...} or {"error": payload}."""
+    def invoke(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The bootstrap's answer, or the failure of a worker killed or dead on the way."""
         assert self.process.stdin is not None
-        request = {
-            "event": event,
-            "request_id": request_id,
-            "function_arn": self.spec.arn,
-            "timeout_seconds": self.spec.timeout_seconds,
-        }
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         deadline = time.monotonic() + self.spec.timeout_seconds
+        request_id = request["request_id"]
         while True:
             ready, _, _ = select.select([self._answers], [], [], WATCH_INTERVAL_SECONDS)
             if ready:
@@ -200,11 +217,7 @@ class Worker:
                 return self._died(request_id)
             if time.monotonic() > deadline:
                 self.kill()
-                return _failure(
-                    "Sandbox.Timedout",
-                    f"RequestId: {request_id} Error: Task timed out after "
-                    f"{self.spec.timeout_seconds:.2f} seconds",
-                )
+                return timed_out(self.spec, request_id)
             if resident_mb(self.process.pid) > self.spec.memory_mb:
                 self.kill()
                 return _failure(
@@ -233,8 +246,23 @@ def _failure(error_type: str, message: str) -> dict[str, Any]:
     return {"error": {"errorType": error_type, "errorMessage": message}}
 
 
-class Executor:
-    """Every function's warm workers, and the counts tests and benchmarks read."""
+def timed_out(spec: FunctionSpec, request_id: str) -> dict[str, Any]:
+    return _failure(
+        "Sandbox.Timedout",
+        f"RequestId: {request_id} Error: Task timed out after {spec.timeout_seconds:.2f} seconds",
+    )
+
+
+class Sandbox(Protocol):
+    """Where an invocation's handler runs: the answer of `lambda_bootstrap.answer`."""
+
+    def run(self, spec: FunctionSpec, code: bytes, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def shutdown(self) -> None: ...
+
+
+class WorkerPool:
+    """Every function's warm worker processes."""
 
     def __init__(self, endpoint: str, state_dir: Path):
         self.endpoint = endpoint
@@ -242,29 +270,80 @@ class Executor:
         self.log_root = state_dir / "logs"
         self.code_root.mkdir(parents=True, exist_ok=True)
         self.log_root.mkdir(parents=True, exist_ok=True)
-        self.invocations: dict[str, int] = defaultdict(int)
-        self.throttled: dict[str, int] = defaultdict(int)
-        self.peak_concurrency: dict[str, int] = defaultdict(int)
-        self._running: dict[str, int] = defaultdict(int)
         self._idle: dict[tuple[str, str], list[Worker]] = defaultdict(list)
         self._logs: dict[str, IO[str]] = {}
         self._workers: list[Worker] = []  # every worker started, busy or idle
         self._lock = threading.Lock()
 
+    def run(self, spec: FunctionSpec, code: bytes, request: dict[str, Any]) -> dict[str, Any]:
+        worker = self._worker(spec, code)
+        answer = worker.invoke(request)
+        if worker.alive:
+            with self._lock:
+                self._idle[spec.warm_key].append(worker)
+        return answer
+
+    def _worker(self, spec: FunctionSpec, code: bytes) -> Worker:
+        with self._lock:
+            while self._idle[spec.warm_key]:
+                worker = self._idle[spec.warm_key].pop()
+                if worker.alive:
+                    return worker
+        code_dir = unpack(code, self.code_root)
+        env = {**lambda_environment(spec, self.endpoint, code_dir), **role_credentials(spec)}
+        worker = Worker(spec, env, code_dir, self._log(spec.name))
+        with self._lock:
+            self._workers = [w for w in self._workers if w.alive] + [worker]
+        return worker
+
+    def _log(self, function_name: str) -> IO[str]:
+        with self._lock:
+            if function_name not in self._logs:
+                path = self.log_root / f"{function_name}.log"
+                self._logs[function_name] = path.open("a", buffering=1)
+            return self._logs[function_name]
+
+    def shutdown(self) -> None:
+        """Every worker ends, those in the middle of an invocation too."""
+        with self._lock:
+            workers, self._workers = self._workers, []
+            self._idle.clear()
+        for worker in workers:
+            worker.kill()
+
+
+class Executor:
+    """Invokes functions in `sandbox`; the counts tests, benchmarks and the fault matrix read."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self.invocations: dict[str, int] = defaultdict(int)
+        self.throttled: dict[str, int] = defaultdict(int)
+        self.peak_concurrency: dict[str, int] = defaultdict(int)
+        # Wall and CPU seconds of each invocation, by function name (what a landing took).
+        self.durations: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        self._running: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
     def invoke(self, function: Any, body: Any, response_headers: dict[str, str]) -> bytes:
         spec = FunctionSpec.of(function)
         self._admit(spec, function.reserved_concurrency)
+        started = time.monotonic()
+        answer: dict[str, Any] = {}
         try:
-            worker = self._worker(spec, function.code_bytes)
-            answer = worker.invoke(json.loads(body) if body else {}, str(uuid.uuid4()))
-            self._release(spec, worker)
+            request = spec.request(json.loads(body) if body else {})
+            answer = self.sandbox.run(spec, function.code_bytes, request)
         finally:
             with self._lock:
                 self._running[spec.name] -= 1
+                spent = (time.monotonic() - started, answer.get("cpu_seconds", 0.0))
+                self.durations[spec.name].append(spent)
+        if spent[0] > spec.timeout_seconds:  # a sandbox that cannot stop it answers late
+            answer = timed_out(spec, request["request_id"])
         if "error" in answer:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(answer["error"]).encode()
-        return json.dumps(answer["result"]).encode()
+        return json.dumps(answer["result"], default=str).encode()
 
     def _admit(self, spec: FunctionSpec, reserved: Any) -> None:
         with self._lock:
@@ -277,53 +356,11 @@ class Executor:
                 self.peak_concurrency[spec.name], self._running[spec.name]
             )
 
-    def _worker(self, spec: FunctionSpec, code: bytes) -> Worker:
-        key = (spec.arn, f"{spec.code_sha256}:{hash(frozenset(spec.environment.items()))}")
-        with self._lock:
-            while self._idle[key]:
-                worker = self._idle[key].pop()
-                if worker.alive:
-                    return worker
-        code_dir = unpack(code, self.code_root)
-        env = {**lambda_environment(spec, self.endpoint, code_dir), **role_credentials(spec)}
-        worker = Worker(spec, env, code_dir, self._log(spec.name))
-        with self._lock:
-            self._workers = [w for w in self._workers if w.alive] + [worker]
-        return worker
-
-    def _release(self, spec: FunctionSpec, worker: Worker) -> None:
-        if worker.alive:
-            key = (spec.arn, f"{spec.code_sha256}:{hash(frozenset(spec.environment.items()))}")
-            with self._lock:
-                self._idle[key].append(worker)
-
-    def _log(self, function_name: str) -> IO[str]:
-        with self._lock:
-            if function_name not in self._logs:
-                path = self.log_root / f"{function_name}.log"
-                self._logs[function_name] = path.open("a", buffering=1)
-            return self._logs[function_name]
-
-    def stats(self) -> dict[str, dict[str, int]]:
-        return {
-            "invocations": dict(self.invocations),
-            "throttled": dict(self.throttled),
-            "peak_concurrency": dict(self.peak_concurrency),
-        }
-
     def shutdown(self) -> None:
-        """Every worker ends, those in the middle of an invocation too."""
-        with self._lock:
-            workers, self._workers = self._workers, []
-            self._idle.clear()
-        for worker in workers:
-            worker.kill()
+        self.sandbox.shutdown()
 
 
-Run = Callable[[Any, Any, dict[str, str]], bytes]
-
-
-def backend_invoke(run: Run) -> Callable[..., bytes]:
+def backend_invoke(run: Callable[[Any, Any, dict[str, str]], bytes]) -> Callable[..., bytes]:
     """A replacement for moto's Docker-less `invoke` that hands the function to `run`."""
 
     def invoke(
@@ -339,5 +376,6 @@ def backend_invoke(run: Run) -> Callable[..., bytes]:
     return invoke
 
 
-def install(executor: Executor) -> None:
-    LambdaSimpleBackend.invoke = backend_invoke(executor.invoke)  # type: ignore[method-assign,assignment]
+def installed(executor: Executor) -> Any:
+    """moto's Lambda backend invoking through `executor`: a patch to start and stop."""
+    return mock.patch.object(LambdaSimpleBackend, "invoke", backend_invoke(executor.invoke))

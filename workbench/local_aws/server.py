@@ -20,9 +20,8 @@ from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local_aws import extensions, lambda_executor, task_credentials
+from local_aws.cloud_assembly import ACCOUNT_ID, REGION
 
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 # The administrator's key (what `aws configure` would hold for a real account). Fixed, so the
 # README's commands work as written; it only opens this endpoint on 127.0.0.1.
 ADMIN_USER = "local-admin"
@@ -124,8 +123,10 @@ class LocalAws:
         self._server.start()
         host, port = self._server.get_host_and_port()
         endpoint = Endpoint(f"http://{host}:{port}", self.state_dir)
-        self.executor = lambda_executor.Executor(endpoint.url, self.state_dir)
-        lambda_executor.install(self.executor)
+        self.executor = lambda_executor.Executor(
+            lambda_executor.WorkerPool(endpoint.url, self.state_dir)
+        )
+        lambda_executor.installed(self.executor).start()  # for the process's lifetime
         task_credentials.install(endpoint.url)
         return endpoint
 

@@ -1,5 +1,6 @@
 """The executor runs a deployment package's handler in warm worker processes, with the
-function's environment, timeout, memory size and reserved concurrency."""
+function's environment, timeout, memory size and reserved concurrency; the embedded runtime's
+in-process sandbox goes through the same executor (throttling, error payloads, counts)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from embedded_runtime.lambda_dispatch import InProcess
 from local_aws import lambda_executor
 
 HANDLER = """
@@ -57,7 +59,24 @@ def function(timeout: int = 5, memory: int = 256, reserved: int | None = None) -
 
 @pytest.fixture
 def executor(tmp_path: Path, aws: None) -> Any:
-    running = lambda_executor.Executor("http://127.0.0.1:1", tmp_path)
+    running = lambda_executor.Executor(lambda_executor.WorkerPool("http://127.0.0.1:1", tmp_path))
+    yield running
+    running.shutdown()
+
+
+@pytest.fixture(params=["worker processes", "in process"])
+def any_executor(request: Any, tmp_path: Path, aws: None, monkeypatch: Any) -> Any:
+    """Either sandbox, behind the one executor."""
+    if request.param == "in process":
+        with zipfile.ZipFile(io.BytesIO(package())) as archive:
+            archive.extractall(tmp_path / "code")
+        monkeypatch.syspath_prepend(str(tmp_path / "code"))
+        monkeypatch.setenv("GREETING", "hi")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        sandbox: Any = InProcess()
+    else:
+        sandbox = lambda_executor.WorkerPool("http://127.0.0.1:1", tmp_path)
+    running = lambda_executor.Executor(sandbox)
     yield running
     running.shutdown()
 
@@ -81,14 +100,23 @@ def test_the_handler_runs_with_its_environment_and_role_session_in_a_warm_worker
     assert first["pid"] == second["pid"]  # warm: the same process served both
 
 
-def test_an_exception_is_an_error_payload_with_its_type(executor):
-    answer, headers = invoke(executor, function(), {"raise": "input"})
+def test_an_exception_is_an_error_payload_with_its_type(any_executor):
+    answer, headers = invoke(any_executor, function(), {"raise": "input"})
     assert headers == {"x-amz-function-error": "Unhandled"}
     assert answer["errorType"] == "ValueError" and answer["errorMessage"] == "bad input"
+    assert answer["requestId"] and answer["stackTrace"]
 
 
-def test_a_function_that_runs_past_its_timeout_is_killed(executor):
-    answer, headers = invoke(executor, function(timeout=1), {"sleep": 5})
+def test_each_invocation_is_counted_with_its_wall_and_cpu_seconds(any_executor):
+    answer, headers = invoke(any_executor, function(), {})
+    assert headers == {} and answer["name"] == "f" and 0 < answer["remaining"] <= 5000
+    [(wall, cpu)] = any_executor.durations["f"]
+    assert any_executor.invocations["f"] == 1 and wall > 0 and cpu >= 0
+
+
+def test_a_function_that_runs_past_its_timeout_is_timed_out(any_executor):
+    """The worker is killed at the deadline; the in-process handler answers late, timed out."""
+    answer, headers = invoke(any_executor, function(timeout=1), {"sleep": 2})
     assert headers == {"x-amz-function-error": "Unhandled"}
     assert answer["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in answer["errorMessage"]
@@ -99,20 +127,20 @@ def test_a_function_that_outgrows_its_memory_is_killed(executor):
     assert answer["errorType"] == "Runtime.OutOfMemory"
 
 
-def test_invocations_beyond_reserved_concurrency_are_throttled(executor):
+def test_invocations_beyond_reserved_concurrency_are_throttled(any_executor):
     fn = function(reserved=1)
-    busy = threading.Thread(target=invoke, args=(executor, fn, {"sleep": 2}))
+    busy = threading.Thread(target=invoke, args=(any_executor, fn, {"sleep": 2}))
     busy.start()
     try:
         for _ in range(200):
-            if executor.invocations["f"]:
+            if any_executor.invocations["f"]:
                 break
             threading.Event().wait(0.01)
         with pytest.raises(lambda_executor.TooManyRequestsException):
-            invoke(executor, fn, {})
+            invoke(any_executor, fn, {})
     finally:
         busy.join()
-    assert executor.throttled["f"] == 1
+    assert any_executor.throttled["f"] == 1 and any_executor.peak_concurrency["f"] == 1
 
 
 def test_the_environment_is_lambdas_with_the_functions_own_variables_on_top(tmp_path):
