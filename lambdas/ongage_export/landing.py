@@ -46,7 +46,8 @@ from ongage_export.multipart import (
 )
 from ongage_export.observability import logger
 from ongage_export.ongage_answers import check_zip_start
-from ongage_export.zip_stream import StreamingZipCheck, unsupported_entry
+from ongage_export.zip_format import unsupported_entry
+from ongage_export.zip_stream import StreamingZipCheck
 
 __all__ = [
     "MIN_PART_SIZE",

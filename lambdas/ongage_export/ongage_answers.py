@@ -23,7 +23,7 @@ from ongage_export.errors import (
     OngageUnexpectedResponse,
     UnsupportedExport,
 )
-from ongage_export.zip_stream import LOCAL_HEADER, unsupported_entry
+from ongage_export.zip_format import LOCAL_HEADER, unsupported_entry
 
 # An export id is opaque, but it goes into a URL path as one segment, unencoded: only RFC 3986
 # "unreserved" characters, and not the dot segments "." and ".." (which a URL resolver removes).
