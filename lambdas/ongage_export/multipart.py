@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ongage_export.errors import StorageAccessDenied
@@ -25,6 +26,16 @@ from ongage_export.ongage_answers import check_zip_start
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 9_000  # S3 allows 10,000 per upload; the margin absorbs a wrong Content-Length
 READ_BUFFER = 8 * 1024 * 1024
+# The S3 client the uploads are made for (clients.py builds the handlers' with it). Standard
+# retry mode backs off on S3 throttling (503 SlowDown) and transient errors. Payloads unsigned:
+# every part carries its CRC-32 (checked by S3) and goes over TLS, so the SHA-256 that SigV4
+# would take of each part (botocore signs a part whose checksum we give ourselves) is a second
+# pass over every byte for nothing.
+S3_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 8},
+    max_pool_connections=16,
+    s3={"payload_signing_enabled": False},
+)
 
 
 # What `check_start` sees of a body: its magic, and the first entry's local header and name.

@@ -40,6 +40,7 @@ from benchmarks.services import (
     retrieve_url,
     run_probe,
     s3_client,
+    simulator_credentials,
     start_moto,
     start_simulator,
 )
@@ -135,6 +136,7 @@ def start_rig(stack: ExitStack, plan: Plan, out_dir: Path) -> Rig:
         "list_id": REQUEST["list_id"],
         "endpoint": moto.url,
         "bucket": BUCKET,
+        "credentials": simulator_credentials(),
     }
     body_file = out_dir / "body.bin"
     stack.callback(body_file.unlink, missing_ok=True)
