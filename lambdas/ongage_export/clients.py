@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities import parameters
 
 from ongage_export.errors import OngageAuthError
 from ongage_export.landing import S3Landing
-from ongage_export.multipart import S3_CONFIG
 from ongage_export.ongage_client import OngageClient, OngageCredentials
 from ongage_export.readiness_history import DynamoReadinessHistory
+from ongage_export.s3_storage import S3_CONFIG
 from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, Settings
 
 SECRET_CACHE_SECONDS = 300

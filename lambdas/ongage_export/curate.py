@@ -36,8 +36,9 @@ from ongage_export.curated_manifest import (
     selection_of,
 )
 from ongage_export.curated_parquet import CsvToParquet
-from ongage_export.multipart import READ_BUFFER, MultipartUploader, S3ObjectReader
+from ongage_export.multipart import READ_BUFFER, MultipartUploader
 from ongage_export.object_keys import slug
+from ongage_export.s3_object_reader import S3ObjectReader
 from ongage_export.settings import CurateSettings
 
 # The layout `object_keys.export_key` writes, below the export prefix.

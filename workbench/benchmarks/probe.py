@@ -113,7 +113,7 @@ def land_mode(spec: dict[str, Any]) -> Result:
     import boto3
 
     from ongage_export import landing
-    from ongage_export.multipart import S3_CONFIG
+    from ongage_export.s3_storage import S3_CONFIG
 
     phases: dict[str, float] = {}
     landing.verify_zip = _timed(landing.verify_zip, "verify", phases)  # type: ignore[assignment]
