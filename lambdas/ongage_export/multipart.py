@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from ongage_export.ongage_answers import check_zip_start
 from ongage_export.part_buffers import Part, PartBuffers, cut_parts
 from ongage_export.s3_object_reader import S3ObjectReader
 from ongage_export.s3_storage import storage_error
+from ongage_export.zip_format import crc32
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 9_000  # S3 allows 10,000 per upload; the margin absorbs a wrong Content-Length
@@ -231,7 +231,7 @@ class MultipartUploader:
     def _upload_part(self, key: str, upload_id: str, number: int, part: Part) -> None:
         # Given in a header, so botocore does not switch to a chunk-encoded body with a
         # trailing checksum (computed in Python) over HTTPS.
-        checksum = base64.b64encode(zlib.crc32(part.view).to_bytes(4, "big")).decode()
+        checksum = base64.b64encode(crc32(part.view).to_bytes(4, "big")).decode()
         self.s3.upload_part(
             Bucket=self.bucket,
             Key=key,

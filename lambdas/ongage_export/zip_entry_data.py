@@ -21,6 +21,7 @@ from ongage_export.zip_format import (
     MAX_LZMA_DICTIONARY,
     NOT_RETRIED,
     REPORT_IT,
+    crc32,
     method_name,
     shown_name,
 )
@@ -159,7 +160,7 @@ def _run_decompressor(
         try:
             data = decompressor.decompress(block, INFLATE_OUTPUT)
             while True:
-                crc, size = zlib.crc32(data, crc), size + len(data)
+                crc, size = crc32(data, crc), size + len(data)
                 if decompressor.eof or decompressor.needs_input:
                     break
                 data = decompressor.decompress(b"", INFLATE_OUTPUT)
@@ -214,7 +215,7 @@ def stored(stream: ByteStream, size: int) -> tuple[int, int, int]:
     crc, left = 0, size
     while left:
         block = stream.block()[:left]
-        crc = zlib.crc32(block, crc)
+        crc = crc32(block, crc)
         stream.skip(len(block))
         left -= len(block)
     return crc, size, size
@@ -240,9 +241,9 @@ def stored_until_descriptor(stream: ByteStream, wide: bool) -> tuple[int, int, i
             # checked against the descriptor like any other entry's.
             if declared_size == size + found and after in (LOCAL_SIGNATURE, CENTRAL_SIGNATURE):
                 stream.skip(found)
-                return zlib.crc32(block[:found], crc), size + found, size + found
+                return crc32(block[:found], crc), size + found, size + found
             used = found + 1
-        crc, size = zlib.crc32(block[:used], crc), size + used
+        crc, size = crc32(block[:used], crc), size + used
         stream.skip(used)
 
 

@@ -7,6 +7,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+# zlib-ng's CRC-32 (the same function as zlib's) uses the CPU's carry-less multiply or CRC
+# instructions: ~6x zlib's speed here. Every byte of a single pass goes through it twice: for
+# its entry's CRC-32 and for its part's S3 checksum (multipart.py).
+from zlib_ng.zlib_ng import crc32 as crc32
+
 from ongage_export.errors import UnsupportedExport
 
 LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
