@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ongage_export.adapters import landing as landing_module
+from ongage_export.adapters import server_copy
 from ongage_export.adapters.landing import MIN_PART_SIZE, S3Landing, UploadProgress
-from ongage_export.adapters.multipart import PartBuffers, cut_parts
+from ongage_export.adapters.part_buffers import PartBuffers, cut_parts
 from ongage_export.domain.errors import (
     CorruptExport,
     DownloadInterrupted,
@@ -376,7 +376,7 @@ def test_a_part_rewinds_for_a_retry() -> None:
 def test_publishing_copies_parts_in_parallel_and_in_order(
     s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(landing_module, "COPY_PART_SIZE", MIN_PART_SIZE)
+    monkeypatch.setattr(server_copy, "COPY_PART_SIZE", MIN_PART_SIZE)
     copied: list[int] = []
     upload_part_copy = s3.upload_part_copy
     both_in_flight = threading.Barrier(2, timeout=10)  # breaks if parts 1 and 2 run one by one

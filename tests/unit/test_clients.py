@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import boto3
 import pytest
@@ -108,3 +112,19 @@ def test_an_accepted_secret_is_not_read_again(monkeypatch):
     store = _SecretStore(cached=RIGHT, current=WRONG)
     assert _calls_with(store, monkeypatch) == ["new"]
     assert store.forced_reads == 0
+
+
+def test_the_landing_logs_through_the_handlers_logger_without_loading_the_tracer():
+    from ongage_export import observability
+    from ongage_export.adapters import landing
+
+    child = logging.getLogger(landing.logger.name)
+    assert child.parent is logging.getLogger(observability.logger.name)
+    assert not child.handlers  # its lines go out through the handlers' JSON handler
+    # A process that only lands (the benchmarks' probe) never loads the Tracer's X-Ray SDK.
+    probe = "import sys, ongage_export.adapters.landing; print(sorted(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True, text=True, check=True, cwd=Path(landing.__file__).parents[2],
+    ).stdout  # fmt: skip
+    assert "ongage_export.adapters.landing" in loaded and "aws_xray_sdk" not in loaded

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from benchmarks import throughput
 from benchmarks.paired import interleave, paired, paired_ratios, round_order, spread
+from benchmarks.report import verdict
 
 
 def test_spread_is_median_and_range() -> None:
@@ -62,3 +65,29 @@ def test_interleave_runs_every_contender_once_per_round_after_a_warmup() -> None
     assert results == {"a": ["a2", "a3", "a4"], "b": ["b2", "b3", "b4"]}  # warm-up discarded
     calls.clear()
     assert interleave({"a": contender("a")}, rounds=2, warmup=False) == {"a": ["a1", "a2"]}
+
+
+def test_a_verdict_reads_a_floor_or_a_ceiling_over_every_round() -> None:
+    figure = {"median": 1.1, "min": 1.0, "max": 1.2}
+    assert verdict(figure, 1.0) == "met in every round"
+    assert verdict(figure, 1.1) == "met in some rounds only"
+    assert verdict(figure, 1.3) == "NOT met in any round"
+    assert verdict(figure, 1.2, at_most=True) == "met in every round"
+    assert verdict(figure, 1.1, at_most=True) == "met in some rounds only"
+    assert verdict(figure, 0.9, at_most=True) == "NOT met in any round"
+
+
+def test_the_throughput_cpu_ratio_is_paired_and_judged_against_its_ceiling() -> None:
+    def rounds(cpus: list[float]) -> list[dict[str, Any]]:
+        return [{"mb_s": 100.0, "cpu_s_per_gib": cpu, "process": {"load_before": 0.0},
+                 "bytes": 1, "peak_rss_mib": None} for cpu in cpus]  # fmt: skip
+
+    trials = {name: rounds([2.0, 2.0]) for name in throughput.CONTENDERS}
+    trials["single-pass"] = rounds([2.2, 2.4])  # 1.1x and 1.2x stream's, round by round
+    result = throughput.summarize(throughput.Plan(size_mib=1, rounds=2), trials)
+    (cpu,) = result["cpu_ratios"]
+    assert (cpu["min"], cpu["max"]) == pytest.approx((1.1, 1.2))
+    assert (
+        "| single-pass / stream, CPU s per GiB | 1.15 (1.10-1.20) | <= 1.15 | met in some "
+        "rounds only |" in throughput.ratio_table(result)
+    )

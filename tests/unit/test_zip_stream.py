@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ongage_export.adapters import zip_stream
+from ongage_export.adapters import zip_format, zip_stream
 from ongage_export.adapters.ongage_answers import check_zip_start
 from ongage_export.adapters.zip_stream import StreamingZipCheck, check_zip_stream
 from ongage_export.domain.errors import CorruptExport, OngageUnexpectedResponse, UnsupportedExport
@@ -245,7 +245,7 @@ def test_a_refusal_quotes_a_long_entry_name_shortened() -> None:
     header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 9, 0, 0, 0, 0, 0, 60_000, 0)
     with pytest.raises(UnsupportedExport) as refused:
         check_zip_start(header + b"x" * 60_000)
-    assert "'" + "x" * zip_stream.SHOWN_NAME_CHARS + "…'" in str(refused.value)
+    assert "'" + "x" * zip_format.SHOWN_NAME_CHARS + "…'" in str(refused.value)
     assert len(str(refused.value)) < 1_000
 
 

@@ -5,8 +5,8 @@
    state transitions (every `*StateEntered` event, plus Task retries: none here) and fit
    `fixed + per_poll x polls`; the handlers are timed from outside (their module attribute is
    wrapped, which is what the embedded dispatcher calls) to get billed ms per kind of call.
-2. The default polling policy's runs are simulated with `ongage_export.polling.simulate` (the
-   Lambda's own decisions on a simulated clock, many seeded jitter draws: the expectation) for
+2. The default polling policy's runs are simulated with `ongage_export.domain.polling.simulate`
+   (the Lambda's own decisions on a simulated clock, many seeded jitter draws: the expectation) for
    exports ready after 1 minute, 30 minutes and 6 hours: the polls and detection latency.
 3. Priced, and compared with a fixed 30-second poll loop in Step Functions and with a Lambda
    that sleeps between polls (billed for the whole wait, 15 minutes at most per invocation).

@@ -1,7 +1,8 @@
 """What a polling policy costs in polls and detection latency, on a simulated clock.
 
-Every run is `ongage_export.polling.simulate`: the workflow's wait-retrieve-decide loop with the
-policy's own decisions (the code the Lambda runs), so the benchmark cannot drift from it.
+Every run is `ongage_export.domain.polling.simulate`: the workflow's wait-retrieve-decide
+loop with the policy's own decisions (the code the Lambda runs), so the benchmark cannot drift
+from it.
 """
 
 from __future__ import annotations

@@ -67,9 +67,9 @@ def handler_mode(spec: dict[str, Any]) -> Result:
     import random
     from datetime import UTC, datetime
 
-    from ongage_export.domain.create import start_job
     from ongage_export.domain.polling import PollingPolicy
     from ongage_export.domain.request import parse_request
+    from ongage_export.exports import start_job
     from ongage_export.handlers.retrieve_export import handler
 
     job = start_job(
@@ -110,13 +110,14 @@ def land_mode(spec: dict[str, Any]) -> Result:
     "stream" (into a multipart upload, unchecked: what the baselines do), "single-pass" (what
     `S3Landing.land` does with a fresh download) or "staged" (stream, then the ranged re-read
     and the copy: a download resumed across invocations)."""
-    from benchmarks.services import ongage_client, s3_client
+    import boto3
+
     from ongage_export.adapters import landing
-    from ongage_export.adapters.clients import S3_CONFIG
+    from ongage_export.adapters.s3_storage import S3_CONFIG
 
     phases: dict[str, float] = {}
     landing.verify_zip = _timed(landing.verify_zip, "verify", phases)  # type: ignore[assignment]
-    s3 = s3_client(spec["endpoint"], s3=S3_CONFIG.s3)  # type: ignore[attr-defined]  # as the handler signs
+    s3 = boto3.client("s3", endpoint_url=spec["endpoint"], config=S3_CONFIG)  # the handler's
     requests = _count_requests(s3)
     lander = landing.S3Landing(
         s3,
@@ -126,7 +127,7 @@ def land_mode(spec: dict[str, Any]) -> Result:
     )
     for name in ("upload_stream", "publish", "land_single_pass"):
         setattr(lander, name, _timed(getattr(lander, name), name, phases))
-    client = ongage_client(spec["simulator_url"])
+    client = _ongage_client(spec)
     staging_key = f"incoming/{spec['key']}"
 
     def land(chunks: Any) -> Any:
@@ -168,9 +169,7 @@ def _count_requests(s3: Any) -> dict[str, Any]:
 
 def source_mode(spec: dict[str, Any]) -> Result:
     """Read the export's body from the simulator and discard it."""
-    from benchmarks.services import ongage_client
-
-    client = ongage_client(spec["simulator_url"])
+    client = _ongage_client(spec)
 
     def run() -> Result:
         size = 0
@@ -193,6 +192,14 @@ def sink_mode(spec: dict[str, Any]) -> Result:
         return {"bytes": Path(spec["path"]).stat().st_size, "landed": True}
 
     return measured(run)
+
+
+def _ongage_client(spec: dict[str, Any]) -> Any:
+    """A client of the simulator, with the credentials the spec carries: the landing's process
+    loads what the landing needs, not the simulator (benchmarks.services imports it)."""
+    from ongage_export.adapters.ongage_client import OngageClient, OngageCredentials
+
+    return OngageClient(spec["simulator_url"], OngageCredentials(**spec["credentials"]))
 
 
 def _download(client: Any, spec: dict[str, Any]) -> Any:

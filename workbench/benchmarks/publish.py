@@ -84,7 +84,8 @@ def _throughput_rows(result: dict[str, Any]) -> list[list[str]]:
         for name in ("single-pass", "stream", "pipeline", "pipeline-signed")
     )
     rows = [[f"landing {result['size_mib']} MiB into S3 (moto), MB/s, whole process", rates]]
-    rows += [[f"paired ratio: {r['name']}", spread_text(r, 2)] for r in result["ratios"]]
+    ratios = [*result["ratios"], *result.get("cpu_ratios", [])]  # older results have no CPU ones
+    rows += [[f"paired ratio: {r['name']}", spread_text(r, 2)] for r in ratios]
     return rows
 
 

@@ -41,11 +41,14 @@ def spread_text(figure: dict[str, Any], digits: int) -> str:
     return f"{median} ({low}-{high})"
 
 
-def verdict(figure: dict[str, Any], target: float) -> str:
-    """Against a `>=` goal: met only if every round met it, not met if none did."""
-    if figure["min"] >= target:
+def verdict(figure: dict[str, Any], target: float, *, at_most: bool = False) -> str:
+    """Against a `>=` goal (`<=` if `at_most`): met only if every round met it, not met if none
+    did."""
+    worst, best = (figure["max"], figure["min"]) if at_most else (figure["min"], figure["max"])
+    meets = (lambda value: value <= target) if at_most else (lambda value: value >= target)
+    if meets(worst):
         return "met in every round"
-    if figure["max"] < target:
+    if not meets(best):
         return "NOT met in any round"
     return "met in some rounds only"
 

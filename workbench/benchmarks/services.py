@@ -170,9 +170,14 @@ def s3_client(endpoint: str, **config: Any) -> Any:
     return aws_client("s3", endpoint, **config)
 
 
+def simulator_credentials() -> dict[str, str]:
+    """The simulator's credentials as a probe's spec carries them (`OngageCredentials`' fields)."""
+    return {"username": SIMULATOR.username, "password": SIMULATOR.password,
+            "account_code": SIMULATOR.account_code}  # fmt: skip
+
+
 def ongage_client(url: str) -> OngageClient:
-    creds = OngageCredentials(SIMULATOR.username, SIMULATOR.password, SIMULATOR.account_code)
-    return OngageClient(url, creds)
+    return OngageClient(url, OngageCredentials(**simulator_credentials()))
 
 
 def create_export(simulator_url: str) -> str:

@@ -14,21 +14,13 @@ from botocore.config import Config
 from ongage_export.adapters.landing import S3Landing
 from ongage_export.adapters.ongage_client import OngageClient, OngageCredentials
 from ongage_export.adapters.readiness_history import DynamoReadinessHistory
+from ongage_export.adapters.s3_storage import S3_CONFIG
 from ongage_export.adapters.step_functions import StepFunctionsRuns
 from ongage_export.domain.errors import OngageAuthError
 from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, Settings
 
 SECRET_CACHE_SECONDS = 300
 T = TypeVar("T")
-# Standard retry mode backs off on S3 throttling (503 SlowDown) and transient errors.
-# Payloads unsigned: every part carries its CRC-32 (checked by S3) and goes over TLS, so the
-# SHA-256 that SigV4 would take of each part (botocore signs a part whose checksum we give
-# ourselves) is a second pass over every byte for nothing.
-S3_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 8},
-    max_pool_connections=16,
-    s3={"payload_signing_enabled": False},
-)
 
 
 @cache

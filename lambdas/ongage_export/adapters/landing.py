@@ -25,28 +25,26 @@ would take a CopyObject of the whole body: the copy the single pass exists to av
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from ongage_export.adapters.multipart import (
     MIN_PART_SIZE,
     READ_BUFFER,
     MultipartUploader,
-    S3ObjectReader,
     StagedObject,
     UploadProgress,
-    storage_error,
 )
 from ongage_export.adapters.ongage_answers import check_zip_start
-from ongage_export.adapters.zip_stream import StreamingZipCheck, unsupported_entry
-from ongage_export.domain.errors import CorruptExport
-from ongage_export.observability import logger
+from ongage_export.adapters.s3_object_reader import S3ObjectReader
+from ongage_export.adapters.s3_storage import storage_error
+from ongage_export.adapters.server_copy import copy_in_parts, verify_zip
+from ongage_export.adapters.zip_stream import StreamingZipCheck
+from ongage_export.contract import SERVICE_NAME
 
 __all__ = [
     "MIN_PART_SIZE",
@@ -59,8 +57,9 @@ __all__ = [
     "verify_zip",
 ]
 
-COPY_PART_SIZE = 512 * 1024 * 1024  # UploadPartCopy takes up to 5 GiB a part
-COPY_CONCURRENCY = 4  # server-side copies: no memory here, and S3 copies parts in parallel
+# A child of the handlers' logger (observability.py): the Tracer made there costs ~0.1 s of
+# imports that a process only landing, such as the benchmarks', has no use for.
+logger = Logger(service=SERVICE_NAME, child=True)
 SINGLE_PASS: Literal["single-pass"] = "single-pass"
 STAGED: Literal["staged"] = "staged"
 CONDITION_FAILED = ("PreconditionFailed", "ConditionalRequestConflict")
@@ -249,58 +248,12 @@ class S3Landing(MultipartUploader):
         """Server-side copy to the final key, refusing to overwrite an existing object (an
         upload an invocation that died left open at the key is aborted first)."""
         self.abort_uploads(key)
-        upload_id = self.s3.create_multipart_upload(
-            Bucket=self.bucket, Key=key, Metadata=metadata, ContentType="application/zip"
-        )["UploadId"]
         try:
-            starts = range(0, max(staged.size, 1), COPY_PART_SIZE)
-
-            def copy_part(number: int, first: int) -> dict[str, Any]:
-                last = min(first + COPY_PART_SIZE, staged.size) - 1
-                copied = self.s3.upload_part_copy(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    CopySource={"Bucket": self.bucket, "Key": staged.key},
-                    CopySourceRange=f"bytes={first}-{last}",
-                )
-                return {"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]}
-
-            with ThreadPoolExecutor(max_workers=COPY_CONCURRENCY) as pool:
-                parts = list(pool.map(copy_part, range(1, len(starts) + 1), starts))
-            self.s3.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                IfNoneMatch="*",
-            )
+            copy_in_parts(self.s3, self.bucket, staged, key, metadata)
         except ClientError as error:
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             if error.response["Error"]["Code"] in CONDITION_FAILED:
                 existing = self.find_landed(key)
                 if existing is not None:
                     return existing
             raise
-        except BaseException:
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            raise
         return LandedObject(self.bucket, key, staged.size, staged.sha256, landing=STAGED)
-
-
-def verify_zip(raw: S3ObjectReader) -> None:
-    """Raise CorruptExport unless the object is a ZIP whose every member checks out (the
-    staged path's check: it reads the object back)."""
-    try:
-        with zipfile.ZipFile(io.BufferedReader(raw, READ_BUFFER)) as archive:
-            for info in archive.infolist():  # refused as the single pass refuses them
-                refusal = unsupported_entry(info.orig_filename.encode(), info.flag_bits,
-                                            info.compress_type)  # fmt: skip
-                if refusal is not None:
-                    raise refusal
-            bad_member = archive.testzip()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as error:
-        raise CorruptExport(f"the export is not a readable ZIP: {error}") from None
-    if bad_member is not None:
-        raise CorruptExport(f"the export's member {bad_member!r} fails its CRC-32 check")

@@ -1,8 +1,8 @@
 """Streaming a body into an S3 multipart upload: parts of a fixed size cut from any chunking, a
 bounded set of reused part buffers, a few parts in flight, the whole hashed (SHA-256) on the way.
 
-`MultipartUploader` is what the landing (landing.py) and the consumer (curate.py) build on;
-`S3ObjectReader` reads an object back through ranged GETs (for `zipfile`).
+`MultipartUploader` is what the landing (landing.py) and the consumer (curate.py) build on; the
+parts are cut in `part_buffers`; `s3_object_reader` reads an object back (for `zipfile`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import queue
-import zlib
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,7 +18,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ongage_export.adapters.ongage_answers import check_zip_start
-from ongage_export.domain.errors import StorageAccessDenied
+from ongage_export.adapters.part_buffers import Part, PartBuffers, cut_parts
+from ongage_export.adapters.s3_object_reader import S3ObjectReader
+from ongage_export.adapters.s3_storage import storage_error
+from ongage_export.adapters.zip_format import crc32
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PARTS = 9_000  # S3 allows 10,000 per upload; the margin absorbs a wrong Content-Length
@@ -230,7 +231,7 @@ class MultipartUploader:
     def _upload_part(self, key: str, upload_id: str, number: int, part: Part) -> None:
         # Given in a header, so botocore does not switch to a chunk-encoded body with a
         # trailing checksum (computed in Python) over HTTPS.
-        checksum = base64.b64encode(zlib.crc32(part.view).to_bytes(4, "big")).decode()
+        checksum = base64.b64encode(crc32(part.view).to_bytes(4, "big")).decode()
         self.s3.upload_part(
             Bucket=self.bucket,
             Key=key,
@@ -242,124 +243,8 @@ class MultipartUploader:
         )
 
 
-ACCESS_ERRORS = (
-    "AccessDenied",
-    "AllAccessDisabled",
-    "InvalidAccessKeyId",
-    "KMS.AccessDeniedException",
-)
-
-
-def storage_error(error: ClientError, bucket: str) -> Exception:
-    """S3 refusing access is a configuration problem, said plainly; anything else stays as is
-    (botocore has already retried throttling and 5xx answers)."""
-    code = error.response.get("Error", {}).get("Code", "")
-    if code not in ACCESS_ERRORS:
-        return error
-    operation = getattr(error, "operation_name", "a request")
-    return StorageAccessDenied(
-        f"S3 refused {operation} on bucket {bucket} ({code}). Check the retrieve function's "
-        "IAM role (s3:PutObject, GetObject, DeleteObject, AbortMultipartUpload, ListBucket) "
-        "and the bucket policy, then redrive the run."
-    )
-
-
 def _refuse_empty(first_bytes: bytes) -> None:
     raise ValueError("nothing to upload: S3 has no empty multipart object")
-
-
-class _SeekableReader(io.RawIOBase):
-    """Read-only and seekable over `size` bytes; a subclass reads from `position`."""
-
-    size: int
-    position: int
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(0, base + offset)
-        return self.position
-
-
-class PartBuffers:
-    """At most `count` part-sized buffers, reused: a fresh part-sized allocation costs a page
-    fault per 4 KiB, and reuse keeps the process's memory flat however long the body."""
-
-    def __init__(self, part_size: int, count: int):
-        self.part_size = part_size
-        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._unmade = count
-
-    def take(self) -> bytearray:
-        """A free buffer; waits for an upload to give one back once `count` exist."""
-        if self._unmade and self._free.empty():
-            self._unmade -= 1
-            return bytearray(self.part_size)
-        return self._free.get()
-
-    def give_back(self, part: Part) -> None:
-        self._free.put(part.buffer)
-
-    def give_back_when_done(self, part: Part) -> Callable[[Future[None]], None]:
-        return lambda _: self.give_back(part)
-
-
-class Part(_SeekableReader):
-    """The first `size` bytes of a reused buffer, read in place: botocore takes a file-like
-    body, which it can rewind to retry (it takes no memoryview, and a bytes copy would cost
-    the fresh allocation the buffers avoid)."""
-
-    def __init__(self, buffer: bytearray, size: int):
-        self.buffer = buffer
-        self.view = memoryview(buffer)[:size]
-        self.size, self.position = size, 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = self.size if size is None or size < 0 else self.position + size
-        data = self.view[self.position : end].tobytes()
-        self.position += len(data)
-        return data
-
-    def readinto(self, target: Any) -> int:
-        data = self.read(len(target))
-        target[: len(data)] = data
-        return len(data)
-
-
-def cut_parts(chunks: Iterable[bytes], buffers: PartBuffers) -> Generator[Part, None, None]:
-    """Regroup a stream of chunks into parts of exactly `part_size` bytes (the last shorter),
-    each in a buffer from `buffers`, copied into once. The consumer gives every part back
-    (`buffers.give_back`) when it is done with it; closing this generator closes `chunks`."""
-    source = iter(chunks)
-    try:
-        buffer, filled = buffers.take(), 0
-        for chunk in source:
-            view = memoryview(chunk).cast("B")
-            while view:
-                count = min(len(view), buffers.part_size - filled)
-                buffer[filled : filled + count] = view[:count]
-                filled += count
-                view = view[count:]
-                if filled == buffers.part_size:
-                    yield Part(buffer, filled)
-                    buffer, filled = buffers.take(), 0
-        if filled:
-            yield Part(buffer, filled)
-    finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
 
 
 def _wait_for_all(futures: list[Future[None]]) -> None:
@@ -377,26 +262,3 @@ def _raise_first_failure(futures: list[Future[Any]]) -> None:
     for future in futures:
         if future.done() and future.exception() is not None:
             future.result()
-
-
-class S3ObjectReader(_SeekableReader):
-    """A seekable, read-only view of an S3 object through ranged GETs (for `zipfile`)."""
-
-    def __init__(self, s3: Any, bucket: str, key: str, size: int):
-        self.s3, self.bucket, self.key, self.size = s3, bucket, key, size
-        self.position = 0
-
-    def readinto(self, buffer: Any) -> int:
-        if self.position >= self.size or not len(buffer):
-            return 0
-        last = min(self.position + len(buffer), self.size) - 1
-        body = self.s3.get_object(
-            Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{last}"
-        )["Body"]
-        view = memoryview(buffer).cast("B")
-        count = 0
-        for chunk in body.iter_chunks(1024 * 1024):
-            view[count : count + len(chunk)] = chunk
-            count += len(chunk)
-        self.position += count
-        return count

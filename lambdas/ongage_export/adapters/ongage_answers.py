@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ongage_export.adapters.zip_stream import LOCAL_HEADER, unsupported_entry
+from ongage_export.adapters.zip_format import LOCAL_HEADER, unsupported_entry
 from ongage_export.domain.errors import (
     ExportRejected,
     OngageAuthError,

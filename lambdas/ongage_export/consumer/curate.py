@@ -25,7 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ongage_export.adapters.multipart import READ_BUFFER, MultipartUploader, S3ObjectReader
+from ongage_export.adapters.multipart import READ_BUFFER, MultipartUploader
+from ongage_export.adapters.s3_object_reader import S3ObjectReader
 from ongage_export.consumer.manifest import (
     MANIFEST_NAME,
     CuratedFile,
