@@ -67,9 +67,9 @@ def handler_mode(spec: dict[str, Any]) -> Result:
     import random
     from datetime import UTC, datetime
 
+    from ongage_export.domain.create import start_job
     from ongage_export.domain.polling import PollingPolicy
     from ongage_export.domain.request import parse_request
-    from ongage_export.exports import start_job
     from ongage_export.handlers.retrieve_export import handler
 
     job = start_job(
