@@ -21,21 +21,9 @@ pytestmark = pytest.mark.e2e
 def test_a_retrieve_worker_killed_in_the_body_lands_the_export_once(
     local_env: LocalTarget, case: deployed.DeployedCase
 ) -> None:
-    result = deployed.run_case(local_env, case)
-
-    assert result.ok, result.row()
-    (run,) = result.runs
-    assert (run.status, run.byte_identical, run.exports_created, run.notices) == (
-        "SUCCEEDED", True, 1, 1,
-    )  # fmt: skip
-    assert (result.open_uploads, result.partial_objects) == (0, 0)
-    history = local_env.deployed.client("stepfunctions").get_execution_history(
-        executionArn=run.execution_arn, maxResults=1000
-    )["events"]
-    failures = [
-        e["taskFailedEventDetails"]["error"] for e in history if "taskFailedEventDetails" in e
-    ]
-    assert failures == ["Runtime.ExitError"]  # the kill, retried: no redrive
+    run = _landed_once_and_clean(deployed.run_case(local_env, case))
+    sfn = local_env.deployed.client("stepfunctions")
+    assert _task_failures(sfn, run.execution_arn) == ["Runtime.ExitError"]  # retried: no redrive
 
 
 def test_a_create_worker_killed_during_the_create_leaves_one_export_and_says_so(
@@ -66,20 +54,9 @@ def test_a_retrieve_worker_killed_during_the_zip_check_lands_the_staged_export_o
     invocation that completed the staged upload; its retry checks the staged object again."""
     (case,) = [c for c in deployed.CASES if c.kill and c.kill.within]
 
-    result = deployed.run_case(local_env, case)
-
-    assert result.ok, result.row()
-    (run,) = result.runs
-    assert (run.status, run.byte_identical, run.exports_created, run.notices) == (
-        "SUCCEEDED", True, 1, 1,
-    )  # fmt: skip
-    assert (result.open_uploads, result.partial_objects) == (0, 0)
+    run = _landed_once_and_clean(deployed.run_case(local_env, case))
     sfn = local_env.deployed.client("stepfunctions")
-    history = sfn.get_execution_history(executionArn=run.execution_arn, maxResults=1000)["events"]
-    failures = [
-        e["taskFailedEventDetails"]["error"] for e in history if "taskFailedEventDetails" in e
-    ]
-    assert failures == ["Runtime.ExitError"]  # the kill, retried: no redrive
+    assert _task_failures(sfn, run.execution_arn) == ["Runtime.ExitError"]  # retried: no redrive
     output = json.loads(sfn.describe_execution(executionArn=run.execution_arn)["output"])
     assert output["landing"] == "staged"
     export_id = str(output["export_id"])
@@ -232,3 +209,21 @@ def test_a_stopped_run_is_announced_once_by_the_rule(local_env: LocalTarget) -> 
     assert described["status"] == "ABORTED"
     # The execution's error when the status change carries one; the status when it does not.
     assert notice["message"]["error"] == (described.get("error") or "ABORTED")
+
+
+def _landed_once_and_clean(result: deployed.DeployedResult) -> deployed.RunOutcome:
+    """The one run of a kill case: landed byte-identical from one Ongage export, announced
+    once, no multipart upload left open and no partial object."""
+    assert result.ok, result.row()
+    (run,) = result.runs
+    assert (run.status, run.byte_identical, run.exports_created, run.notices) == (
+        "SUCCEEDED", True, 1, 1,
+    )  # fmt: skip
+    assert (result.open_uploads, result.partial_objects) == (0, 0)
+    return run
+
+
+def _task_failures(sfn: Any, execution_arn: str) -> list[str]:
+    """The errors the run's tasks failed with, in order (each one the workflow retried)."""
+    history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [e["taskFailedEventDetails"]["error"] for e in history if "taskFailedEventDetails" in e]

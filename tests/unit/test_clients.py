@@ -14,8 +14,8 @@ import boto3
 import pytest
 
 from ongage_export.adapters import clients
-from ongage_export.adapters.clients import S3_CONFIG
 from ongage_export.adapters.ongage_client import OngageClient
+from ongage_export.adapters.s3_storage import S3_CONFIG
 from ongage_export.domain.errors import OngageAuthError
 from ongage_export.settings import Settings
 
