@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ongage_export.domain.accounts import ACCOUNT_KEY, DEFAULT_ACCOUNT, account_problem
 from ongage_export.domain.errors import InvalidExportRequest
 
 DATE_FORMATS = (
@@ -52,14 +53,17 @@ KNOWN_KEYS = (
     "file_format",
     "fields_selected",
     "status",
+    ACCOUNT_KEY,  # ours, not Ongage's: which account's credentials and limits (accounts.py)
 )
 
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """A request that passed `validate_request`; `body` is what is sent to Ongage."""
+    """A request that passed `validate_request`; `body` is what is sent to Ongage (the
+    request without `account`, which says whose credentials send it)."""
 
     body: Mapping[str, Any]
+    account: str = DEFAULT_ACCOUNT
 
     @property
     def name(self) -> str:
@@ -98,7 +102,8 @@ def parse_request(data: Any) -> ExportRequest:
     problems = validate_request(data)
     if problems:
         raise InvalidExportRequest(problems)
-    return ExportRequest(body=dict(data))
+    body = {key: value for key, value in data.items() if key != ACCOUNT_KEY}
+    return ExportRequest(body=body, account=data.get(ACCOUNT_KEY, DEFAULT_ACCOUNT))
 
 
 def validate_request(data: Any) -> list[str]:
@@ -116,6 +121,8 @@ def validate_request(data: Any) -> list[str]:
     problems += _check_choice(data, "file_format", FILE_FORMATS)
     problems += _check_status(data)
     problems += _check_fields_selected(data)
+    if ACCOUNT_KEY in data and (problem := account_problem(data[ACCOUNT_KEY])):
+        problems.append(f"'{ACCOUNT_KEY}' {problem}")
     return problems
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ongage_export.domain.accounts import ACCOUNT_KEY, ACCOUNT_NAME_PATTERN
 from ongage_export.domain.request import (
     DATE_FORMATS,
     FIELD_NAME_PATTERN,
@@ -44,6 +45,7 @@ def request_json_schema() -> dict[str, Any]:
                 "pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$",
             },
             "list_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            ACCOUNT_KEY: {"type": "string", "pattern": ACCOUNT_NAME_PATTERN},
             "segment_id": ids,
             "mailing_id": ids,
             "date_format": {"type": "string", "enum": list(DATE_FORMATS)},
