@@ -6,14 +6,15 @@ For example::
         requests.post(f"{sim.url}/api/export", json=..., headers=Credentials.demo().headers())
 """
 
-from ongage_simulator.config import Credentials, SimulatorConfig
+from ongage_simulator.config import Credentials, ServedAccount, SimulatorConfig
 from ongage_simulator.export_body import ExportBody
 from ongage_simulator.faults import ActiveFault, Fault, FaultSpec
-from ongage_simulator.limits import SimulatorStats
+from ongage_simulator.limits import AccountStats, SimulatorStats
 from ongage_simulator.records import ExportRecord, ServedRecord
 from ongage_simulator.simulator import OngageSimulator
 
 __all__ = [
+    "AccountStats",
     "ActiveFault",
     "Credentials",
     "ExportBody",
@@ -21,6 +22,7 @@ __all__ = [
     "Fault",
     "FaultSpec",
     "OngageSimulator",
+    "ServedAccount",
     "ServedRecord",
     "SimulatorConfig",
     "SimulatorStats",

@@ -9,10 +9,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
-from ongage_simulator.config import Credentials, SimulatorConfig
+from ongage_export.domain.accounts import DEFAULT_ACCOUNT
+from ongage_simulator.accounts_file import AccountEntry, AccountsFileError, load_accounts
+from ongage_simulator.config import Credentials, ServedAccount, SimulatorConfig
 from ongage_simulator.faults import Fault, FaultSpec
+from ongage_simulator.limits import AccountStats
 from ongage_simulator.simulator import OngageSimulator
 
 _DEMO = Credentials.demo()
@@ -138,8 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault", type=_fault, action="append", default=[], metavar="NAME[:times]",
         help="inject a fault (repeatable; names below)",
     )  # fmt: skip
+    parser.add_argument(
+        "--accounts",
+        type=_accounts,
+        metavar="FILE",
+        help="serve these accounts too (ACCOUNTS.json, as `run --accounts` takes it), each with "
+        "its limits (default: --max-parallel, --rate-limit); its `default` replaces the "
+        "--username/--password/--account-code account",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
+
+
+def _accounts(text: str) -> dict[str, AccountEntry]:
+    try:
+        return load_accounts(Path(text))
+    except AccountsFileError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def first_export_id(chosen: int | None, now: Callable[[], float] = time.time) -> int:
@@ -149,16 +168,39 @@ def first_export_id(chosen: int | None, now: Callable[[], float] = time.time) ->
 
 
 def config_from(args: argparse.Namespace) -> SimulatorConfig:
+    flags = ServedAccount(
+        Credentials(args.username, args.password, args.account_code),
+        args.rate_limit,
+        args.max_parallel,
+    )
+    named = dict(args.accounts or {})
+    default = named.pop(DEFAULT_ACCOUNT).served(flags) if DEFAULT_ACCOUNT in named else flags
     return SimulatorConfig(
-        credentials=Credentials(args.username, args.password, args.account_code),
+        credentials=default.credentials,
         ready_after_retrieves=args.ready_after_retrieves,
         ready_after_seconds=args.ready_after_seconds,
         export_bytes=args.export_bytes,
-        rate_limit_per_minute=args.rate_limit,
-        max_parallel=args.max_parallel,
+        rate_limit_per_minute=default.calls_per_minute,
+        max_parallel=default.parallel_calls,
         faults=tuple(args.fault),
         first_export_id=first_export_id(args.first_export_id),
+        accounts=tuple(entry.served(flags) for entry in named.values()),
     )
+
+
+def describe_accounts(simulator: OngageSimulator) -> list[str]:
+    """One line per account served: its limits and what it asked so far."""
+    stats = simulator.stats.by_account
+    lines = []
+    for account in simulator.config.served_accounts():
+        code = account.credentials.account_code
+        seen = stats.get(code, AccountStats())
+        lines.append(
+            f"  {code}: {account.parallel_calls} parallel calls, {account.calls_per_minute} a "
+            f"minute; {seen.calls} calls, peak {seen.peak_in_flight} in flight, "
+            f"{seen.rate_limited}x429, {seen.creates} exports created"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,11 +223,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  export ONGAGE_BASE_URL={sim.url}")
         for name, value in credentials.env().items():
             print(f"  export {name}={shlex.quote(value)}")
+        print("Accounts served:", *describe_accounts(sim), sep="\n")
         print("Press Ctrl-C to stop.", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
-            print("\nStopping.")
+            print("\nStopping. What each account asked:", *describe_accounts(sim), sep="\n")
     return 0
 
 

@@ -37,6 +37,16 @@ class Credentials:
         }
 
 
+@dataclass(frozen=True)
+class ServedAccount:
+    """An account the simulator serves, told apart from the others by its account code, and
+    Ongage's two limits on it (per account, as Ongage documents them)."""
+
+    credentials: Credentials
+    calls_per_minute: int = 300
+    parallel_calls: int = 10
+
+
 @dataclass
 class SimulatorConfig:
     """Knobs; the running simulator reads them on every call, so tests may change them live.
@@ -71,3 +81,17 @@ class SimulatorConfig:
     # simulator` starts from the clock, so a restarted simulator never repeats an id an
     # earlier one gave out (its exports may have landed in a local AWS that is still up).
     first_export_id: int = 7_000_001
+    # Accounts served besides the default one (`credentials`, `rate_limit_per_minute`,
+    # `max_parallel`), each with its own limits; account codes must differ.
+    accounts: tuple[ServedAccount, ...] = ()
+
+    def served_accounts(self) -> tuple[ServedAccount, ...]:
+        """Every account served, the default one first (read live, as every knob is)."""
+        default = ServedAccount(self.credentials, self.rate_limit_per_minute, self.max_parallel)
+        return (default, *self.accounts)
+
+    def served_account(self, account_code: str) -> ServedAccount | None:
+        return next(
+            (a for a in self.served_accounts() if a.credentials.account_code == account_code),
+            None,
+        )

@@ -47,6 +47,16 @@ class AccountLimits:
 
 
 @dataclass(frozen=True)
+class AccountStats:
+    """What one account (by account code) asked of the simulator."""
+
+    calls: int = 0  # authenticated as this account
+    peak_in_flight: int = 0  # most of its calls being handled at once, refused ones included
+    rate_limited: int = 0  # 429 answers to it, whatever the cause
+    creates: int = 0  # exports created for it
+
+
+@dataclass(frozen=True)
 class SimulatorStats:
     """A snapshot of what the simulator has seen."""
 
@@ -57,6 +67,7 @@ class SimulatorStats:
     peak_concurrent: int = 0  # most requests being handled at once, refused ones included
     rate_limited: int = 0  # 429 answers, whatever the cause
     creates: int = 0  # exports created
+    by_account: dict[str, AccountStats] = field(default_factory=dict)  # by account code
 
 
 class StatsRecorder:
@@ -69,6 +80,8 @@ class StatsRecorder:
         self._in_flight = 0
         self._peak = 0
         self._creates = 0
+        # Per account code: calls, in_flight, peak_in_flight, rate_limited, creates.
+        self._accounts: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def begin(self, endpoint: str) -> None:
         with self._lock:
@@ -76,14 +89,26 @@ class StatsRecorder:
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
 
-    def end(self, status: int) -> None:
+    def authenticated(self, account: str) -> None:
+        """The call being handled is `account`'s; `end` must then name it."""
+        with self._lock:
+            counts = self._accounts[account]
+            counts["calls"] += 1
+            counts["in_flight"] += 1
+            counts["peak_in_flight"] = max(counts["peak_in_flight"], counts["in_flight"])
+
+    def end(self, status: int, account: str | None = None) -> None:
         with self._lock:
             self._in_flight -= 1
             self._statuses[status] += 1
+            if account is not None:
+                self._accounts[account]["in_flight"] -= 1
+                self._accounts[account]["rate_limited"] += status == 429
 
-    def created(self) -> None:
+    def created(self, account: str) -> None:
         with self._lock:
             self._creates += 1
+            self._accounts[account]["creates"] += 1
 
     def reset(self) -> None:
         with self._lock:
@@ -91,6 +116,10 @@ class StatsRecorder:
             self._statuses.clear()
             self._peak = self._in_flight
             self._creates = 0
+            for counts in self._accounts.values():
+                kept = counts["in_flight"]
+                counts.clear()
+                counts.update(in_flight=kept, peak_in_flight=kept)
 
     def snapshot(self) -> SimulatorStats:
         with self._lock:
@@ -102,4 +131,13 @@ class StatsRecorder:
                 peak_concurrent=self._peak,
                 rate_limited=self._statuses[429],
                 creates=self._creates,
+                by_account={
+                    account: AccountStats(
+                        counts["calls"],
+                        counts["peak_in_flight"],
+                        counts["rate_limited"],
+                        counts["creates"],
+                    )
+                    for account, counts in self._accounts.items()
+                },
             )

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ongage_simulator.protocol import envelope_error, parse_range
+from ongage_simulator.records import ExportRecord
 from ongage_simulator.state import SimulatorState
 
 _FILE = re.compile(r"^/files/(?P<export>[^/?]+)\.zip(?:\?.*)?$")
@@ -82,11 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
         origin = self.server.origin
         origin.record(ReceivedRequest("GET", self.path, tuple(self.headers.items())))
         match = _FILE.match(self.path)
-        exports = origin.simulator.exports
-        if origin.requires_credentials and not self._authenticated():
+        record = origin.simulator.exports.get(match["export"]) if match else None
+        if origin.requires_credentials and not self._authenticated(record):
             refusal = envelope_error(401, "Missing or invalid authentication headers")
             return self._send(401, json.dumps(refusal).encode(), "application/json")
-        if match is None or match["export"] not in exports:
+        if match is None or record is None:
             return self._send(404, b"not found", "text/plain")
         body = origin.simulator.expected_body(match["export"])
         try:
@@ -106,8 +107,13 @@ class _Handler(BaseHTTPRequestHandler):
         for chunk in body.iter_range(start, end):
             self.wfile.write(chunk)
 
-    def _authenticated(self) -> bool:
-        expected = self.server.origin.simulator.config.credentials.headers()
+    def _authenticated(self, record: ExportRecord | None) -> bool:
+        """The credentials of a served account, the export's own when it is known."""
+        code = self.headers.get("X_ACCOUNT_CODE") or ""
+        account = self.server.origin.simulator.config.served_account(code)
+        if account is None or (record is not None and record.account_code != code):
+            return False
+        expected = account.credentials.headers()
         return all(self.headers.get(name) == value for name, value in expected.items())
 
     def _send(self, status: int, data: bytes, content_type: str) -> None:

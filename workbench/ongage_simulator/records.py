@@ -17,6 +17,7 @@ class ExportRecord:
     name: str
     list_id: int
     request: dict[str, Any]  # the create body, as sent
+    account_code: str  # whose export: only that account's calls find it
     export_bytes: int  # the config in force at creation, so the body never changes
     force_zip64: bool
     archive: str = "stored"

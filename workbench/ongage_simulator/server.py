@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ongage_simulator.archives import PackedBody
-from ongage_simulator.config import Credentials
+from ongage_simulator.config import Credentials, ServedAccount
 from ongage_simulator.export_body import ExportBody
 from ongage_simulator.faults import Fault, FaultSpec
 from ongage_simulator.limits import RATE_MESSAGE
@@ -81,6 +81,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self.byte_range: tuple[int, int] | None = None
         self.fault: Fault | None = None
         self.account: str | None = None  # set while the call holds a parallel-call slot
+        self.caller: str | None = None  # the account code, once authenticated
         self.served: ServedRecord | None = None
         self.finished = False
         self.sim.recorder.begin(self.route.endpoint if self.route else "other")
@@ -104,7 +105,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self.finished = True
         if self.account is not None:
             self.sim.limits.leave(self.account)
-        self.sim.recorder.end(self.status)
+        self.sim.recorder.end(self.status, self.caller)
         if self.route and self.route.export_id is not None:
             sent = self.sent + pending
             self.served = ServedRecord(
@@ -124,16 +125,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         account = self._authenticate()
         if account is None:
             return
-        config = self.sim.config
+        code = self.caller = account.credentials.account_code
+        self.sim.recorder.authenticated(code)
         refusal = self.sim.limits.enter(
-            account.account_code,
-            config.rate_limit_per_minute,
-            config.rate_window_seconds,
-            config.max_parallel,
-        )
+            code, account.calls_per_minute, self.sim.config.rate_window_seconds,
+            account.parallel_calls,
+        )  # fmt: skip
         if refusal:
             return self._send_error(429, refusal)
-        self.account = account.account_code
+        self.account = code
         if self._injected_error(route):
             return
         if route.endpoint == "create":
@@ -151,20 +151,20 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
-    def _authenticate(self) -> Credentials | None:
+    def _authenticate(self) -> ServedAccount | None:
         given = [self.headers.get(name) for name in _AUTH_HEADERS]
         if not all(given):
             missing = [name for name, value in zip(_AUTH_HEADERS, given, strict=True) if not value]
             self._send_error(401, "Missing authentication headers: " + ", ".join(missing))
             return None
         config = self.sim.config
-        for account in (config.credentials, *config.no_api_access):
-            if all(map(_same, given, (account.username, account.password, account.account_code))):
-                if account is config.credentials:
-                    return account
-                self._send_error(403, "This account has no API access")
-                return None
-        self._send_error(401, "Invalid credentials")
+        for account in config.served_accounts():
+            if _matches(given, account.credentials):
+                return account
+        if any(_matches(given, denied) for denied in config.no_api_access):
+            self._send_error(403, "This account has no API access")
+        else:
+            self._send_error(401, "Invalid credentials")
         return None
 
     def _injected_error(self, route: Route) -> bool:
@@ -200,7 +200,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         list_id, problems = self._resolve_list(route, data.get("list_id"))
         if list_id is None:
             return self._send_error(412, INVALID_DATA, problems)
-        record = self.sim.create_export(data, list_id)
+        assert self.caller is not None
+        record = self.sim.create_export(data, list_id, self.caller)
         # From here Ongage has acted: a fault may spoil the answer, not undo the export.
         if spec := self._take(Fault.SLOW_CREATE, route):
             time.sleep(spec.stall_seconds)
@@ -240,7 +241,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if self._take(Fault.EXPORT_PURGED, route):
             self.sim.forget(route.export_id)
         record = self.sim.exports.get(route.export_id)
-        if record is None:
+        if record is None or record.account_code != self.caller:  # another account's: unknown
             status = self.sim.config.unknown_export_status
             return self._send_error(status, NOT_FOUND, [f"no export with id {route.export_id}"])
         if route.file:  # the redirect's target: the export was ready when it redirected
@@ -396,3 +397,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
 
 def _same(given: str | None, expected: str) -> bool:
     return hmac.compare_digest((given or "").encode(), expected.encode())
+
+
+def _matches(given: list[str | None], credentials: Credentials) -> bool:
+    expected = (credentials.username, credentials.password, credentials.account_code)
+    return all(map(_same, given, expected))

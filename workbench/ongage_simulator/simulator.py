@@ -161,19 +161,24 @@ class OngageSimulator:
 
     # --- used by the request handler ----------------------------------------------------
 
-    def create_export(self, request: dict[str, Any], list_id: int) -> ExportRecord:
+    def create_export(
+        self, request: dict[str, Any], list_id: int, account: str | None = None
+    ) -> ExportRecord:
+        """Create an export for `account` (an account code; default: the default account's)."""
+        account = account or self.config.credentials.account_code
         with self._lock:
             record = ExportRecord(
                 id=str(next(self._ids)),
                 name=str(request["name"]),
                 list_id=list_id,
                 request=request,
+                account_code=account,
                 export_bytes=self.config.export_bytes,
                 force_zip64=self.config.force_zip64,
                 archive=self.config.archive,
             )
             self.exports[record.id] = record
-        self.recorder.created()
+        self.recorder.created(account)
         return record
 
     def forget(self, export_id: str) -> None:
