@@ -25,6 +25,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from embedded_runtime import consumer, notices
+from embedded_runtime.accounts import accounts_environment
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from local_aws import (
     cloud_assembly,
@@ -52,8 +54,11 @@ from local_aws import (
 from local_aws.cloud_assembly import ACCOUNT_ID, CDK_OUT, REGION
 from local_aws.deployment import OngageSecret
 from ongage_cli.resume import resume_input
+from ongage_export.domain.accounts import DEFAULT_ACCOUNT
 from ongage_export.domain.polling import PollingPolicy
 from ongage_export.settings import Settings
+from ongage_simulator.accounts_file import AccountEntry
+from ongage_simulator.config import Credentials
 
 DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 # `wait` looks at a running execution every 50 ms at first, then less and less often, at
@@ -122,7 +127,9 @@ class EmbeddedRuntime:
     `polling` changes the functions' default polling policy (the POLL_* variables), and
     `part_size_mib`, `function_timeout_seconds`, `stop_margin_seconds` and
     `reserved_concurrency` their configuration, through the Lambda API after the deployment;
-    left None, what the template says holds.
+    left None, what the template says holds. `accounts` (by name) are called with their own
+    credentials, each in its own secret, and their limits override the template's; `ongage`
+    is the `default` account's (a `default` entry in `accounts` gives only its limits).
     """
 
     def __init__(
@@ -137,8 +144,10 @@ class EmbeddedRuntime:
         function_timeout_seconds: int | None = None,
         stop_margin_seconds: float | None = None,
         cdk_out: Path = CDK_OUT,
+        accounts: Mapping[str, AccountEntry] | None = None,
     ):
         self.ongage = ongage
+        self.accounts = dict(accounts or {})
         self.polling = polling
         self.retry_time_scale = retry_time_scale
         self.reserved_concurrency = reserved_concurrency or {}
@@ -230,10 +239,7 @@ class EmbeddedRuntime:
         self.topic_arn = outputs["TopicArn"]
         self.state_machine_arn = outputs["StateMachineArn"]
         self.secret_id = outputs["SecretId"]
-        secret = OngageSecret(self.ongage.username, self.ongage.password, self.ongage.account_code)
-        self.client("secretsmanager").put_secret_value(
-            SecretId=self.secret_id, SecretString=secret.json()
-        )
+        self.account_secrets = self._put_secrets(outputs)
         self.queue_url = self._subscribe_queue()
         self.functions = self._stack_functions()
         for name, function in self.functions.items():
@@ -241,6 +247,32 @@ class EmbeddedRuntime:
         # The handlers run in this process and read os.environ: the functions' environment.
         self._set_env(self.lambda_environment())
         self.consumer = consumer.attach(self)  # None unless cdk.out has the curated consumer
+
+    def _put_secrets(self, outputs: Mapping[str, str]) -> dict[str, str]:
+        """Each account's credentials in its secret, by account name: the template's (as a user
+        does after `cdk deploy`), or one made here for an account the template does not have,
+        so that accounts can be tried locally before they are deployed."""
+        known = {DEFAULT_ACCOUNT: outputs["SecretId"]} | json.loads(
+            outputs.get("AccountSecrets") or "{}"
+        )
+        ongage = self.ongage
+        credentials = {name: entry.credentials for name, entry in self.accounts.items()}
+        credentials[DEFAULT_ACCOUNT] = Credentials(
+            ongage.username, ongage.password, ongage.account_code
+        )
+        manager = self.client("secretsmanager")
+        ids = {}
+        for name, account in credentials.items():
+            secret = OngageSecret(account.username, account.password, account.account_code).json()
+            if name in known:
+                manager.put_secret_value(SecretId=known[name], SecretString=secret)
+                ids[name] = known[name]
+            else:
+                made = manager.create_secret(
+                    Name=f"{self.stack_name}/ongage/{name}", SecretString=secret
+                )
+                ids[name] = made["ARN"]
+        return ids
 
     def _stack_functions(self) -> dict[str, str]:
         """Function name by role (create-export, retrieve-export), from the deployed stack."""
@@ -272,6 +304,8 @@ class EmbeddedRuntime:
         variables.update(
             Settings.environment(**{k: v for k, v in overrides.items() if v not in (None, "")})
         )
+        if self.accounts:
+            variables.update(accounts_environment(variables, self.account_secrets, self.accounts))
         update: dict[str, Any] = {"Environment": {"Variables": variables}}
         if self.function_timeout_seconds is not None:
             update["Timeout"] = self.function_timeout_seconds

@@ -38,6 +38,7 @@ from ongage_export.domain.request import validate_request
 if TYPE_CHECKING:
     from embedded_runtime.runtime import OngageAccount
     from laptop.local_run import LocalRun
+    from ongage_simulator.accounts_file import AccountEntry
 
 # Failures after which carrying on with the same Ongage export cannot help.
 CANNOT_CARRY_ON = (
@@ -131,6 +132,14 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="keep the landed ZIP, notifications.json and lambda-logs.jsonl here (default: "
         f"./{DEFAULT_OUT}; the embedded S3 ends with the command)",
     )
+    run.add_argument(
+        "--accounts",
+        type=Path,
+        metavar="FILE",
+        help='the Ongage accounts a request may name with "account" (ACCOUNTS.json: NAME -> '
+        "username, password, account_code, optional parallel_calls and calls_per_minute; see "
+        "examples/accounts.json); its `default` wins over the ONGAGE_* variables",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     run.add_argument(
         "--poll-initial",
@@ -168,12 +177,13 @@ def _run(args: argparse.Namespace) -> int:
     problems = validate_request(request)
     if problems:
         return _report_invalid(args, problems)
-    account, url, option = _ongage_account(args)
+    accounts = _run_accounts(args, [request])
+    account, url, option = _ongage_account(args, accounts)
     run_input = _run_input(args, request)
     out_existed = args.out.exists()
     out = writable_dir(args.out)
     require_answer(url, option)  # seconds, not the minutes of the workflow's retries
-    runner = LocalRun(account, out_dir=out, quiet=args.json)
+    runner = LocalRun(account, out_dir=out, quiet=args.json, accounts=accounts)
     try:
         summary = runner.run(run_input)
     except AssemblyError as error:  # no cdk.out: the stack to run has not been synthesized
@@ -184,13 +194,27 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if summary["status"] == "SUCCEEDED" else EXIT_FAILED
 
 
-def _ongage_account(args: argparse.Namespace) -> tuple[OngageAccount, str, str]:
-    """The account to call Ongage with, its URL, and the option or variable that gave it."""
-    from laptop.local_run import credentials_from_env
+def _run_accounts(
+    args: argparse.Namespace, requests: list[dict[str, Any]]
+) -> dict[str, AccountEntry]:
+    """The --accounts file's accounts, checked to have every account the requests name."""
+    from laptop.accounts import run_accounts
+
+    try:
+        return run_accounts(args.accounts, requests)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def _ongage_account(
+    args: argparse.Namespace, accounts: dict[str, AccountEntry]
+) -> tuple[OngageAccount, str, str]:
+    """The default account, its URL, and the option or variable that gave the URL."""
+    from laptop.accounts import default_account
 
     url, option = (args.ongage_url, "--ongage-url") if args.ongage_url else _url_from_env()
     try:
-        account = credentials_from_env(url, os.environ)
+        account = default_account(url, os.environ, accounts)
         trusted = tuple(args.ongage_trusted_origin)
         return dataclasses.replace(account, trusted_origins=trusted), url, option
     except ValueError as error:

@@ -24,6 +24,7 @@ from embedded_runtime.runtime import EmbeddedRuntime, OngageAccount
 from local_aws.cloud_assembly import CDK_OUT, AssemblyError
 from ongage_cli.run_lookup import export_id_of
 from ongage_export.domain.polling import PollingPolicy
+from ongage_simulator.accounts_file import AccountEntry
 
 DEMO_REQUEST = {
     "name": "Demo — active contacts",
@@ -74,8 +75,16 @@ class LocalRun:
 
     cdk_out = CDK_OUT  # the synthesized stack it deploys
 
-    def __init__(self, account: OngageAccount, *, out_dir: Path | None, quiet: bool = False):
+    def __init__(
+        self,
+        account: OngageAccount,
+        *,
+        out_dir: Path | None,
+        quiet: bool = False,
+        accounts: Mapping[str, AccountEntry] | None = None,
+    ):
         self.account = account
+        self.accounts = accounts  # named accounts besides `account`, the default (runtime.py)
         self.out_dir = out_dir
         self.quiet = quiet
 
@@ -89,7 +98,9 @@ class LocalRun:
             clock = Stopwatch()
             try:
                 runtime = stack.enter_context(
-                    EmbeddedRuntime(self.account, log_stream=log, cdk_out=self.cdk_out)
+                    EmbeddedRuntime(
+                        self.account, log_stream=log, cdk_out=self.cdk_out, accounts=self.accounts
+                    )
                 )
             except KeyboardInterrupt:
                 raise RunInterrupted(None) from None
