@@ -15,6 +15,7 @@ renewed, not a second one.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ DEFAULT_PARALLEL_CALLS = 10
 DEFAULT_CALLS_PER_MINUTE = 300
 # How soon to ask again when every slot is held: most calls are polls that end within a second.
 SLOT_RECHECK_SECONDS = 2
+SLOT_WAIT_MAX_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -100,4 +102,14 @@ def _with_call(
             max(1, math.ceil(oldest_leaves - now)),
             f"{limits.calls_per_minute} calls were made in the last minute",
         )
-    return Granted(SlotBook(leases=leases, calls=(*current.calls, now), version=current.version + 1))
+    book = SlotBook(leases=leases, calls=(*current.calls, now), version=current.version + 1)
+    return Granted(book)
+
+
+def slot_wait_seconds(refused: MustWait, refusals: int, rng: random.Random) -> int:
+    """How long a run waits after its `refusals`-th refusal in a row: at least what the refusal
+    says, and growing with full jitter up to SLOT_WAIT_MAX_SECONDS, so a crowd of waiting runs
+    does not ask every few seconds (each ask is an invocation, two state transitions and two
+    DynamoDB calls) and does not ask all at once."""
+    ceiling = min(SLOT_WAIT_MAX_SECONDS, SLOT_RECHECK_SECONDS * 2 ** max(0, refusals - 1))
+    return max(refused.seconds, math.ceil(rng.uniform(0, ceiling)))
