@@ -48,7 +48,8 @@ DEFAULT_OUT = Path("ongage-exports")
 _P = PollingPolicy()  # the production policy, the stack's defaults
 RUN_EPILOG = f"""\
 environment:
-  ONGAGE_USERNAME, ONGAGE_PASSWORD, ONGAGE_ACCOUNT_CODE   your Ongage API credentials (required)
+  ONGAGE_USERNAME, ONGAGE_PASSWORD, ONGAGE_ACCOUNT_CODE   your Ongage API credentials (required,
+                    unless the --accounts file has a `default` account)
   ONGAGE_BASE_URL   Ongage's base URL when --ongage-url is not given (`ongage-export simulator`
                     prints all four for the simulator)
 
