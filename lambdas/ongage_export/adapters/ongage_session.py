@@ -26,7 +26,7 @@ credentials of ours; the ZIP is verified whatever origin served it.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
@@ -88,12 +88,18 @@ def _is_loopback(host: str) -> bool:
 
 class OngageSession(requests.Session):
     """A `requests.Session` for one Ongage base URL and its credential headers, which also go
-    to `trusted_origins` (checked by `trusted_origin`)."""
+    to `trusted_origins` (checked by `trusted_origin`). `before_redirected_call` runs before a
+    redirect is followed with the credentials: that hop is one more call of the account."""
 
     def __init__(
-        self, base_url: str, credentials: Mapping[str, str], trusted_origins: Iterable[str] = ()
+        self,
+        base_url: str,
+        credentials: Mapping[str, str],
+        trusted_origins: Iterable[str] = (),
+        before_redirected_call: Callable[[], None] = lambda: None,
     ):
         super().__init__()
+        self.before_redirected_call = before_redirected_call
         self.max_redirects = MAX_REDIRECTS
         self.trusted_origins = frozenset(
             {origin_of(base_url), *(origin_of(trusted_origin(o)) for o in trusted_origins)}
@@ -117,7 +123,9 @@ class OngageSession(requests.Session):
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:
         super().rebuild_auth(prepared_request, response)  # Authorization, as requests does
-        if not self.trusts(prepared_request.url or ""):
+        if self.trusts(prepared_request.url or ""):
+            self.before_redirected_call()
+        else:
             for name in self._credentials:
                 prepared_request.headers.pop(name, None)
 
