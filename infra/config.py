@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from infra import config_values as rules
-from ongage_export.adapters.ongage_session import trusted_origin
+from ongage_export.adapters.origins import trusted_origin
 from ongage_export.contract import (
     CURATED_PREFIX,
     DEFAULT_STACK_NAME,

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from ongage_export.adapters.ongage_session import trusted_origin
+from ongage_export.adapters.origins import trusted_origin
 from ongage_export.contract import (
     CURATED_PREFIX,
     EXPORT_PREFIX,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 import zlib
@@ -153,3 +154,19 @@ def test_the_landing_logs_through_the_handlers_logger_without_loading_the_tracer
         capture_output=True, text=True, check=True, cwd=Path(landing.__file__).parents[2],
     ).stdout  # fmt: skip
     assert "ongage_export.adapters.landing" in loaded and "aws_xray_sdk" not in loaded
+
+
+def test_the_status_and_announcing_functions_load_neither_the_landing_nor_the_ongage_client():
+    probe = (
+        "import sys, ongage_export.handlers.export_status, ongage_export.handlers.announce_run;"
+        "print(sorted(sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+        cwd=Path(clients.__file__).parents[2],
+        env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"},
+    ).stdout  # fmt: skip
+    assert "ongage_export.handlers.export_status" in loaded
+    for heavy in ("ongage_export.adapters.landing", "ongage_export.adapters.ongage_client",
+                  "requests"):  # fmt: skip
+        assert f"'{heavy}'" not in loaded, heavy

@@ -1,54 +1,26 @@
-"""The clients the handlers use (S3, SNS, Step Functions, Ongage, the S3 landing), built from
-Settings, per process."""
+"""What the Ongage-calling handlers use: the Ongage client on an account's secret, the slots of
+the account's calls, the S3 landing and the readiness history, built from Settings (the AWS
+clients themselves are in aws_clients.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import boto3
 from aws_lambda_powertools.utilities import parameters
-from botocore.config import Config
 
+from ongage_export.adapters.aws_clients import dynamodb_client, s3_client
 from ongage_export.adapters.call_slots import CallSlots
 from ongage_export.adapters.landing import S3Landing
 from ongage_export.adapters.ongage_client import OngageClient, OngageCredentials
 from ongage_export.adapters.readiness_history import DynamoReadinessHistory
-from ongage_export.adapters.s3_storage import S3_CONFIG
-from ongage_export.adapters.step_functions import StepFunctionsRuns
 from ongage_export.domain.accounts import Account
 from ongage_export.domain.errors import AccountLimitReached, OngageAuthError
 from ongage_export.settings import ONGAGE_CONNECT_TIMEOUT_SECONDS, Settings
 
 SECRET_CACHE_SECONDS = 300
 T = TypeVar("T")
-
-
-@cache
-def s3_client() -> Any:
-    return boto3.client("s3", config=S3_CONFIG)
-
-
-@cache
-def sns_client() -> Any:
-    return boto3.client("sns")
-
-
-@cache
-def stepfunctions_client() -> Any:
-    return boto3.client("stepfunctions")
-
-
-@cache
-def link_signer() -> Any:
-    """S3 for presigning download links (SigV4: what a link of more than an hour needs)."""
-    return boto3.client("s3", config=Config(signature_version="s3v4"))
-
-
-def runs() -> StepFunctionsRuns:
-    return StepFunctionsRuns(stepfunctions_client())
 
 
 def ongage_secret(account: Account, *, fresh: bool = False) -> object:
@@ -128,11 +100,6 @@ def one_more_call(settings: Settings, account: Account) -> None:
             f"the account {account.name!r} made {account.limits.calls_per_minute} calls in the "
             f"last minute, its limit; this call waits about {seconds} s and is retried"
         )
-
-
-@cache
-def dynamodb_client() -> Any:
-    return boto3.client("dynamodb")
 
 
 def readiness_history(settings: Settings) -> DynamoReadinessHistory:
