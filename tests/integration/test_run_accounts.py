@@ -86,11 +86,6 @@ def test_run_refuses_an_account_the_file_does_not_have(
     assert f"'brand-us', which {accounts_file} does not have" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Lambdas read ONGAGE_ACCOUNTS in the lead's part of issue 24 (not on main at "
-    "dc43c69): until then a request's account is called with the default credentials",
-)
 def test_run_calls_ongage_with_the_account_the_request_names(
     two_accounts: OngageSimulator, accounts_file: Path, tmp_path: Path, ongage_env: None,
     capsys: pytest.CaptureFixture[str],

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import asdict
 
 from ongage_export.domain.call_limits import CallLimits
+from ongage_export.settings import Settings
 from ongage_simulator.accounts_file import AccountEntry
 
 # Every account's secret and limits, as the Lambdas read them: {NAME: {"secret_id",
 # "parallel_calls", "calls_per_minute"}}.
-ACCOUNTS_VARIABLE = "ONGAGE_ACCOUNTS"
+ACCOUNTS_VARIABLE = Settings.model_fields["ongage_accounts"].alias or ""
 
 
 def accounts_environment(
