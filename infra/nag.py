@@ -167,11 +167,22 @@ def _announcer(stack: OngageExportStack) -> None:
 
 
 def _workflow(stack: OngageExportStack) -> None:
+    for machine in (stack.workflow.state_machine, stack.batch_workflow.state_machine):
+        _suppress(machine.role, "AwsSolutions-IAM5", SFN_LOGGING, ["Resource::*"])
+    export_machine = stack.get_logical_id(
+        stack.workflow.state_machine.node.default_child  # type: ignore[arg-type]
+    )
     _suppress(
-        stack.workflow.state_machine.role,
+        stack.batch_workflow.state_machine.role,
         "AwsSolutions-IAM5",
-        SFN_LOGGING,
-        ["Resource::*"],
+        "startExecution.sync:2 describes (and, when the batch is stopped, stops) the child "
+        "executions it started, named at run time: limited to executions of the export state "
+        "machine.",
+        [
+            RegexAppliesTo(
+                regex=f"/^Resource::arn:.+:states:.+:execution:.*{export_machine}.*:\\*$/"
+            )
+        ],
     )
 
 

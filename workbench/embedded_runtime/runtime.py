@@ -37,6 +37,7 @@ from moto import mock_aws
 from embedded_runtime import consumer, notices
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from local_aws import (
+    child_executions,
     cloud_assembly,
     consumer_resources,
     execution_events,
@@ -208,6 +209,7 @@ class EmbeddedRuntime:
             extensions.applied(
                 state_machines,
                 execution_names,
+                child_executions,
                 secure_transport,
                 s3_streaming,
                 s3_events,

@@ -22,7 +22,7 @@ def account_problem(name: Any) -> str | None:
     if not isinstance(name, str) or re.match(ACCOUNT_NAME_PATTERN, name) is None:
         return (
             f"must be an account name: 1 to 40 letters, digits, '-' or '_', starting with a "
-            f"letter or digit (e.g. \"brand-eu\"), not {name!r}"
+            f'letter or digit (e.g. "brand-eu"), not {name!r}'
         )
     return None
 

@@ -100,4 +100,6 @@ def _with_call(
             max(1, math.ceil(oldest_leaves - now)),
             f"{limits.calls_per_minute} calls were made in the last minute",
         )
-    return Granted(SlotBook(leases=leases, calls=(*current.calls, now), version=current.version + 1))
+    return Granted(
+        SlotBook(leases=leases, calls=(*current.calls, now), version=current.version + 1)
+    )
