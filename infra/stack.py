@@ -96,6 +96,7 @@ class OngageExportStack(cdk.Stack):
             "Api",
             config=config,
             state_machine=state_machine,
+            batch_machine=self.batch_workflow.state_machine,
             bucket=self.storage.bucket,
             code=self.functions.code,
             key=self.key,

@@ -109,9 +109,22 @@ def test_post_starts_the_execution_directly_with_a_narrow_role(synth):
     role_id = integration["Credentials"]["Fn::GetAtt"][0]
     assert role_id == logical_id(synth.main.api.start_role)
     allowed = actions_on(statements(synth.json, role_id))
-    assert allowed == {
-        "states:StartExecution": [{"Ref": logical_id(synth.main.workflow.state_machine)}]
-    }
+    assert set(allowed) == {"states:StartExecution"}
+    assert sorted(json.dumps(arn) for arn in allowed["states:StartExecution"]) == sorted(
+        json.dumps({"Ref": logical_id(machine)})
+        for machine in (synth.main.workflow.state_machine, synth.main.batch_workflow.state_machine)
+    )
+
+
+def test_post_starts_a_batch_on_the_batch_machine_and_a_request_on_the_export_one(synth):
+    template = _methods(synth)["POST"]["Integration"]["RequestTemplates"]["application/json"]
+    text = json.dumps(template)
+    batch, export = text.split("#else")
+    assert "$.batch" in batch and "exports" in batch
+    assert logical_id(synth.main.batch_workflow.state_machine) in batch
+    assert logical_id(synth.main.workflow.state_machine) not in batch
+    assert logical_id(synth.main.workflow.state_machine) in export.split("#end")[0]
+    assert '\\"stateMachineArn\\": \\"$machine\\"' in text
 
 
 def test_post_names_the_execution_after_the_idempotency_key_and_answers_202(synth):
@@ -138,6 +151,7 @@ def test_post_body_model_is_the_request_schema_wrapped(synth):
     assert schema == start_request_schema()
     request = {k: v for k, v in request_json_schema().items() if k != "$schema"}
     assert schema["properties"]["request"] == request
+    assert schema["properties"]["batch"]["properties"]["exports"]["items"] == request
     assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
 
 
@@ -153,6 +167,21 @@ def test_post_body_model_is_the_request_schema_wrapped(synth):
         ({"idempotency_key": "k", "request": {**VALID_REQUEST, "status": ["nope"]}}, False),
         ({"idempotency_key": "k", "request": VALID_REQUEST, "polling": {"speed": 1}}, False),
         ({"idempotency_key": "k", "request": VALID_REQUEST, "extra": 1}, False),
+        ({"idempotency_key": "k", "batch": {"exports": [VALID_REQUEST] * 2}}, True),
+        ({"idempotency_key": "k", "batch": {"exports": [VALID_REQUEST]}, "polling": {}}, True),
+        ({"idempotency_key": "k", "batch": {"exports": []}}, False),
+        ({"idempotency_key": "k", "batch": {"exports": [VALID_REQUEST] * 201}}, False),
+        ({"idempotency_key": "k", "batch": {"exports": [{**VALID_REQUEST, "status": []}]}}, False),
+        ({"idempotency_key": "k", "batch": {"exports": [VALID_REQUEST], "x": 1}}, False),
+        (
+            {
+                "idempotency_key": "k",
+                "batch": {"exports": [VALID_REQUEST]},
+                "request": VALID_REQUEST,
+            },
+            False,
+        ),
+        ({"idempotency_key": "k"}, False),
     ],
 )
 def test_model_accepts_and_rejects_bodies(body, valid):

@@ -111,3 +111,17 @@ def test_an_invalid_batch_lists_every_problem_with_its_index(
     assert "exports[1]: 'status' must be a non-empty array" in err
     assert "exports[2]: 'name' must not be empty" in err
     assert "exports[0]" not in err
+
+
+def test_validate_lists_every_problem_of_a_batch_with_its_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    batch_file = tmp_path / "batch.json"
+    batch_file.write_text(json.dumps({"exports": [REQUEST, {**REQUEST, "status": []}, "x"]}))
+    assert main(["validate", str(batch_file)]) == 2
+    err = capsys.readouterr().err
+    assert "exports[1]: 'status' must be a non-empty array" in err
+    assert "exports[2]: the request must be a JSON object" in err
+    batch_file.write_text(json.dumps(BATCH))
+    assert main(["validate", str(batch_file)]) == 0
+    assert "valid batch of 3 exports" in capsys.readouterr().out

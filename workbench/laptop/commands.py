@@ -106,7 +106,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("request", type=Path, help="the Ongage create-export body (JSON file)")
+    run.add_argument(
+        "request",
+        type=Path,
+        help='the Ongage create-export body, or a batch {"exports": [REQUEST, ...]} (JSON file)',
+    )
     run.add_argument(
         "--ongage-url",
         type=http_url,
