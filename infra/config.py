@@ -33,6 +33,7 @@ from ongage_export.contract import (
     EXPORT_PREFIX,
     STAGING_PREFIX,
 )
+from ongage_export.domain.batch import BATCH_KEY, validate_batch
 from ongage_export.domain.polling import PollingPolicy
 from ongage_export.domain.request import FIELD_NAME_PATTERN, validate_request
 
@@ -107,15 +108,37 @@ def _time_zone(name: str) -> str:
     return name
 
 
+def _with_sample_time(request: Any) -> Any:
+    """The request as Scheduler will send it, with a sample time in its name."""
+    if not isinstance(request, dict) or not isinstance(request.get("name"), str):
+        return request
+    return {
+        **request,
+        "name": request["name"].replace(SCHEDULED_TIME_TOKEN, _SAMPLE_SCHEDULED_TIME),
+    }
+
+
 def _scheduled_request(request: dict[str, Any]) -> dict[str, Any]:
     """The request as Scheduler will send it: checked with a sample time in its name."""
-    sample = dict(request)
-    if isinstance(sample.get("name"), str):
-        sample["name"] = sample["name"].replace(SCHEDULED_TIME_TOKEN, _SAMPLE_SCHEDULED_TIME)
-    problems = validate_request(sample)
+    problems = validate_request(_with_sample_time(request))
     if problems:
         raise ValueError("; ".join(problems))
     return request
+
+
+def _scheduled_batch_problems(batch: dict[str, Any], where: str) -> list[str]:
+    """Each problem of a scheduled batch (each element with a sample time in its name), named
+    by its key: `<where>.exports[2]: ...`."""
+    exports = batch.get(BATCH_KEY)
+    sample = (
+        {**batch, BATCH_KEY: [_with_sample_time(r) for r in exports]}
+        if isinstance(exports, list)
+        else batch
+    )
+    return [
+        f"{where}.{problem}" if problem.startswith(f"{BATCH_KEY}[") else f"{where}: {problem}"
+        for problem in validate_batch(sample)
+    ]
 
 
 def _polling_policy(value: Any) -> PollingPolicy:
@@ -156,9 +179,30 @@ class ScheduleConfig(_Config):
     expression: Annotated[str, AfterValidator(_schedule_expression)]
     time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
     enabled: bool = True
-    request: Annotated[dict[str, Any], AfterValidator(_scheduled_request)]
+    # One export, or a batch of them (one run each, domain/batch.py): exactly one of the two,
+    # checked in load_config, where each of a batch's problems gets its key.
+    request: Annotated[dict[str, Any], AfterValidator(_scheduled_request)] | None = None
+    batch: dict[str, Any] | None = None
     # Overrides of the stack's policy for this schedule's runs (checked against it below).
     polling: dict[str, Any] = Field(default_factory=dict)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request, or each request of the batch."""
+        if self.request is not None:
+            return [self.request]
+        return list((self.batch or {}).get(BATCH_KEY, []))
+
+    def problems(self, where: str) -> list[str]:
+        """What is wrong with what the schedule starts, each named by its key under `where`."""
+        if self.request is not None and self.batch is not None:
+            return [f"{where}: give either 'request' or 'batch', not both"]
+        if self.batch is not None:
+            return _scheduled_batch_problems(self.batch, f"{where}.batch")
+        if self.request is None:
+            return [
+                f"{where}.request: is required (or 'batch': {{\"{BATCH_KEY}\": [REQUEST, ...]}})"
+            ]
+        return []
 
 
 class ApiConfig(_Config):
@@ -244,6 +288,9 @@ def load_config(raw: Any) -> StackConfig:
     except ValidationError as error:
         raise ConfigError(_explain(error)) from None
     for index, schedule in enumerate(config.schedules):
+        problems = schedule.problems(f"{CONTEXT_KEY}.schedules[{index}]")
+        if problems:
+            raise ConfigError("; ".join(problems))
         try:  # a schedule's overrides on top of the stack's policy
             PollingPolicy.from_mapping(schedule.polling, base=config.polling)
         except ValueError as error:

@@ -89,7 +89,12 @@ class OngageExportStack(cdk.Stack):
             log_key=self.key,
         )
         self.schedules = ScheduledExports(
-            self, "Schedules", config=config, state_machine=state_machine, key=self.key
+            self,
+            "Schedules",
+            config=config,
+            state_machine=state_machine,
+            batch_machine=self.batch_workflow.state_machine,
+            key=self.key,
         )
         self.api = ExportApi(
             self,

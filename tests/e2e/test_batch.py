@@ -15,12 +15,12 @@ from tests.e2e.test_local_deployment import REQUEST, cli, start_and_wait
 
 pytestmark = pytest.mark.e2e
 
-UNKNOWN_LIST = 9999
+KNOWN_LIST, UNKNOWN_LIST = 1111, 9999
 BATCH = {
     "exports": [
-        {**REQUEST, "name": "e2e batch first"},
+        {**REQUEST, "name": "e2e batch first", "list_id": KNOWN_LIST},
         {**REQUEST, "name": "e2e batch unknown list", "list_id": UNKNOWN_LIST},
-        {**REQUEST, "name": "e2e batch third", "account": "default"},
+        {**REQUEST, "name": "e2e batch third", "list_id": KNOWN_LIST, "account": "default"},
     ]
 }
 
@@ -30,7 +30,7 @@ def known_lists(local_env: LocalTarget, monkeypatch: pytest.MonkeyPatch) -> Loca
     """For this test only, the simulator's account has the request's list (and its default
     one, which a retrieve names) and no other."""
     config = local_env.simulator.config
-    known = frozenset({int(str(REQUEST["list_id"])), config.default_list_id})
+    known = frozenset({KNOWN_LIST, config.default_list_id})
     monkeypatch.setattr(
         local_env.simulator, "config", dataclasses.replace(config, known_list_ids=known)
     )

@@ -30,7 +30,7 @@ def _schedules(synth):
 
 def test_one_schedule_per_config_entry_without_flexible_window(synth):
     schedules = _schedules(synth)
-    assert set(schedules) == {"nightly", "hourly-mailing"}
+    assert set(schedules) == {"nightly", "hourly-mailing", "nightly-batch"}
     nightly = schedules["nightly"]
     assert nightly["ScheduleExpression"] == "cron(15 2 * * ? *)"
     assert nightly["ScheduleExpressionTimezone"] == "Europe/Berlin"
@@ -49,7 +49,13 @@ def test_schedules_retry_then_dead_letter_to_an_encrypted_tls_only_queue(synth):
             "MaximumEventAgeInSeconds": 1800,
         }
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
-        assert target["Arn"] == {"Ref": logical_id(synth.main.workflow.state_machine)}
+        assert target["Arn"] in [
+            {"Ref": logical_id(machine)}
+            for machine in (
+                synth.main.workflow.state_machine,
+                synth.main.batch_workflow.state_machine,
+            )
+        ]
     queue = synth.json["Resources"][queue_id]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     (policy,) = of_type(synth.json, "AWS::SQS::QueuePolicy").values()
@@ -66,6 +72,21 @@ def test_schedule_input_is_the_request_with_the_scheduled_time_in_its_name(synth
     assert nightly["polling"] == {"initial_seconds": 60}
     hourly = json.loads(_schedules(synth)["hourly-mailing"]["Target"]["Input"])
     assert "polling" not in hourly
+
+
+def test_a_batch_schedule_starts_the_batch_machine_with_every_name_dated(synth):
+    schedule = _schedules(synth)["nightly-batch"]
+    assert schedule["Target"]["Arn"] == {"Ref": logical_id(synth.main.batch_workflow.state_machine)}
+    document = json.loads(schedule["Target"]["Input"])
+    assert [r["name"] for r in document["exports"]] == [
+        "batch-a-<aws.scheduler.scheduled-time>",
+        "batch-b-<aws.scheduler.scheduled-time>",
+    ]
+    assert [r["list_id"] for r in document["exports"]] == [4242, 4343]
+    assert document["polling"] == {"initial_seconds": 120}
+    assert set(document) == {"exports", "polling"}
+    nightly = _schedules(synth)["nightly"]
+    assert nightly["Target"]["Arn"] == {"Ref": logical_id(synth.main.workflow.state_machine)}
 
 
 def test_scheduler_role_may_only_start_the_workflow_and_dead_letter(synth):
