@@ -10,9 +10,9 @@ what it accepts and answers is in api_mapping.py.
   request) with ExecutionAlreadyExists, mapped to 409. Answers 202 `{"run_id", ...}`: the run
   id is the execution name (Ongage's `export_id` is another id, known once the run created it).
 - `GET /exports/{id}` (id = the run id) calls a small status Lambda: status, and for a landed
-  export its S3 location and a short-lived presigned download link. It reads export runs only:
-  a batch's run id answers 404 (each export of a batch is a run of its own, named in the batch
-  notice; `ongage-export status` shows a batch).
+  export its S3 location and a short-lived presigned download link. A batch's run id answers
+  the batch's status (`"kind": "batch"`; once every export landed, each one's outcome; each
+  export is a run of its own, named in the batch notice).
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ class ExportApi(Construct):
         exports = self.api.root.add_resource("exports")
         self.start_role = self._start_role(state_machine, batch_machine)
         self._post_exports(exports, state_machine, batch_machine)
-        self.status_function = self._status_function(config, state_machine, bucket, code)
+        self.status_function = self._status_function(
+            config, state_machine, batch_machine, bucket, code
+        )
         self._get_export(exports)
 
     def _rest_api(self, config: StackConfig) -> apigw.RestApi:
@@ -197,6 +199,7 @@ class ExportApi(Construct):
         self,
         config: StackConfig,
         state_machine: sfn.StateMachine,
+        batch_machine: sfn.StateMachine,
         bucket: s3.IBucket,
         code: lambda_.Code,
     ) -> lambda_.Function:
@@ -214,6 +217,7 @@ class ExportApi(Construct):
             code=code,
             environment=StatusSettings.environment(
                 state_machine_arn=state_machine.state_machine_arn,
+                batch_state_machine_arn=batch_machine.state_machine_arn,
                 export_bucket=bucket.bucket_name,
                 export_prefix=EXPORT_PREFIX,
                 download_link_seconds=config.api.download_link_seconds,
@@ -223,17 +227,20 @@ class ExportApi(Construct):
         )
         if self.key is not None:
             self.key.grant_decrypt(function)  # what the download link's GetObject needs
-        executions = cdk.Stack.of(self).format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine.state_machine_name}:*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
+        executions = [
+            cdk.Stack.of(self).format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{machine.state_machine_name}:*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for machine in (state_machine, batch_machine)
+        ]
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="DescribeExports",
                 actions=["states:DescribeExecution"],
-                resources=[executions],
+                resources=executions,
             )
         )
         # The presigned link is signed with this role: it may read landed exports only.

@@ -25,6 +25,11 @@ from pydantic import (
     model_validator,
 )
 
+from infra.scheduled_requests import (
+    requests_of,
+    scheduled_request,
+    start_problems,
+)
 from ongage_export.adapters.ongage_session import trusted_origin
 from ongage_export.contract import (
     CURATED_PREFIX,
@@ -33,14 +38,10 @@ from ongage_export.contract import (
     EXPORT_PREFIX,
     STAGING_PREFIX,
 )
-from ongage_export.domain.batch import BATCH_KEY, validate_batch
 from ongage_export.domain.polling import PollingPolicy
-from ongage_export.domain.request import FIELD_NAME_PATTERN, validate_request
+from ongage_export.domain.request import FIELD_NAME_PATTERN
 
 CONTEXT_KEY = "ongage_export"
-SCHEDULED_TIME_TOKEN = "{scheduled_time}"
-# A sample of what Scheduler puts in place of the token, to validate names at their real length.
-_SAMPLE_SCHEDULED_TIME = "2030-12-31T23:59:59Z"
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -108,39 +109,6 @@ def _time_zone(name: str) -> str:
     return name
 
 
-def _with_sample_time(request: Any) -> Any:
-    """The request as Scheduler will send it, with a sample time in its name."""
-    if not isinstance(request, dict) or not isinstance(request.get("name"), str):
-        return request
-    return {
-        **request,
-        "name": request["name"].replace(SCHEDULED_TIME_TOKEN, _SAMPLE_SCHEDULED_TIME),
-    }
-
-
-def _scheduled_request(request: dict[str, Any]) -> dict[str, Any]:
-    """The request as Scheduler will send it: checked with a sample time in its name."""
-    problems = validate_request(_with_sample_time(request))
-    if problems:
-        raise ValueError("; ".join(problems))
-    return request
-
-
-def _scheduled_batch_problems(batch: dict[str, Any], where: str) -> list[str]:
-    """Each problem of a scheduled batch (each element with a sample time in its name), named
-    by its key: `<where>.exports[2]: ...`."""
-    exports = batch.get(BATCH_KEY)
-    sample = (
-        {**batch, BATCH_KEY: [_with_sample_time(r) for r in exports]}
-        if isinstance(exports, list)
-        else batch
-    )
-    return [
-        f"{where}.{problem}" if problem.startswith(f"{BATCH_KEY}[") else f"{where}: {problem}"
-        for problem in validate_batch(sample)
-    ]
-
-
 def _polling_policy(value: Any) -> PollingPolicy:
     if isinstance(value, PollingPolicy):
         return value
@@ -181,28 +149,18 @@ class ScheduleConfig(_Config):
     enabled: bool = True
     # One export, or a batch of them (one run each, domain/batch.py): exactly one of the two,
     # checked in load_config, where each of a batch's problems gets its key.
-    request: Annotated[dict[str, Any], AfterValidator(_scheduled_request)] | None = None
+    request: Annotated[dict[str, Any], AfterValidator(scheduled_request)] | None = None
     batch: dict[str, Any] | None = None
     # Overrides of the stack's policy for this schedule's runs (checked against it below).
     polling: dict[str, Any] = Field(default_factory=dict)
 
     def requests(self) -> list[dict[str, Any]]:
         """The request, or each request of the batch."""
-        if self.request is not None:
-            return [self.request]
-        return list((self.batch or {}).get(BATCH_KEY, []))
+        return requests_of(self.request, self.batch)
 
     def problems(self, where: str) -> list[str]:
         """What is wrong with what the schedule starts, each named by its key under `where`."""
-        if self.request is not None and self.batch is not None:
-            return [f"{where}: give either 'request' or 'batch', not both"]
-        if self.batch is not None:
-            return _scheduled_batch_problems(self.batch, f"{where}.batch")
-        if self.request is None:
-            return [
-                f"{where}.request: is required (or 'batch': {{\"{BATCH_KEY}\": [REQUEST, ...]}})"
-            ]
-        return []
+        return start_problems(self.request, self.batch, where)
 
 
 class ApiConfig(_Config):

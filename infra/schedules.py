@@ -17,8 +17,9 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.config import SCHEDULED_TIME_TOKEN, ScheduleConfig, StackConfig
+from infra.config import ScheduleConfig, StackConfig
 from infra.functions import dead_letter_queue
+from infra.scheduled_requests import SCHEDULED_TIME_TOKEN
 from ongage_export.domain.batch import BATCH_KEY
 
 

@@ -233,7 +233,11 @@ def test_status_function_may_describe_executions_and_sign_export_links_only(synt
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    assert ":execution:" in json.dumps(allowed["states:DescribeExecution"])
+    described = allowed["states:DescribeExecution"]
+    assert len(described) == 2  # the export runs and the batch runs
+    for machine in (synth.main.workflow.state_machine, synth.main.batch_workflow.state_machine):
+        assert ":execution:" in json.dumps(described)
+        assert f'"{logical_id(machine)}", "Name"' in json.dumps(described)
     assert "/exports/*" in json.dumps(allowed["s3:GetObject"])
 
 
