@@ -14,6 +14,7 @@ import pytest
 from ongage_cli.main import main
 from ongage_simulator import OngageSimulator, SimulatorConfig
 from tests.conftest import CREDENTIALS, REQUEST
+from tests.integration.test_contracts import validator
 
 KNOWN_LISTS = frozenset({1111, 2222})
 UNKNOWN_LIST = 9999
@@ -88,6 +89,7 @@ def test_a_batch_of_three_lands_the_good_ones_and_reports_the_failed_one(
     own = [n for n in notices if n["attributes"].get("kind") != "batch"]
     assert sorted(n["message"]["status"] for n in own) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
     (batch_notice,) = [n for n in notices if n["attributes"].get("kind") == "batch"]
+    validator("sns-batch").validate(batch_notice["message"])
     assert batch_notice["subject"].startswith("Ongage batch FAILED")
     assert batch_notice["attributes"]["status"] == "FAILED"
     listed = batch_notice["message"]["exports"]
