@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import LocalTarget
-from tests.e2e.test_local_deployment import REQUEST, cli, start_and_wait
+from tests.e2e.test_local_deployment import (
+    REQUEST,
+    _status,
+    _template,
+    cli,
+    deploy_variant,
+    start_and_wait,
+    without_action,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -76,3 +85,33 @@ def test_a_batch_lands_every_good_export_and_reports_the_failed_one(
 
     status = cli("status", report["run_id"], tmp=tmp_path)
     assert (status["status"], status["exports"]) == ("FAILED", exports)
+
+
+def test_the_status_function_answers_a_batch_run_with_the_batchs_status(
+    local_env: LocalTarget, tmp_path: Path
+) -> None:
+    report = start_and_wait(tmp_path, {"exports": [REQUEST]})
+    assert report["status"] == "SUCCEEDED", report
+
+    answer = _status(local_env, report["run_id"])  # under the deployed function's own role
+
+    assert answer["statusCode"] == 200, answer
+    body = json.loads(answer["body"])
+    assert (body["kind"], body["status"]) == ("batch", "SUCCEEDED")
+    assert body["exports"] == report["exports"]
+
+
+@pytest.mark.parametrize("action", ["states:StartExecution", "states:DescribeExecution"])
+def test_a_batch_role_without_what_sync_child_runs_need_fails_its_exports(
+    local_env: LocalTarget, tmp_path: Path, action: str
+) -> None:
+    name = f"NoBatchPermission{abs(hash(action)) % 10_000}"
+    template = without_action(_template(), "BatchWorkflowStateMachineRole", action)
+    variant = deploy_variant(local_env, name, template)
+
+    report = start_and_wait(tmp_path, {"exports": [REQUEST]}, "--stack", variant.stack)
+
+    assert report["status"] == "FAILED", report
+    (export,) = report["exports"]
+    assert export["status"] == "FAILED"
+    assert f"not authorized to perform: {action}" in export["cause"], export
