@@ -1,7 +1,8 @@
 """The REST API that starts and follows exports (IAM-authorised, stage access logs + throttling);
 what it accepts and answers is in api_mapping.py.
 
-- `POST /exports` body `{"idempotency_key": "...", "request": {...}, "polling": {...}?}`,
+- `POST /exports` body `{"idempotency_key": "...", "request": {...}, "polling": {...}?}`, or
+  `"batch": {"exports": [...]}` instead of `"request"` (started on the batch workflow),
   validated against a model built from `request_json_schema()`. API Gateway calls
   `states:StartExecution` itself (no Lambda) with a role that can do nothing else. The execution
   name *is* the idempotency key, so a double submit cannot start two runs: Step Functions answers
@@ -9,7 +10,9 @@ what it accepts and answers is in api_mapping.py.
   request) with ExecutionAlreadyExists, mapped to 409. Answers 202 `{"run_id", ...}`: the run
   id is the execution name (Ongage's `export_id` is another id, known once the run created it).
 - `GET /exports/{id}` (id = the run id) calls a small status Lambda: status, and for a landed
-  export its S3 location and a short-lived presigned download link.
+  export its S3 location and a short-lived presigned download link. A batch's run id answers
+  the batch's status (`"kind": "batch"`; once every export landed, each one's outcome; each
+  export is a run of its own, named in the batch notice).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from constructs import Construct
 
 from infra.api_mapping import (
     ARN_TOKEN,
+    BATCH_ARN_TOKEN,
     START_EXECUTION_TEMPLATE,
     START_FAILED_TEMPLATE,
     STARTED_TEMPLATE,
@@ -51,6 +55,7 @@ class ExportApi(Construct):
         *,
         config: StackConfig,
         state_machine: sfn.StateMachine,
+        batch_machine: sfn.StateMachine,
         bucket: s3.IBucket,
         code: lambda_.Code,
         key: kms.IKey | None,
@@ -66,9 +71,11 @@ class ExportApi(Construct):
         )
         self._report_validation_errors()
         exports = self.api.root.add_resource("exports")
-        self.start_role = self._start_role(state_machine)
-        self._post_exports(exports, state_machine)
-        self.status_function = self._status_function(config, state_machine, bucket, code)
+        self.start_role = self._start_role(state_machine, batch_machine)
+        self._post_exports(exports, state_machine, batch_machine)
+        self.status_function = self._status_function(
+            config, state_machine, batch_machine, bucket, code
+        )
         self._get_export(exports)
 
     def _rest_api(self, config: StackConfig) -> apigw.RestApi:
@@ -121,22 +128,29 @@ class ExportApi(Construct):
             },
         )
 
-    def _start_role(self, state_machine: sfn.IStateMachine) -> iam.Role:
+    def _start_role(
+        self, state_machine: sfn.IStateMachine, batch_machine: sfn.IStateMachine
+    ) -> iam.Role:
         role = iam.Role(
             self,
             "StartExecutionRole",
-            description="API Gateway: start the Ongage export workflow, nothing else",
+            description="API Gateway: start the Ongage export or batch workflow, nothing else",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution"],
-                resources=[state_machine.state_machine_arn],
+                resources=[state_machine.state_machine_arn, batch_machine.state_machine_arn],
             )
         )
         return role
 
-    def _post_exports(self, exports: apigw.Resource, state_machine: sfn.IStateMachine) -> None:
+    def _post_exports(
+        self,
+        exports: apigw.Resource,
+        state_machine: sfn.IStateMachine,
+        batch_machine: sfn.IStateMachine,
+    ) -> None:
         model = apigw.CfnModel(
             self,
             "StartExportModel",
@@ -160,7 +174,7 @@ class ExportApi(Construct):
                 request_templates={
                     "application/json": START_EXECUTION_TEMPLATE.replace(
                         ARN_TOKEN, state_machine.state_machine_arn
-                    )
+                    ).replace(BATCH_ARN_TOKEN, batch_machine.state_machine_arn)
                 },
                 integration_responses=[
                     integration_response("202", None, STARTED_TEMPLATE),
@@ -185,6 +199,7 @@ class ExportApi(Construct):
         self,
         config: StackConfig,
         state_machine: sfn.StateMachine,
+        batch_machine: sfn.StateMachine,
         bucket: s3.IBucket,
         code: lambda_.Code,
     ) -> lambda_.Function:
@@ -202,6 +217,7 @@ class ExportApi(Construct):
             code=code,
             environment=StatusSettings.environment(
                 state_machine_arn=state_machine.state_machine_arn,
+                batch_state_machine_arn=batch_machine.state_machine_arn,
                 export_bucket=bucket.bucket_name,
                 export_prefix=EXPORT_PREFIX,
                 download_link_seconds=config.api.download_link_seconds,
@@ -211,17 +227,20 @@ class ExportApi(Construct):
         )
         if self.key is not None:
             self.key.grant_decrypt(function)  # what the download link's GetObject needs
-        executions = cdk.Stack.of(self).format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine.state_machine_name}:*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
+        executions = [
+            cdk.Stack.of(self).format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{machine.state_machine_name}:*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for machine in (state_machine, batch_machine)
+        ]
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="DescribeExports",
                 actions=["states:DescribeExecution"],
-                resources=[executions],
+                resources=executions,
             )
         )
         # The presigned link is signed with this role: it may read landed exports only.

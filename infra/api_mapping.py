@@ -1,6 +1,6 @@
 """What the REST API accepts and answers: the POST /exports body's JSON Schema (the export
-request's own schema plus the key and polling) and the mapping templates of the StartExecution
-integration (API Gateway calls Step Functions itself, no Lambda).
+request's own schema, or a batch of them, plus the key and polling) and the mapping templates
+of the StartExecution integration (API Gateway calls Step Functions itself, no Lambda).
 """
 
 from __future__ import annotations
@@ -11,23 +11,32 @@ from typing import Any
 from aws_cdk import aws_apigateway as apigw
 
 from ongage_export.contract import EXECUTION_NAME_PATTERN
+from ongage_export.domain.batch import BATCH_KEY, MAX_BATCH_EXPORTS
 from ongage_export.domain.polling import PollingPolicy
 from ongage_export.domain.request_schema import request_json_schema
 
 IDEMPOTENCY_KEY_PATTERN = EXECUTION_NAME_PATTERN  # the key names the execution
 ARN_TOKEN = "@@STATE_MACHINE_ARN@@"
+BATCH_ARN_TOKEN = "@@BATCH_STATE_MACHINE_ARN@@"
 
-# Builds the StartExecution call. The execution input is exactly {"request", "polling"?}: the
+# Builds the StartExecution call. A request starts the export workflow with exactly
+# {"request", "polling"?}; a batch starts the batch workflow with {"exports", "polling"?}. The
 # idempotency key names the execution and is not passed on. escapeJavaScript escapes ' as \',
 # which is not JSON; the replaceAll undoes it.
 START_EXECUTION_TEMPLATE = """#set($q = '"')
+#if("$!input.path('$.batch')" != "")
+#set($machine = "@@BATCH_STATE_MACHINE_ARN@@")
+#set($doc = "{${q}exports${q}:$input.json('$.batch.exports')")
+#else
+#set($machine = "@@STATE_MACHINE_ARN@@")
 #set($doc = "{${q}request${q}:$input.json('$.request')")
+#end
 #if("$!input.path('$.polling')" != "")
 #set($doc = "${doc},${q}polling${q}:$input.json('$.polling')")
 #end
 #set($doc = "${doc}}")
 {
-  "stateMachineArn": "@@STATE_MACHINE_ARN@@",
+  "stateMachineArn": "$machine",
   "name": "$input.path('$.idempotency_key')",
   "input": "$util.escapeJavaScript($doc).replaceAll("\\\\'", "'")"
 }"""
@@ -67,8 +76,26 @@ UNAVAILABLE_TEMPLATE = """{
 }"""
 
 
+def batch_json_schema(request: dict[str, Any]) -> dict[str, Any]:
+    """A batch (domain/batch.py) of `request`s, the export request's one schema."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [BATCH_KEY],
+        "properties": {
+            BATCH_KEY: {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH_EXPORTS,
+                "items": request,
+            }
+        },
+    }
+
+
 def start_request_schema() -> dict[str, Any]:
-    """The POST /exports body: the export request (its one schema) plus the key and polling."""
+    """The POST /exports body: the export request (its one schema) or a batch of them, plus the
+    key and polling."""
     request = {k: v for k, v in request_json_schema().items() if k != "$schema"}
     kinds = {"int": {"type": "integer", "minimum": 0}, "bool": {"type": "boolean"}}
     polling = {
@@ -82,12 +109,14 @@ def start_request_schema() -> dict[str, Any]:
         "title": "StartExport",
         "type": "object",
         "additionalProperties": False,
-        "required": ["idempotency_key", "request"],
+        "required": ["idempotency_key"],
         "properties": {
             "idempotency_key": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
             "request": request,
+            "batch": batch_json_schema(request),
             "polling": {"type": "object", "additionalProperties": False, "properties": polling},
         },
+        "oneOf": [{"required": ["request"]}, {"required": ["batch"]}],
     }
 
 

@@ -23,6 +23,11 @@ from pydantic import (
 )
 
 from infra import config_values as rules
+from infra.scheduled_requests import (
+    requests_of,
+    scheduled_request,
+    start_problems,
+)
 from ongage_export.adapters.origins import trusted_origin
 from ongage_export.contract import (
     CURATED_PREFIX,
@@ -37,12 +42,9 @@ from ongage_export.domain.accounts import (
 )
 from ongage_export.domain.call_limits import DEFAULT_CALLS_PER_MINUTE, DEFAULT_PARALLEL_CALLS
 from ongage_export.domain.polling import PollingPolicy
-from ongage_export.domain.request import FIELD_NAME_PATTERN, validate_request
+from ongage_export.domain.request import FIELD_NAME_PATTERN
 
 CONTEXT_KEY = "ongage_export"
-SCHEDULED_TIME_TOKEN = "{scheduled_time}"
-# A sample of what Scheduler puts in place of the token, to validate names at their real length.
-_SAMPLE_SCHEDULED_TIME = "2030-12-31T23:59:59Z"
 # The retrieve streams until this margin before its timeout, then hands over to the next
 # invocation; a margin that leaves less than this to stream would hand over forever.
 MIN_STREAMING_SECONDS = 5
@@ -50,17 +52,6 @@ MIN_STREAMING_SECONDS = 5
 
 class ConfigError(ValueError):
     """The configuration is wrong; the message names the context key at fault."""
-
-
-def _scheduled_request(request: dict[str, Any]) -> dict[str, Any]:
-    """The request as Scheduler will send it: checked with a sample time in its name."""
-    sample = dict(request)
-    if isinstance(sample.get("name"), str):
-        sample["name"] = sample["name"].replace(SCHEDULED_TIME_TOKEN, _SAMPLE_SCHEDULED_TIME)
-    problems = validate_request(sample)
-    if problems:
-        raise ValueError("; ".join(problems))
-    return request
 
 
 def _polling_policy(value: Any) -> PollingPolicy:
@@ -84,9 +75,20 @@ class ScheduleConfig(_Config):
     expression: Annotated[str, AfterValidator(rules.schedule_expression)]
     time_zone: Annotated[str, AfterValidator(rules.time_zone)] = "UTC"
     enabled: bool = True
-    request: Annotated[dict[str, Any], AfterValidator(_scheduled_request)]
+    # One export, or a batch of them (one run each, domain/batch.py): exactly one of the two,
+    # checked in load_config, where each of a batch's problems gets its key.
+    request: Annotated[dict[str, Any], AfterValidator(scheduled_request)] | None = None
+    batch: dict[str, Any] | None = None
     # Overrides of the stack's policy for this schedule's runs (checked against it below).
     polling: dict[str, Any] = Field(default_factory=dict)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request, or each request of the batch."""
+        return requests_of(self.request, self.batch)
+
+    def problems(self, where: str) -> list[str]:
+        """What is wrong with what the schedule starts, each named by its key under `where`."""
+        return start_problems(self.request, self.batch, where)
 
 
 class ApiConfig(_Config):
@@ -208,6 +210,19 @@ class StackConfig(_Config):
         return schedules
 
 
+def _unknown_accounts(schedule: ScheduleConfig, where: str, config: StackConfig) -> list[str]:
+    """Each account the schedule's requests name that the stack does not have."""
+    known = list(config.all_accounts)
+    problems = []
+    for index, request in enumerate(schedule.requests()):
+        account = request.get(ACCOUNT_KEY, DEFAULT_ACCOUNT)
+        if account not in known:
+            element = "request" if schedule.batch is None else f"batch.exports[{index}]"
+            message = unknown_account_message(account, known)
+            problems.append(f"{where}.{element}.{ACCOUNT_KEY}: {message}")
+    return problems
+
+
 def load_config(raw: Any) -> StackConfig:
     """The validated configuration from the raw context value (object, JSON string or None)."""
     # `cdk synth -c ongage_export='{...}'` passes a string; cdk.json an object.
@@ -217,12 +232,10 @@ def load_config(raw: Any) -> StackConfig:
     except ValidationError as error:
         raise ConfigError(_explain(error)) from None
     for index, schedule in enumerate(config.schedules):
-        account = schedule.request.get(ACCOUNT_KEY, DEFAULT_ACCOUNT)
-        if account not in config.all_accounts:
-            raise ConfigError(
-                f"{CONTEXT_KEY}.schedules[{index}].request.{ACCOUNT_KEY}: "
-                + unknown_account_message(account, list(config.all_accounts))
-            )
+        where = f"{CONTEXT_KEY}.schedules[{index}]"
+        problems = schedule.problems(where) or _unknown_accounts(schedule, where, config)
+        if problems:
+            raise ConfigError("; ".join(problems))
         try:  # a schedule's overrides on top of the stack's policy
             PollingPolicy.from_mapping(schedule.polling, base=config.polling)
         except ValueError as error:

@@ -145,8 +145,8 @@ class CuratedExports(Construct):
 def table_fields(config: StackConfig) -> list[str]:
     """The list fields the table shows: `curated.fields`, then each schedule's selection."""
     fields = list(config.curated.fields)
-    for schedule in config.schedules:
-        fields += schedule.request.get("fields_selected") or []
+    for request in (r for schedule in config.schedules for r in schedule.requests()):
+        fields += request.get("fields_selected") or []
     return fields
 
 

@@ -41,6 +41,7 @@ class Monitoring(Construct):
         *,
         topic: sns.ITopic,
         state_machine: sfn.StateMachine,
+        batch_machine: sfn.StateMachine,
         workflow_functions: Sequence[lambda_.Function],
         status_function: lambda_.Function,
         announcer: lambda_.Function,
@@ -52,6 +53,7 @@ class Monitoring(Construct):
         self.action = actions.SnsAction(topic)
         self.alarms: list[cloudwatch.Alarm] = [
             *self._run_alarms(state_machine),
+            *self._batch_alarms(batch_machine),
             *(
                 self._error_rate_alarm(
                     function,
@@ -81,6 +83,7 @@ class Monitoring(Construct):
             self.alarms += self._consumer_alarms(consumer)
             functions.append(consumer.function)
         self.dashboard = self._dashboard(state_machine, functions, dead_letter_queue, api)
+        self.dashboard.add_widgets(_batch_graph(batch_machine))
         if consumer is not None:
             self.dashboard.add_widgets(*_consumer_widgets(consumer))
 
@@ -104,6 +107,25 @@ class Monitoring(Construct):
                 "ExecutionsAborted",
                 state_machine.metric_aborted(period=_PERIOD, statistic="Sum"),
                 "An Ongage export run was stopped before it landed its export",
+            ),
+        ]
+
+    def _batch_alarms(self, batch_machine: sfn.StateMachine) -> list[cloudwatch.Alarm]:
+        """A batch that timed out or was stopped: its notice was never sent, and some of its
+        exports may not have started. A batch that failed needs no alarm of its own: it failed
+        because an export failed, which ExecutionsFailed already pages."""
+        return [
+            self._alarm(
+                "BatchesTimedOut",
+                batch_machine.metric_timed_out(period=_PERIOD, statistic="Sum"),
+                "A batch of Ongage exports timed out (Step Functions' execution timeout) before "
+                "every export ended; no batch notice was sent",
+            ),
+            self._alarm(
+                "BatchesAborted",
+                batch_machine.metric_aborted(period=_PERIOD, statistic="Sum"),
+                "A batch of Ongage exports was stopped; its running exports were stopped with it "
+                "and no batch notice was sent",
             ),
         ]
 
@@ -217,6 +239,17 @@ class Monitoring(Construct):
             ),
         )
         return dashboard
+
+
+def _batch_graph(batch_machine: sfn.StateMachine) -> cloudwatch.GraphWidget:
+    return _graph(
+        "Batches",
+        batch_machine.metric_started(period=_PERIOD),
+        batch_machine.metric_succeeded(period=_PERIOD),
+        batch_machine.metric_failed(period=_PERIOD),
+        batch_machine.metric_timed_out(period=_PERIOD),
+        batch_machine.metric_aborted(period=_PERIOD),
+    )
 
 
 def _consumer_widgets(consumer: CuratedExports) -> list[cloudwatch.IWidget]:

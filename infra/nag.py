@@ -85,20 +85,23 @@ def _functions(stack: OngageExportStack) -> None:
         "object permissions are scoped to the two prefixes, not to keys known at deploy time.",
         [_bucket_objects(stack, STAGING_PREFIX), _bucket_objects(stack, EXPORT_PREFIX)],
     )
-    state_machine_id = stack.get_logical_id(
-        stack.workflow.state_machine.node.default_child  # type: ignore[arg-type]
-    )
+    machine_ids = [
+        stack.get_logical_id(machine.node.default_child)  # type: ignore[arg-type]
+        for machine in (stack.workflow.state_machine, stack.batch_workflow.state_machine)
+    ]
     _suppress(
         stack.api.status_function.role,  # type: ignore[arg-type]
         "AwsSolutions-IAM5",
         "GET /exports/{id} describes executions named at run time; the wildcard is limited to "
-        "executions of this one state machine. Download links are signed for landed exports "
-        "only (exports/ prefix), whose keys are made per export.",
+        "executions of the export and the batch state machines. Download links are signed for "
+        "landed exports only (exports/ prefix), whose keys are made per export.",
         [
             # Partition, region and account are literals or tokens depending on the stack's env.
-            RegexAppliesTo(
-                regex=f"/^Resource::arn:.+:states:.+:execution:<{state_machine_id}"
-                r"\.Name>:\*$/"
+            *(
+                RegexAppliesTo(
+                    regex=f"/^Resource::arn:.+:states:.+:execution:<{machine_id}\\.Name>:\\*$/"
+                )
+                for machine_id in machine_ids
             ),
             _bucket_objects(stack, EXPORT_PREFIX),
         ],
@@ -167,11 +170,22 @@ def _announcer(stack: OngageExportStack) -> None:
 
 
 def _workflow(stack: OngageExportStack) -> None:
+    for machine in (stack.workflow.state_machine, stack.batch_workflow.state_machine):
+        _suppress(machine.role, "AwsSolutions-IAM5", SFN_LOGGING, ["Resource::*"])
+    export_machine = stack.get_logical_id(
+        stack.workflow.state_machine.node.default_child  # type: ignore[arg-type]
+    )
     _suppress(
-        stack.workflow.state_machine.role,
+        stack.batch_workflow.state_machine.role,
         "AwsSolutions-IAM5",
-        SFN_LOGGING,
-        ["Resource::*"],
+        "startExecution.sync:2 describes (and, when the batch is stopped, stops) the child "
+        "executions it started, named at run time: limited to executions of the export state "
+        "machine.",
+        [
+            RegexAppliesTo(
+                regex=f"/^Resource::arn:.+:states:.+:execution:.*{export_machine}.*:\\*$/"
+            )
+        ],
     )
 
 

@@ -1,8 +1,8 @@
 """What starts exports on a schedule: EventBridge Scheduler schedules from config.
 
-Each starts the state machine with its request, `{scheduled_time}` in the export name replaced by
-the time Scheduler meant to run it. Failed starts are retried, then parked in an encrypted SQS
-dead-letter queue (alarmed in monitoring).
+Each starts the export state machine with its request, or the batch state machine with its batch,
+`{scheduled_time}` in each export's name replaced by the time Scheduler meant to run it. Failed
+starts are retried, then parked in an encrypted SQS dead-letter queue (alarmed in monitoring).
 """
 
 from __future__ import annotations
@@ -17,17 +17,28 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.config import SCHEDULED_TIME_TOKEN, ScheduleConfig, StackConfig
+from infra.config import ScheduleConfig, StackConfig
 from infra.functions import dead_letter_queue
+from infra.scheduled_requests import SCHEDULED_TIME_TOKEN
+from ongage_export.domain.batch import BATCH_KEY
+
+
+def _dated(request: dict[str, Any]) -> dict[str, Any]:
+    """The request with the scheduled time in its name."""
+    name = str(request["name"]).replace(
+        SCHEDULED_TIME_TOKEN, scheduler.ContextAttribute.scheduled_time
+    )
+    return {**request, "name": name}
 
 
 def scheduled_input(schedule: ScheduleConfig) -> dict[str, Any]:
-    """The execution input a schedule sends: its request, the scheduled time in the name."""
-    request = dict(schedule.request)
-    request["name"] = str(request["name"]).replace(
-        SCHEDULED_TIME_TOKEN, scheduler.ContextAttribute.scheduled_time
+    """The execution input a schedule sends: its request (or its batch's requests), the
+    scheduled time in each name."""
+    document: dict[str, Any] = (
+        {"request": _dated(schedule.request)}
+        if schedule.request is not None
+        else {BATCH_KEY: [_dated(request) for request in schedule.requests()]}
     )
-    document: dict[str, Any] = {"request": request}
     if schedule.polling:
         document["polling"] = dict(schedule.polling)
     return document
@@ -43,6 +54,7 @@ class ScheduledExports(Construct):
         *,
         config: StackConfig,
         state_machine: sfn.IStateMachine,
+        batch_machine: sfn.IStateMachine,
         key: kms.IKey | None,
     ):
         super().__init__(scope, construct_id)
@@ -51,7 +63,7 @@ class ScheduledExports(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            description="EventBridge Scheduler: start the Ongage export workflow",
+            description="EventBridge Scheduler: start the Ongage export (or batch) workflow",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": account}},
@@ -61,7 +73,8 @@ class ScheduledExports(Construct):
             # Sending to the dead-letter queue under the key (CDK grants only SendMessage).
             key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         self.schedules = [
-            self._schedule(schedule, config, state_machine) for schedule in config.schedules
+            self._schedule(schedule, config, batch_machine if schedule.batch else state_machine)
+            for schedule in config.schedules
         ]
 
     def _schedule(

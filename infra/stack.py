@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from infra.api import ExportApi
+from infra.batch_workflow import BatchWorkflow
 from infra.config import StackConfig
 from infra.consumer import CuratedExports
 from infra.credentials import OngageCredentials
@@ -24,6 +25,7 @@ from ongage_export.contract import EXPORT_PREFIX
 
 # Output names are a contract with `ongage-export start|status|wait` (ongage_cli/deployed.py).
 OUTPUT_STATE_MACHINE = "StateMachineArn"
+OUTPUT_BATCH_STATE_MACHINE = "BatchStateMachineArn"
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_BUCKET = "BucketName"
 OUTPUT_TOPIC = "TopicArn"
@@ -72,6 +74,15 @@ class OngageExportStack(cdk.Stack):
             key=self.key,
         )
         state_machine = self.workflow.state_machine
+        self.batch_workflow = BatchWorkflow(
+            self,
+            "BatchWorkflow",
+            export_machine=state_machine,
+            topic=self.notifications.topic,
+            topic_key=self.notifications.key,
+            log_retention_days=config.log_retention_days,
+            key=self.key,
+        )
         self.notifications.watch_executions(
             state_machine,
             code=self.functions.code,
@@ -79,13 +90,19 @@ class OngageExportStack(cdk.Stack):
             log_key=self.key,
         )
         self.schedules = ScheduledExports(
-            self, "Schedules", config=config, state_machine=state_machine, key=self.key
+            self,
+            "Schedules",
+            config=config,
+            state_machine=state_machine,
+            batch_machine=self.batch_workflow.state_machine,
+            key=self.key,
         )
         self.api = ExportApi(
             self,
             "Api",
             config=config,
             state_machine=state_machine,
+            batch_machine=self.batch_workflow.state_machine,
             bucket=self.storage.bucket,
             code=self.functions.code,
             key=self.key,
@@ -110,6 +127,7 @@ class OngageExportStack(cdk.Stack):
             "Monitoring",
             topic=self.notifications.topic,
             state_machine=state_machine,
+            batch_machine=self.batch_workflow.state_machine,
             workflow_functions=self.functions.ongage_callers,
             status_function=self.api.status_function,
             announcer=self.notifications.announcer,
@@ -123,6 +141,10 @@ class OngageExportStack(cdk.Stack):
         bucket = self.storage.bucket
         outputs = {
             OUTPUT_STATE_MACHINE: (self.workflow.state_machine.state_machine_arn, "The workflow"),
+            OUTPUT_BATCH_STATE_MACHINE: (
+                self.batch_workflow.state_machine.state_machine_arn,
+                "The batch workflow: one run of the workflow per export of a batch",
+            ),
             OUTPUT_API_URL: (self.api.api.url, "REST API base URL (POST exports, GET exports/ID)"),
             OUTPUT_BUCKET: (bucket.bucket_name, "Where exports land, under exports/"),
             OUTPUT_TOPIC: (self.notifications.topic.topic_arn, "Success/failure notifications"),

@@ -48,7 +48,7 @@ class ExportWorkflow(Construct):
         super().__init__(scope, construct_id)
         substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in functions.items()}
         substitutions["NotificationTopicArn"] = topic.topic_arn
-        _check_substitutions(substitutions)
+        check_substitutions(substitutions)
         self.log_group = log_group(
             self,
             "Logs",
@@ -88,12 +88,12 @@ class ExportWorkflow(Construct):
         allow_publishing(self.state_machine, topic, topic_key)
 
 
-def _check_substitutions(substitutions: Mapping[str, str]) -> None:
+def check_substitutions(substitutions: Mapping[str, str], path: Path = ASL_FILE) -> None:
     """Fail the synth, not the deployment, when the ASL and the stack disagree."""
-    expected = asl_placeholders()
+    expected = asl_placeholders(path)
     missing, unused = expected - set(substitutions), set(substitutions) - expected
     if missing or unused:
         raise ValueError(
-            f"{ASL_FILE.name}: placeholders without a value {sorted(missing)}, "
+            f"{path.name}: placeholders without a value {sorted(missing)}, "
             f"values without a placeholder {sorted(unused)}"
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from ongage_cli.batches import batch_report, find_batch, format_batch_report, start_batch
 from ongage_cli.deployment import (
     STACK_ENV,
     DeployedError,
@@ -27,7 +28,8 @@ from ongage_cli.deployment import (
 )
 from ongage_cli.following import describe, format_report, wait_for
 from ongage_cli.inputs import InputError, load_request_file, positive_int, positive_seconds
-from ongage_cli.resume import resume_input, with_polling
+from ongage_cli.polling_options import add_polling_options, polling_of, with_polling_of
+from ongage_cli.resume import resume_input
 from ongage_cli.run_lookup import FoundRun, find_run
 from ongage_cli.starting import (
     default_key,
@@ -37,8 +39,8 @@ from ongage_cli.starting import (
     start_via_api,
 )
 from ongage_export.contract import DEFAULT_STACK_NAME, DOWNLOAD_LINK_SECONDS, EXECUTION_NAME
+from ongage_export.domain.batch import is_batch, validate_batch
 from ongage_export.domain.export_id import export_id_problem
-from ongage_export.domain.polling import PollingPolicy
 from ongage_export.domain.request import validate_request
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STILL_RUNNING = 0, 1, 2, 3
@@ -46,7 +48,6 @@ RUN_ID_HELP = (
     "the run: its run id (as `start` printed it), its execution ARN, or the Ongage export id "
     "it created (e.g. 7000003; the newest run of that export is used)"
 )
-_DEFAULTS = PollingPolicy()
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -57,13 +58,17 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
     start = subparsers.add_parser(
         "start", help="start an export run on the deployed stack (prints its run id)"
     )
-    start.add_argument("request", type=Path, help="the Ongage create-export body (JSON file)")
+    start.add_argument(
+        "request",
+        type=Path,
+        help='the Ongage create-export body, or a batch {"exports": [REQUEST, ...]} (JSON file)',
+    )
     start.add_argument(
         "--idempotency-key",
         help="the run id to give the run (letters, digits, '-', '_'); the same key never "
         "starts two runs (default: the export name, the UTC time and a random suffix)",
     )
-    _add_polling_options(start, "the stack's")
+    add_polling_options(start, "the stack's")
     start.add_argument(
         "--via-api",
         action="store_true",
@@ -100,7 +105,7 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
         "--deadline etc. change its polling",
     )
     redrive.add_argument("id", help=RUN_ID_HELP.replace("the run:", "the failed run:"))
-    _add_polling_options(redrive, "the failed run's")
+    add_polling_options(redrive, "the failed run's")
     redrive.set_defaults(func=redrive_command)
 
     for waiting in (start, redrive):
@@ -126,30 +131,6 @@ def add_deployed_commands(subparsers: argparse._SubParsersAction) -> None:
         )
         command.add_argument("--region", help="AWS region (default: your AWS configuration)")
         command.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-
-
-def _add_polling_options(parser: argparse.ArgumentParser, defaults: str) -> None:
-    parser.add_argument(
-        "--poll-initial",
-        type=positive_int,
-        metavar="SECONDS",
-        help=f"first wait before retrieving, seconds (default: {defaults}; "
-        f"production {_DEFAULTS.initial_seconds})",
-    )
-    parser.add_argument(
-        "--poll-max",
-        type=positive_int,
-        metavar="SECONDS",
-        help=f"longest wait between retrieves, seconds (default: {defaults}; "
-        f"production {_DEFAULTS.max_seconds})",
-    )
-    parser.add_argument(
-        "--deadline",
-        type=positive_int,
-        metavar="SECONDS",
-        help=f"give up after this many seconds from the run's start (default: {defaults}; "
-        f"production {_DEFAULTS.deadline_seconds})",
-    )
 
 
 def start_command(args: argparse.Namespace) -> int:
@@ -187,17 +168,30 @@ def _guarded(args: argparse.Namespace, command: Callable[[argparse.Namespace], i
 
 
 def _start(args: argparse.Namespace) -> int:
-    request = _load_request(args.request)
-    key = args.idempotency_key or default_key(request["name"])
+    document, batch = _checked(args.request)
+    key = args.idempotency_key or default_key("batch" if batch else document["name"])
     if not EXECUTION_NAME.match(key):
         raise DeployedError("--idempotency-key: letters, digits, '-' and '_' only, 80 at most")
-    run_input: dict[str, Any] = {"request": request}
-    polling = _polling(args)
-    if polling:
-        run_input["polling"] = polling
+    polling = polling_of(args)
     deployment = Deployment.find(args.stack or default_stack(), args.region)
+    if batch:
+        return _started(
+            args, deployment, start_batch(deployment, key, document, polling, args.via_api)
+        )
+    run_input: dict[str, Any] = {"request": document, **({"polling": polling} if polling else {})}
     started = (start_via_api if args.via_api else start_execution)(deployment, key, run_input)
     return _started(args, deployment, started)
+
+
+def _checked(path: Path) -> tuple[dict[str, Any], bool]:
+    """The request or batch in the file, and whether it is a batch; refused with every problem."""
+    document = load_request_file(path)
+    batch = is_batch(document)
+    problems = (validate_batch if batch else validate_request)(document)
+    if problems:
+        what = "batch" if batch else "export request"
+        raise DeployedError(f"{path} is not a valid {what}: " + "; ".join(problems))
+    return dict(document), batch
 
 
 def _redrive(args: argparse.Namespace) -> int:
@@ -206,7 +200,7 @@ def _redrive(args: argparse.Namespace) -> int:
         run_input = resume_input(deployment.stepfunctions(), failed.arn)
     except ValueError as error:
         raise DeployedError(str(error)) from None
-    run_input = _with_polling(run_input, args)
+    run_input = with_polling_of(run_input, args)
     key = f"{failed.run_id[:60]}-redrive-{secrets.token_hex(3)}"
     started = start_execution(deployment, key, run_input)
     started["redrives"] = failed.run_id
@@ -221,7 +215,8 @@ def _started(args: argparse.Namespace, deployment: Deployment, started: dict[str
     print_started(started, follow_id(args, started), as_json=args.json, out=out)
     if not args.wait:
         return EXIT_OK
-    return _report_wait(args, deployment, started["execution_arn"])
+    report_of = batch_report if started.get("batch") else describe
+    return _report_wait(args, deployment, started["execution_arn"], report_of)
 
 
 def _find(args: argparse.Namespace) -> tuple[Deployment, FoundRun]:
@@ -234,19 +229,35 @@ def _find(args: argparse.Namespace) -> tuple[Deployment, FoundRun]:
 
 
 def _status(args: argparse.Namespace) -> int:
-    deployment, run = _find(args)
-    report = describe(deployment, run.arn, args.link_seconds)
+    deployment, arn, report_of = _find_any(args)
+    report = (
+        report_of(deployment, arn) if report_of else describe(deployment, arn, args.link_seconds)
+    )
     _print_report(args, report)
     return EXIT_OK if report["status"] in ("SUCCEEDED", "RUNNING") else EXIT_FAILED
 
 
 def _wait(args: argparse.Namespace) -> int:
+    deployment, arn, report_of = _find_any(args)
+    return _report_wait(args, deployment, arn, report_of or describe)
+
+
+def _find_any(args: argparse.Namespace) -> tuple[Deployment, str, Callable[..., Any] | None]:
+    """The run `args.id` names, and for a batch run the report that shows it."""
+    deployment = Deployment.for_id(args.id, args.stack, args.region)
+    batch = find_batch(deployment, args.id)
+    if batch is not None:
+        return deployment, batch, batch_report
     deployment, run = _find(args)
-    return _report_wait(args, deployment, run.arn)
+    return deployment, run.arn, None
 
 
-def _report_wait(args: argparse.Namespace, deployment: Deployment, arn: str) -> int:
-    report = wait_for(deployment, arn, timeout=args.timeout, interval=args.interval)
+def _report_wait(
+    args: argparse.Namespace, deployment: Deployment, arn: str, report_of: Callable[..., Any]
+) -> int:
+    report = wait_for(
+        deployment, arn, timeout=args.timeout, interval=args.interval, report_of=report_of
+    )
     _print_report(args, report)
     if report["status"] == "SUCCEEDED":
         return EXIT_OK
@@ -254,7 +265,8 @@ def _report_wait(args: argparse.Namespace, deployment: Deployment, arn: str) -> 
 
 
 def _print_report(args: argparse.Namespace, report: Mapping[str, Any]) -> None:
-    print(json.dumps(report, default=str) if args.json else format_report(report))
+    text = format_batch_report if report.get("kind") == "batch" else format_report
+    print(json.dumps(report, default=str) if args.json else text(report))
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -269,32 +281,3 @@ def _check_id(given: str | None) -> None:
             f"{given[:100]!r} is neither a run id (letters, digits, '-' and '_', 80 at most, as "
             "`ongage-export start` printed it), an execution ARN, nor an Ongage export id"
         )
-
-
-def _load_request(path: Path) -> dict[str, Any]:
-    request = load_request_file(path)
-    problems = validate_request(request)
-    if problems:
-        raise DeployedError(f"{path} is not a valid export request: " + "; ".join(problems))
-    return dict(request)
-
-
-def _chosen_polling(args: argparse.Namespace) -> dict[str, int]:
-    chosen = {
-        "initial_seconds": args.poll_initial,
-        "max_seconds": args.poll_max,
-        "deadline_seconds": args.deadline,
-    }
-    return {key: value for key, value in chosen.items() if value is not None}
-
-
-def _polling(args: argparse.Namespace) -> dict[str, int]:
-    """The polling overrides of a new run, checked (the cap follows a long first wait)."""
-    return dict(_with_polling({}, args).get("polling") or {})
-
-
-def _with_polling(run_input: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        return with_polling(run_input, _chosen_polling(args))
-    except ValueError as error:
-        raise DeployedError(f"--poll-initial/--poll-max/--deadline: {error}") from None

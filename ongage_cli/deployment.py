@@ -23,12 +23,14 @@ class DeployedError(RuntimeError):
 
 @dataclass(frozen=True)
 class Deployment:
-    """What the stack's outputs say (StateMachineArn, ApiUrl, BucketName), and the session."""
+    """What the stack's outputs say (StateMachineArn, ApiUrl, BucketName,
+    BatchStateMachineArn), and the session."""
 
     session: boto3.Session
     state_machine_arn: str
     api_url: str | None
     bucket: str | None
+    batch_machine_arn: str | None = None  # None: found by an execution ARN, or an older stack
 
     @classmethod
     def for_id(cls, given: str, stack: str | None, region: str | None = None) -> Deployment:
@@ -66,7 +68,11 @@ class Deployment:
         if "StateMachineArn" not in outputs:
             raise DeployedError(f"stack {stack!r} has no StateMachineArn output")
         return cls(
-            session, outputs["StateMachineArn"], outputs.get("ApiUrl"), outputs.get("BucketName")
+            session,
+            outputs["StateMachineArn"],
+            outputs.get("ApiUrl"),
+            outputs.get("BucketName"),
+            outputs.get("BatchStateMachineArn"),
         )
 
     def stepfunctions(self) -> Any:

@@ -56,13 +56,15 @@ def wait_for(
     out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    report_of: Callable[[Deployment, str], dict[str, Any]] = describe,
 ) -> dict[str, Any]:
-    """Check until the export finishes (or `timeout`), showing progress on stderr."""
+    """Check until the run (an export's, or with `report_of` a batch's) finishes (or
+    `timeout`), showing progress on stderr."""
     out = out or sys.stderr
     started = clock()
     last_line = ""
     while True:
-        report = describe(deployment, arn)
+        report = report_of(deployment, arn)
         line = progress_line(report, clock() - started)
         if line != last_line:
             show(out, line)

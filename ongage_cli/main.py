@@ -5,6 +5,7 @@ simulator come with the workbench, which `make install` installs in a clone):
   ongage-export demo                          one export end to end, nothing to set up
   ongage-export run REQUEST.json [--ongage-url URL] [--out DIR] [--json]
   ongage-export validate REQUEST.json         the rules the API and the workflow apply
+(REQUEST.json may be a batch, {"exports": [REQUEST, ...]}: one run per export, one batch notice)
   ongage-export simulator [...]               a local Ongage to point anything at
 against a deployed stack (--stack, or $ONGAGE_EXPORT_STACK):
   ongage-export start REQUEST.json [--wait]   start a run; prints its run id
@@ -26,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ongage_cli.inputs import InputError, Parser, fail, load_request_file
+from ongage_export.domain.batch import BATCH_KEY, is_batch, validate_batch
 from ongage_export.domain.request import validate_request
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -72,8 +74,14 @@ def build_parser(plugins: list[ModuleType] | None = None) -> argparse.ArgumentPa
     for plugin in _plugins() if plugins is None else plugins:
         plugin.register(commands)
 
-    validate = commands.add_parser("validate", help="check a request file against the rules")
-    validate.add_argument("request", type=Path, help="the Ongage create-export body (JSON file)")
+    validate = commands.add_parser(
+        "validate", help="check a request (or batch) file against the rules"
+    )
+    validate.add_argument(
+        "request",
+        type=Path,
+        help='the Ongage create-export body, or a batch {"exports": [REQUEST, ...]} (JSON file)',
+    )
     validate.set_defaults(func=_validate)
 
     with contextlib.suppress(ImportError):  # needs the deployed-stack extras
@@ -94,13 +102,18 @@ def _plugins() -> list[ModuleType]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    problems = validate_request(load_request_file(args.request))
+    document = load_request_file(args.request)
+    batch = is_batch(document)
+    problems = (validate_batch if batch else validate_request)(document)
     if problems:
         print(f"{args.request}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{args.request}: valid")
+    print(
+        f"{args.request}: valid"
+        + (f" batch of {len(document[BATCH_KEY])} exports" if batch else "")
+    )
     return EXIT_OK
 
 

@@ -31,12 +31,15 @@ def default_key(name: str) -> str:
 
 
 def start_execution(
-    deployment: Deployment, key: str, run_input: Mapping[str, Any]
+    deployment: Deployment, key: str, run_input: Mapping[str, Any], machine: str | None = None
 ) -> dict[str, Any]:
-    """StartExecution with the key as name: a repeat of a running start returns the same run."""
+    """StartExecution (of the export workflow, or of `machine`) with the key as name: a repeat
+    of a running start returns the same run."""
     try:
         started = deployment.stepfunctions().start_execution(
-            stateMachineArn=deployment.state_machine_arn, name=key, input=json.dumps(run_input)
+            stateMachineArn=machine or deployment.state_machine_arn,
+            name=key,
+            input=json.dumps(run_input),
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ExecutionAlreadyExists":

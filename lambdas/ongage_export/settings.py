@@ -245,6 +245,8 @@ class StatusSettings(BucketSettings):
     """What the status function (GET /exports/{id}) runs with."""
 
     state_machine_arn: Required = Field(alias="STATE_MACHINE_ARN")
+    # The batch workflow's: a batch's run id is answered with the batch's status.
+    batch_state_machine_arn: str | None = Field(default=None, alias="BATCH_STATE_MACHINE_ARN")
     # Set by the template (api.download_link_seconds); SigV4 links live 7 days at most.
     download_link_seconds: int = Field(ge=1, le=604800, alias="DOWNLOAD_LINK_SECONDS")
 

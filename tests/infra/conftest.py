@@ -49,6 +49,13 @@ SCHEDULED_REQUEST = {
     "status": ["active", "bounced"],
 }
 
+SCHEDULED_BATCH = {
+    "exports": [
+        {**SCHEDULED_REQUEST, "name": "batch-a-{scheduled_time}"},
+        {**SCHEDULED_REQUEST, "name": "batch-b-{scheduled_time}", "list_id": 4343},
+    ]
+}
+
 
 def settings_under_test() -> dict[str, Any]:
     """The configuration the main test stack is built from (every optional feature on)."""
@@ -84,6 +91,12 @@ def settings_under_test() -> dict[str, Any]:
                     "file_format": "csv",
                     "status": ["opened"],
                 },
+            },
+            {
+                "name": "nightly-batch",
+                "expression": "cron(30 3 * * ? *)",
+                "batch": SCHEDULED_BATCH,
+                "polling": {"initial_seconds": 120},
             },
         ],
         "api": {"throttle_rate_limit": 3, "throttle_burst_limit": 6},

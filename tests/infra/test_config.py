@@ -34,7 +34,7 @@ def test_json_string_from_the_command_line_is_accepted():
 
 def test_full_test_settings_load():
     config = load_config(settings_under_test())
-    assert [s.name for s in config.schedules] == ["nightly", "hourly-mailing"]
+    assert [s.name for s in config.schedules] == ["nightly", "hourly-mailing", "nightly-batch"]
     assert config.polling.deadline_seconds == 7200
     assert config.api.throttle_burst_limit == 6
 
@@ -118,6 +118,41 @@ def test_bad_value_is_reported_with_its_key(path, value, key):
     assert key in str(caught.value)
 
 
+BATCH_SCHEDULE = {"name": "b", "expression": "rate(1 day)"}
+
+
+def test_a_scheduled_batch_names_each_problem_with_its_key():
+    request = settings_under_test()["schedules"][0]["request"]
+    batch = {"exports": [request, {**request, "status": []}, {**request, "name": ""}]}
+    with pytest.raises(ConfigError) as caught:
+        load_config({"schedules": [{**BATCH_SCHEDULE, "batch": batch}]})
+    message = str(caught.value)
+    assert "ongage_export.schedules[0].batch.exports[1]: 'status'" in message
+    assert "ongage_export.schedules[0].batch.exports[2]: 'name'" in message
+    assert "exports[0]" not in message
+    with pytest.raises(ConfigError, match=r"schedules\[0\]\.batch: 'exports' must be a non-empty"):
+        load_config({"schedules": [{**BATCH_SCHEDULE, "batch": {"exports": []}}]})
+
+
+def test_a_schedule_starts_a_request_or_a_batch_exactly():
+    request = settings_under_test()["schedules"][0]["request"]
+    both = {**BATCH_SCHEDULE, "request": request, "batch": {"exports": [request]}}
+    with pytest.raises(ConfigError, match=r"schedules\[0\]: give either 'request' or 'batch'"):
+        load_config({"schedules": [both]})
+    with pytest.raises(ConfigError, match=r"schedules\[0\]\.request: is required"):
+        load_config({"schedules": [BATCH_SCHEDULE]})
+    config = load_config({"schedules": [{**BATCH_SCHEDULE, "batch": {"exports": [request]}}]})
+    assert config.schedules[0].requests() == [request]
+
+
+def test_a_batch_elements_name_is_checked_at_its_real_length():
+    request = settings_under_test()["schedules"][0]["request"]
+    long = {**request, "name": "x" * 190 + "{scheduled_time}"}
+    batch = {"exports": [request, long]}
+    with pytest.raises(ConfigError, match=r"schedules\[0\]\.batch\.exports\[1\]: 'name'"):
+        load_config({"schedules": [{**BATCH_SCHEDULE, "batch": batch}]})
+
+
 def test_scheduled_name_is_checked_at_its_real_length():
     settings = _with("schedules.0.request.name", "x" * 190 + "{scheduled_time}")
     with pytest.raises(ConfigError, match=r"schedules\[0\]\.request.*'name'"):
@@ -191,6 +226,11 @@ def test_accounts_are_served_beside_the_default_one():
             {"schedules": [{"name": "n", "expression": "rate(1 day)",
                             "request": {**SCHEDULED, "account": "brand-us"}}]},
             "schedules[0].request.account: the account 'brand-us' is not configured here",
+        ),
+        (
+            {"schedules": [{**BATCH_SCHEDULE,
+                            "batch": {"exports": [SCHEDULED, {**SCHEDULED, "account": "us"}]}}]},
+            "schedules[0].batch.exports[1].account: the account 'us' is not configured here",
         ),
     ],
 )  # fmt: skip

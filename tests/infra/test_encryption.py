@@ -152,7 +152,7 @@ def test_table_secret_topic_queues_logs_and_query_results_use_the_key(encrypted,
     for queue in queues.values():
         assert queue["Properties"]["KmsMasterKeyId"] == key_arn
     log_groups = of_type(encrypted, "AWS::Logs::LogGroup")
-    assert len(log_groups) == 7  # 5 functions, the workflow, the API's access log
+    assert len(log_groups) == 8  # 5 functions, the two workflows, the API's access log
     for log_group in log_groups.values():
         assert log_group["Properties"]["KmsKeyId"] == key_arn
     (workgroup,) = of_type(encrypted, "AWS::Athena::WorkGroup").values()

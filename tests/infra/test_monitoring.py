@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from infra.stack import OUTPUT_API_URL, OUTPUT_BUCKET, OUTPUT_STATE_MACHINE, OUTPUT_TOPIC
+from infra.stack import (
+    OUTPUT_API_URL,
+    OUTPUT_BATCH_STATE_MACHINE,
+    OUTPUT_BUCKET,
+    OUTPUT_STATE_MACHINE,
+    OUTPUT_TOPIC,
+)
 from tests.infra.helpers import logical_id, of_type
 
 PERIODS = 12  # an hour of 5-minute periods
@@ -104,6 +110,24 @@ SCENARIOS: dict[str, tuple[Callable[[Ids], Metrics], set[str]]] = {
         lambda ids: {("ExecutionsAborted", ids["machine"]): _once(1)},
         {"ExecutionsAborted"},
     ),
+    "a batch failed because one of its exports failed": (
+        lambda ids: {
+            ("ExecutionsFailed", ids["batch"]): _once(1),
+            ("ExecutionsFailed", ids["machine"]): _once(1),
+        },
+        {"ExecutionsFailed"},
+    ),
+    "a batch timed out": (
+        lambda ids: {("ExecutionsTimedOut", ids["batch"]): _once(1)},
+        {"BatchesTimedOut"},
+    ),
+    "a batch was stopped, and its running exports with it": (
+        lambda ids: {
+            ("ExecutionsAborted", ids["batch"]): _once(1),
+            ("ExecutionsAborted", ids["machine"]): _once(2),
+        },
+        {"BatchesAborted", "ExecutionsAborted"},
+    ),
     "429s and 5xx retried for 15 minutes, then the export landed": (
         lambda ids: {
             ("Invocations", ids["create"]): _first(3, 2, then=None),
@@ -138,6 +162,7 @@ def _stack_ids(synth: Any) -> dict[str, str]:
     main = synth.main
     return {
         "machine": logical_id(main.workflow.state_machine),
+        "batch": logical_id(main.batch_workflow.state_machine),
         "create": logical_id(main.functions.create_export),
         "retrieve": logical_id(main.functions.retrieve_export),
         "status": logical_id(main.api.status_function),
@@ -203,12 +228,21 @@ def test_one_dashboard(synth):
 
 def test_outputs_name_what_the_cli_needs(synth):
     outputs = synth.json["Outputs"]
-    for name in (OUTPUT_STATE_MACHINE, OUTPUT_API_URL, OUTPUT_BUCKET, OUTPUT_TOPIC):
+    for name in (
+        OUTPUT_STATE_MACHINE,
+        OUTPUT_BATCH_STATE_MACHINE,
+        OUTPUT_API_URL,
+        OUTPUT_BUCKET,
+        OUTPUT_TOPIC,
+    ):
         assert name in outputs
     assert outputs[OUTPUT_STATE_MACHINE]["Value"] == {
         "Ref": logical_id(synth.main.workflow.state_machine)
     }
     assert outputs[OUTPUT_BUCKET]["Value"] == {"Ref": logical_id(synth.main.storage.bucket)}
+    assert outputs[OUTPUT_BATCH_STATE_MACHINE]["Value"] == {
+        "Ref": logical_id(synth.main.batch_workflow.state_machine)
+    }
 
 
 def test_the_dead_letter_queues_the_runbook_drains_are_outputs(synth):

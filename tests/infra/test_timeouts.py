@@ -37,16 +37,29 @@ def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]
     return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
 
 
-@pytest.fixture(scope="module")
-def definition(template: dict[str, Any]) -> dict[str, Any]:
-    (machine,) = _resources(template, "AWS::StepFunctions::StateMachine").values()
+def _machine(template: dict[str, Any], placeholder: str) -> dict[str, Any]:
+    """The state machine whose definition has `placeholder` substituted."""
+    (machine,) = [
+        machine
+        for machine in _resources(template, "AWS::StepFunctions::StateMachine").values()
+        if placeholder in machine["Properties"]["DefinitionSubstitutions"]
+    ]
+    return machine
+
+
+def _definition(machine: dict[str, Any]) -> dict[str, Any]:
     asset = CDK_OUT / f"asset.{machine['Properties']['DefinitionS3Location']['Key']}"
     return dict(json.loads(asset.read_text()))
 
 
+@pytest.fixture(scope="module")
+def definition(template: dict[str, Any]) -> dict[str, Any]:
+    return _definition(_machine(template, "CreateExportFunctionArn"))
+
+
 def _function_of(template: dict[str, Any], task: dict[str, Any]) -> dict[str, Any]:
     """The function resource a `${XFunctionArn}` placeholder of the Task resolves to."""
-    (machine,) = _resources(template, "AWS::StepFunctions::StateMachine").values()
+    machine = _machine(template, "CreateExportFunctionArn")
     placeholder = task["Parameters"]["FunctionName"].strip("${}")
     logical_id = machine["Properties"]["DefinitionSubstitutions"][placeholder]["Fn::GetAtt"][0]
     return dict(template["Resources"][logical_id]["Properties"])
@@ -78,3 +91,8 @@ def test_an_ongage_call_ends_well_inside_the_function_that_makes_it(template, de
 def test_the_machine_outlives_the_longest_deadline_and_a_last_retrieve(template, definition):
     retrieve = _function_of(template, _lambda_tasks(definition)["RetrieveExport"])
     assert definition["TimeoutSeconds"] > MAX_DEADLINE_SECONDS + retrieve["Timeout"]
+
+
+def test_a_batch_outlives_its_exports(template, definition):
+    batch = _definition(_machine(template, "ExportStateMachineArn"))
+    assert batch["TimeoutSeconds"] > definition["TimeoutSeconds"]

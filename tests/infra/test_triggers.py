@@ -30,7 +30,7 @@ def _schedules(synth):
 
 def test_one_schedule_per_config_entry_without_flexible_window(synth):
     schedules = _schedules(synth)
-    assert set(schedules) == {"nightly", "hourly-mailing"}
+    assert set(schedules) == {"nightly", "hourly-mailing", "nightly-batch"}
     nightly = schedules["nightly"]
     assert nightly["ScheduleExpression"] == "cron(15 2 * * ? *)"
     assert nightly["ScheduleExpressionTimezone"] == "Europe/Berlin"
@@ -49,7 +49,13 @@ def test_schedules_retry_then_dead_letter_to_an_encrypted_tls_only_queue(synth):
             "MaximumEventAgeInSeconds": 1800,
         }
         assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
-        assert target["Arn"] == {"Ref": logical_id(synth.main.workflow.state_machine)}
+        assert target["Arn"] in [
+            {"Ref": logical_id(machine)}
+            for machine in (
+                synth.main.workflow.state_machine,
+                synth.main.batch_workflow.state_machine,
+            )
+        ]
     queue = synth.json["Resources"][queue_id]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     (policy,) = of_type(synth.json, "AWS::SQS::QueuePolicy").values()
@@ -66,6 +72,21 @@ def test_schedule_input_is_the_request_with_the_scheduled_time_in_its_name(synth
     assert nightly["polling"] == {"initial_seconds": 60}
     hourly = json.loads(_schedules(synth)["hourly-mailing"]["Target"]["Input"])
     assert "polling" not in hourly
+
+
+def test_a_batch_schedule_starts_the_batch_machine_with_every_name_dated(synth):
+    schedule = _schedules(synth)["nightly-batch"]
+    assert schedule["Target"]["Arn"] == {"Ref": logical_id(synth.main.batch_workflow.state_machine)}
+    document = json.loads(schedule["Target"]["Input"])
+    assert [r["name"] for r in document["exports"]] == [
+        "batch-a-<aws.scheduler.scheduled-time>",
+        "batch-b-<aws.scheduler.scheduled-time>",
+    ]
+    assert [r["list_id"] for r in document["exports"]] == [4242, 4343]
+    assert document["polling"] == {"initial_seconds": 120}
+    assert set(document) == {"exports", "polling"}
+    nightly = _schedules(synth)["nightly"]
+    assert nightly["Target"]["Arn"] == {"Ref": logical_id(synth.main.workflow.state_machine)}
 
 
 def test_scheduler_role_may_only_start_the_workflow_and_dead_letter(synth):
@@ -109,9 +130,22 @@ def test_post_starts_the_execution_directly_with_a_narrow_role(synth):
     role_id = integration["Credentials"]["Fn::GetAtt"][0]
     assert role_id == logical_id(synth.main.api.start_role)
     allowed = actions_on(statements(synth.json, role_id))
-    assert allowed == {
-        "states:StartExecution": [{"Ref": logical_id(synth.main.workflow.state_machine)}]
-    }
+    assert set(allowed) == {"states:StartExecution"}
+    assert sorted(json.dumps(arn) for arn in allowed["states:StartExecution"]) == sorted(
+        json.dumps({"Ref": logical_id(machine)})
+        for machine in (synth.main.workflow.state_machine, synth.main.batch_workflow.state_machine)
+    )
+
+
+def test_post_starts_a_batch_on_the_batch_machine_and_a_request_on_the_export_one(synth):
+    template = _methods(synth)["POST"]["Integration"]["RequestTemplates"]["application/json"]
+    text = json.dumps(template)
+    batch, export = text.split("#else")
+    assert "$.batch" in batch and "exports" in batch
+    assert logical_id(synth.main.batch_workflow.state_machine) in batch
+    assert logical_id(synth.main.workflow.state_machine) not in batch
+    assert logical_id(synth.main.workflow.state_machine) in export.split("#end")[0]
+    assert '\\"stateMachineArn\\": \\"$machine\\"' in text
 
 
 def test_post_names_the_execution_after_the_idempotency_key_and_answers_202(synth):
@@ -138,6 +172,7 @@ def test_post_body_model_is_the_request_schema_wrapped(synth):
     assert schema == start_request_schema()
     request = {k: v for k, v in request_json_schema().items() if k != "$schema"}
     assert schema["properties"]["request"] == request
+    assert schema["properties"]["batch"]["properties"]["exports"]["items"] == request
     assert schema["$schema"] == "http://json-schema.org/draft-04/schema#"
 
 
@@ -153,6 +188,21 @@ def test_post_body_model_is_the_request_schema_wrapped(synth):
         ({"idempotency_key": "k", "request": {**VALID_REQUEST, "status": ["nope"]}}, False),
         ({"idempotency_key": "k", "request": VALID_REQUEST, "polling": {"speed": 1}}, False),
         ({"idempotency_key": "k", "request": VALID_REQUEST, "extra": 1}, False),
+        ({"idempotency_key": "k", "batch": {"exports": [VALID_REQUEST] * 2}}, True),
+        ({"idempotency_key": "k", "batch": {"exports": [VALID_REQUEST]}, "polling": {}}, True),
+        ({"idempotency_key": "k", "batch": {"exports": []}}, False),
+        ({"idempotency_key": "k", "batch": {"exports": [VALID_REQUEST] * 201}}, False),
+        ({"idempotency_key": "k", "batch": {"exports": [{**VALID_REQUEST, "status": []}]}}, False),
+        ({"idempotency_key": "k", "batch": {"exports": [VALID_REQUEST], "x": 1}}, False),
+        (
+            {
+                "idempotency_key": "k",
+                "batch": {"exports": [VALID_REQUEST]},
+                "request": VALID_REQUEST,
+            },
+            False,
+        ),
+        ({"idempotency_key": "k"}, False),
     ],
 )
 def test_model_accepts_and_rejects_bodies(body, valid):
@@ -183,7 +233,11 @@ def test_status_function_may_describe_executions_and_sign_export_links_only(synt
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    assert ":execution:" in json.dumps(allowed["states:DescribeExecution"])
+    described = allowed["states:DescribeExecution"]
+    assert len(described) == 2  # the export runs and the batch runs
+    for machine in (synth.main.workflow.state_machine, synth.main.batch_workflow.state_machine):
+        assert ":execution:" in json.dumps(described)
+        assert f'"{logical_id(machine)}", "Name"' in json.dumps(described)
     assert "/exports/*" in json.dumps(allowed["s3:GetObject"])
 
 

@@ -19,8 +19,9 @@ def _role_id(synth):
     return _machine(synth)["RoleArn"]["Fn::GetAtt"][0]
 
 
-def test_one_standard_state_machine_from_the_asl_file(synth):
-    assert len(of_type(synth.json, "AWS::StepFunctions::StateMachine")) == 1
+def test_two_standard_state_machines_the_export_one_from_its_asl_file(synth):
+    # the export workflow and the batch workflow (tests/infra/test_batch_workflow.py)
+    assert len(of_type(synth.json, "AWS::StepFunctions::StateMachine")) == 2
     machine = _machine(synth)
     assert machine["StateMachineType"] == "STANDARD"
     # The file is uploaded as is (an asset): no second copy of the flow lives in the template.

@@ -146,6 +146,7 @@ def test_every_kind_of_failure_notice_meets_the_failure_contract(
     [
         "sns-success",
         "sns-failure",
+        "sns-batch",
         "s3-object-created",
         "curated-manifest",
         "curated-schema-changed",
@@ -167,6 +168,8 @@ def test_the_schemas_are_valid_and_their_examples_meet_them(name: str) -> None:
         ("sns-success", "landed_at", "yesterday"),
         ("sns-failure", "error", ""),
         ("sns-failure", "export_id", 42),
+        ("sns-batch", "kind", "export"),
+        ("sns-batch", "exports", [{"index": 0, "account": "a", "status": "FAILED"}]),
     ],
 )
 def test_the_schemas_reject_what_breaks_the_contract(name: str, field: str, value: Any) -> None:

@@ -196,3 +196,45 @@ def test_another_route_is_a_404_that_names_the_routes(aws, monkeypatch):
     response = export_status.handler(proxy_event(None, "/elsewhere"), _Context())
     assert response["statusCode"] == 404
     assert "GET /exports/{id}" in json.loads(response["body"])["message"]
+
+
+def _batch_machine(sfn: Any, monkeypatch: pytest.MonkeyPatch, states: dict[str, Any]) -> str:
+    definition = {"StartAt": "Only", "States": {"Only": states}}
+    arn = sfn.create_state_machine(name="batch", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    monkeypatch.setenv("BATCH_STATE_MACHINE_ARN", arn)
+    return arn
+
+
+def test_a_batch_run_id_answers_the_batchs_status_and_every_exports_outcome(aws, monkeypatch):
+    _machine(aws, monkeypatch, {"Type": "Pass", "End": True})
+    outcome = {"index": 0, "account": "default", "status": "SUCCEEDED", "export_id": "7"}
+    notice = {"kind": "batch", "status": "SUCCEEDED", "exports": [outcome]}
+    batch = _batch_machine(aws, monkeypatch, {"Type": "Pass", "Result": notice, "End": True})
+    _finished(aws, batch, "nightly-batch")
+
+    status, body = _get("nightly-batch")
+
+    assert status == 200
+    assert (body["kind"], body["run_id"], body["status"]) == ("batch", "nightly-batch", "SUCCEEDED")
+    assert body["exports"] == [outcome]
+    assert _get(batch.replace(":stateMachine:", ":execution:") + ":nightly-batch")[0] == 200
+
+
+def test_a_failed_batch_says_why_and_an_unknown_id_is_still_404(aws, monkeypatch):
+    _machine(aws, monkeypatch, {"Type": "Pass", "End": True})
+    failed = {"Type": "Fail", "Error": "BatchExportsFailed", "Cause": "1 of 3 exports failed"}
+    batch = _batch_machine(aws, monkeypatch, failed)
+    _finished(aws, batch, "nightly-batch")
+
+    status, body = _get("nightly-batch")
+
+    assert status == 200
+    assert (body["kind"], body["status"], body["error"]) == (
+        "batch",
+        "FAILED",
+        "BatchExportsFailed",
+    )
+    assert body["cause"] == "1 of 3 exports failed"
+    assert _get("never-started")[0] == 404

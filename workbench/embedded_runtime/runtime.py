@@ -39,6 +39,7 @@ from embedded_runtime import consumer, notices
 from embedded_runtime.accounts import accounts_environment
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from local_aws import (
+    child_executions,
     cloud_assembly,
     consumer_resources,
     execution_events,
@@ -218,6 +219,7 @@ class EmbeddedRuntime:
             extensions.applied(
                 state_machines,
                 execution_names,
+                child_executions,
                 secure_transport,
                 s3_streaming,
                 s3_events,
@@ -239,6 +241,7 @@ class EmbeddedRuntime:
         self.bucket = outputs["BucketName"]
         self.topic_arn = outputs["TopicArn"]
         self.state_machine_arn = outputs["StateMachineArn"]
+        self.batch_machine_arn = outputs.get("BatchStateMachineArn")  # none in an older cdk.out
         self.secret_id = outputs["SecretId"]
         self.account_secrets = self._put_secrets(outputs)
         self.queue_url = self._subscribe_queue()
@@ -339,19 +342,23 @@ class EmbeddedRuntime:
 
     # -- running ------------------------------------------------------------------------------
 
-    def start(self, run_input: dict[str, Any], name: str | None = None) -> str:
-        """Start a run; starting the same name with the same input again returns that run
-        (as Step Functions does while it runs, and as the API does for a double submit)."""
+    def start(
+        self, run_input: dict[str, Any], name: str | None = None, machine: str | None = None
+    ) -> str:
+        """Start a run (of the export workflow, or of `machine`); starting the same name with the
+        same input again returns that run (as Step Functions does while it runs, and as the API
+        does for a double submit)."""
         sfn = self.client("stepfunctions")
         name = name or str(uuid.uuid4())
+        machine = machine or self.state_machine_arn
         try:
             return str(
                 sfn.start_execution(
-                    stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(run_input)
+                    stateMachineArn=machine, name=name, input=json.dumps(run_input)
                 )["executionArn"]
             )
         except sfn.exceptions.ExecutionAlreadyExists:
-            arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+            arn = machine.replace(":stateMachine:", ":execution:") + f":{name}"
             if json.loads(sfn.describe_execution(executionArn=arn)["input"]) != run_input:
                 raise
             return arn

@@ -32,6 +32,7 @@ from ongage_cli.inputs import (
     writable_dir,
 )
 from ongage_cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ongage_export.domain.batch import BATCH_KEY, is_batch, validate_batch
 from ongage_export.domain.polling import MAX_DEADLINE_SECONDS, PollingPolicy
 from ongage_export.domain.request import validate_request
 
@@ -107,7 +108,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("request", type=Path, help="the Ongage create-export body (JSON file)")
+    run.add_argument(
+        "request",
+        type=Path,
+        help='the Ongage create-export body, or a batch {"exports": [REQUEST, ...]} (JSON file)',
+    )
     run.add_argument(
         "--ongage-url",
         type=http_url,
@@ -175,6 +180,8 @@ def _run(args: argparse.Namespace) -> int:
     from local_aws.cloud_assembly import AssemblyError
 
     request = load_request_file(args.request)
+    if is_batch(request):
+        return _run_batch(args, request)
     problems = validate_request(request)
     if problems:
         return _report_invalid(args, problems)
@@ -193,6 +200,52 @@ def _run(args: argparse.Namespace) -> int:
         return _interrupted(args, interrupted.export_id, out, remove_out=not out_existed)
     _report(args, runner, summary)
     return EXIT_OK if summary["status"] == "SUCCEEDED" else EXIT_FAILED
+
+
+def _run_batch(args: argparse.Namespace, batch: dict[str, Any]) -> int:
+    """A batch: the batch workflow, one export run per element, on the embedded runtime."""
+    from laptop.local_batch import LocalBatchRun
+    from laptop.local_run import RunInterrupted
+    from local_aws.cloud_assembly import AssemblyError
+
+    problems = validate_batch(batch)
+    if problems:
+        return _report_invalid_batch(args, problems)
+    if args.export_id is not None:
+        raise InputError("--export-id lands one export: it cannot be given with a batch")
+    accounts = _run_accounts(args, batch[BATCH_KEY])
+    account, url, option = _ongage_account(args, accounts)
+    run_input = {**batch, "polling": _run_polling(args)}
+    out_existed = args.out.exists()
+    out = writable_dir(args.out)
+    require_answer(url, option)
+    runner = LocalBatchRun(account, out_dir=out, quiet=args.json, accounts=accounts)
+    try:
+        summary = runner.run(run_input)
+    except AssemblyError as error:
+        return fail(str(error))
+    except RunInterrupted:
+        if not out_existed:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        print("interrupted: the batch and its running exports were stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        runner.describe(summary)
+    return EXIT_OK if summary["status"] == "SUCCEEDED" else EXIT_FAILED
+
+
+def _report_invalid_batch(args: argparse.Namespace, problems: list[str]) -> int:
+    if args.json:
+        cause = "; ".join(problems)
+        print(json.dumps({"status": "FAILED", "error": "InvalidExportRequest", "cause": cause}))
+    else:
+        print(f"{args.request} is not a valid batch:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _run_accounts(

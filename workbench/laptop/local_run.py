@@ -94,16 +94,8 @@ class LocalRun:
         with contextlib.ExitStack() as stack:
             stack.enter_context(contextlib.redirect_stdout(sys.stderr))
             staged = stack.enter_context(self._staged_output())
-            log = stack.enter_context(self._log_stream(staged))
             clock = Stopwatch()
-            try:
-                runtime = stack.enter_context(
-                    EmbeddedRuntime(
-                        self.account, log_stream=log, cdk_out=self.cdk_out, accounts=self.accounts
-                    )
-                )
-            except KeyboardInterrupt:
-                raise RunInterrupted(None) from None
+            runtime = self._deployed(stack, staged)
             clock.lap("deploy")
             execution = _Execution()
             with _interrupt_names_the_export(runtime, execution):
@@ -120,6 +112,19 @@ class LocalRun:
                     clock.lap("copy")
             summary["seconds"] = clock.laps | _landing_seconds(runtime)
         return summary
+
+    def _deployed(self, stack: contextlib.ExitStack, staged: Path | None) -> EmbeddedRuntime:
+        """The embedded runtime, with its logs going where the run keeps them, for `stack`'s
+        lifetime."""
+        log = stack.enter_context(self._log_stream(staged))
+        try:
+            return stack.enter_context(
+                EmbeddedRuntime(
+                    self.account, log_stream=log, cdk_out=self.cdk_out, accounts=self.accounts
+                )
+            )
+        except KeyboardInterrupt:
+            raise RunInterrupted(None) from None
 
     @contextlib.contextmanager
     def _staged_output(self) -> Iterator[Path | None]:

@@ -9,6 +9,7 @@ from unittest import mock
 
 from local_aws import (
     change_sets,
+    child_executions,
     consumer_resources,
     event_patterns,
     execution_events,
@@ -34,6 +35,7 @@ MODULES = (
     resource_models,
     state_machines,
     execution_names,
+    child_executions,
     secure_transport,
     iam_requests,
     presigned_urls,

@@ -2,6 +2,7 @@
 
 `id` is the run id: the execution name (the idempotency key given to POST /exports) or the full
 execution ARN. The answer names it `run_id`; `export_id` is Ongage's id of the landed export.
+An id that names a batch run answers the batch's status instead (domain/batch_status.py).
 The link is a presigned S3 GET, valid DOWNLOAD_LINK_SECONDS at most (and never longer than this
 function's own credentials). It is made only for objects under EXPORT_PREFIX of
 EXPORT_BUCKET, whatever the execution output says.
@@ -17,6 +18,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ongage_export.adapters import aws_clients
+from ongage_export.domain.batch_status import batch_status
 from ongage_export.domain.run_status import (
     WHAT_AN_ID_IS,
     NotAnExecution,
@@ -46,7 +48,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @app.get("/exports/<run_id>")
 def get_export(run_id: str) -> Response[str]:
     settings = StatusSettings.from_env()
-    arn = execution_arn(path_id(app.current_event.path_parameters), settings.state_machine_arn)
+    given = path_id(app.current_event.path_parameters)
+    try:
+        return _export_status(settings, given)
+    except (NotAnExecution, UnknownRun):
+        batch = batch_status(aws_clients.runs(), given, settings.batch_state_machine_arn)
+        if batch is None:
+            raise
+        return _json(200, batch)
+
+
+def _export_status(settings: StatusSettings, given: str) -> Response[str]:
+    arn = execution_arn(given, settings.state_machine_arn)
     view = run_status(
         aws_clients.runs(),
         arn,
