@@ -5,6 +5,7 @@ credentials (the simulator counts per account code who called)."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from embedded_runtime.accounts import ACCOUNTS_VARIABLE
 from embedded_runtime.runtime import EmbeddedRuntime
 from laptop.accounts import default_account, run_accounts
 from ongage_cli.main import main
-from ongage_simulator import Credentials, OngageSimulator, ServedAccount, SimulatorConfig
+from ongage_simulator import Credentials, Fault, OngageSimulator, ServedAccount, SimulatorConfig
 from ongage_simulator.accounts_file import parse_accounts
 from tests.conftest import CREDENTIALS, REQUEST, runtime_account
 
@@ -133,3 +134,57 @@ def test_the_default_account_is_the_files_else_the_environments() -> None:
     )
     with pytest.raises(ValueError, match="set ONGAGE_USERNAME"):
         default_account(url, {}, {})
+
+
+def test_a_batch_over_two_accounts_lands_every_export_within_each_accounts_limits(
+    tmp_path: Path, ongage_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The simulator refuses (429) any call beyond the limits the run is given: the limiter in
+    # the functions must hold each account to them, apart from the other account.
+    accounts = {
+        "default": {
+            "username": CREDENTIALS.username, "password": CREDENTIALS.password,
+            "account_code": CREDENTIALS.account_code, "parallel_calls": 2,
+        },
+        "brand-eu": {**ACCOUNTS["brand-eu"], "parallel_calls": 1},
+    }  # fmt: skip
+    (tmp_path / "accounts.json").write_text(json.dumps(accounts))
+    names = ["default", "brand-eu"] * 3
+    batch = {
+        "exports": [
+            {**REQUEST, "name": f"export {index}", "account": name}
+            for index, name in enumerate(names)
+        ]
+    }
+    (tmp_path / "batch.json").write_text(json.dumps(batch))
+    config = SimulatorConfig(
+        credentials=CREDENTIALS,
+        max_parallel=2,
+        ready_after_retrieves=1,
+        export_bytes=100_000,
+        accounts=(ServedAccount(BRAND, parallel_calls=1),),
+    )
+    with OngageSimulator(config) as sim:
+        # Downloads at 64 KiB/s: each holds its account's slot for about a second, so the
+        # exports of an account contend for its slots.
+        sim.inject(Fault.SLOW_TRICKLE, times=None)
+        status = main(
+            [
+                "run", str(tmp_path / "batch.json"), "--accounts", str(tmp_path / "accounts.json"),
+                "--ongage-url", sim.url, "--out", str(tmp_path / "out"), "--json",
+                "--poll-initial", "1", "--poll-max", "1",
+            ]
+        )  # fmt: skip
+        summary = json.loads(capsys.readouterr().out)
+        stats = sim.stats.by_account
+        assert status == 0 and summary["status"] == "SUCCEEDED", summary
+        assert [export["account"] for export in summary["exports"]] == names
+        for export in summary["exports"]:
+            body = sim.expected_body(export["export_id"])
+            assert Path(export["local_path"]).read_bytes() == body.read()
+    assert stats[CREDENTIALS.account_code].creates == 3
+    assert stats[BRAND.account_code].creates == 3
+    assert stats[CREDENTIALS.account_code].peak_in_flight <= 2
+    assert stats[BRAND.account_code].peak_in_flight <= 1
+    assert sum(account.rate_limited for account in stats.values()) == 0
+    print(stats, file=sys.stderr)
