@@ -29,6 +29,7 @@ from benchmarks import (
     run,
     scale,
     throughput,
+    throughput_report,
     zip_check,
 )
 from benchmarks.services import MIB, s3_client, start_moto
@@ -40,7 +41,7 @@ from ongage_export.domain.polling import PollingPolicy
 def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     """The small path, smaller still: one size per section, three runs for scale."""
     monkeypatch.setattr(memory, "SMALL_SIZES_MIB", (1,))
-    monkeypatch.setattr(throughput, "SMALL", throughput.Plan(8, rounds=2))
+    monkeypatch.setattr(throughput, "SMALL", throughput_report.Plan(8, rounds=2))
     monkeypatch.setattr(scale, "SMALL_EXECUTIONS", 3)
     monkeypatch.setattr(cost, "SMALL_SAMPLES", 200)
     monkeypatch.setattr(recurring, "SMALL_SCHEDULES", 10)

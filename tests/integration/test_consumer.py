@@ -27,7 +27,7 @@ import pytest
 from embedded_runtime.runtime import EmbeddedRuntime
 from local_aws import eventbridge_delivery
 from ongage_simulator import OngageSimulator
-from ongage_simulator.export_body import EVERY_KIND_OF_FIELD
+from ongage_simulator.csv_rows import EVERY_KIND_OF_FIELD
 from tests.conftest import CREDENTIALS, FAST_POLLING, REQUEST, runtime_account
 from tests.integration.test_contracts import validator
 

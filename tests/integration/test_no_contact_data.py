@@ -21,7 +21,7 @@ import pytest
 
 from embedded_runtime.runtime import EmbeddedRuntime
 from ongage_simulator import OngageSimulator
-from ongage_simulator.export_body import EVERY_KIND_OF_FIELD
+from ongage_simulator.csv_rows import EVERY_KIND_OF_FIELD
 from tests.conftest import FAST_POLLING, REQUEST, runtime_account
 from tests.integration.test_consumer import curated_by_rule, read
 

@@ -36,7 +36,7 @@ from ongage_simulator import (
 )
 from ongage_simulator.archives import PASSWORD, Archive, PackedBody
 from ongage_simulator.cli import build_parser
-from ongage_simulator.export_body import DEFAULT_FIELDS, ROWS_PER_BLOCK
+from ongage_simulator.csv_rows import DEFAULT_FIELDS, ROWS_PER_BLOCK
 from ongage_simulator.rules import documented_problems
 
 DEMO = Credentials.demo()

@@ -24,7 +24,8 @@ from typing import Any
 
 from benchmarks.report import met, mib, table
 from benchmarks.services import MIB, peak_rss_of
-from ongage_simulator.export_body import EVERY_KIND_OF_FIELD, ExportBody
+from ongage_simulator.csv_rows import EVERY_KIND_OF_FIELD
+from ongage_simulator.export_body import ExportBody
 
 FULL_SIZE_MIB = 1024
 SMALL_SIZE_MIB = 16

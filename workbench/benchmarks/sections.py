@@ -12,7 +12,7 @@ Renderer = Callable[[dict[str, Any]], str]
 
 SECTIONS: dict[str, tuple[str, str]] = {
     "memory": ("Memory: peak RSS of the retrieve handler's process", "memory"),
-    "throughput": ("Throughput of the landing step", "throughput"),
+    "throughput": ("Throughput of the landing step", "throughput_report"),
     "zip-check": ("CPU of the ZIP check: streaming, stream-unzip, re-read", "zip_check"),
     "curated": ("The consumer: CSV -> Parquet speed, memory and size", "curated"),
     "local-run": (

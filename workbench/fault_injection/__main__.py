@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from fault_injection import deployed
-from fault_injection.matrix import CASES, run_case, table
+from fault_injection import deployed, deployed_cases, deployed_report
+from fault_injection.matrix import run_case, table
+from fault_injection.matrix_cases import CASES
 
 
 class _Named(Protocol):
@@ -46,11 +47,11 @@ def main(argv: list[str]) -> int:
 def chaos(argv: list[str]) -> int:
     results = []
     with deployed.local_target() as target:
-        for case in named(deployed.CASES, argv):
+        for case in named(deployed_cases.CASES, argv):
             result = deployed.run_case(target, case)
             print(result.row(), file=sys.stderr, flush=True)
             results.append(result)
-    print(deployed.table(results))
+    print(deployed_report.table(results))
     print(f"\n{len(results)} crash cases on the deployed stack, "
           f"{sum(len(r.runs) for r in results)} runs, "
           f"{sum(not r.ok for r in results)} cases with something lost or left behind")  # fmt: skip

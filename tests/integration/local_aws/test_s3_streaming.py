@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto.core.request import Request
 
-from local_aws import s3_streaming
+from local_aws import s3_bodies, s3_streaming
 
 PART = 5 * 1024 * 1024
 
@@ -53,7 +53,7 @@ def test_a_ranged_read_touches_only_its_range(streaming):
     s3.create_bucket(Bucket="bucket-b")
     s3.put_object(Bucket="bucket-b", Key="k", Body=b"0123456789" * 1000)
     with mock.patch.object(
-        s3_streaming.RangeView, "__getitem__", autospec=True,
+        s3_bodies.RangeView, "__getitem__", autospec=True,
         side_effect=lambda view, item: b"x" * (item.stop - item.start),
     ) as sliced:  # fmt: skip
         body = s3.get_object(Bucket="bucket-b", Key="k", Range="bytes=10-19")["Body"].read()
@@ -103,7 +103,7 @@ def test_completing_an_upload_reads_no_part_back_and_gives_moto_s_checksum(aws):
         for owner, attribute, replacement in s3_streaming.PATCHES:
             stack.enter_context(mock.patch.object(owner, attribute, replacement))
         stack.enter_context(
-            mock.patch.object(s3_streaming.RangeView, "blocks", side_effect=AssertionError)
+            mock.patch.object(s3_bodies.RangeView, "blocks", side_effect=AssertionError)
         )
         ours = _completed_upload(s3, parts)
         body = s3.get_object(Bucket="bucket-c", Key="k")["Body"].read()
