@@ -36,7 +36,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from embedded_runtime import consumer, notices
-from embedded_runtime.accounts import accounts_environment
+from embedded_runtime.accounts import accounts_environment, put_secrets
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from local_aws import (
     child_executions,
@@ -53,7 +53,6 @@ from local_aws import (
     state_machines,
 )
 from local_aws.cloud_assembly import ACCOUNT_ID, CDK_OUT, REGION
-from local_aws.deployment import OngageSecret
 from ongage_cli.resume import resume_input
 from ongage_export.domain.accounts import DEFAULT_ACCOUNT
 from ongage_export.domain.polling import PollingPolicy
@@ -253,30 +252,13 @@ class EmbeddedRuntime:
         self.consumer = consumer.attach(self)  # None unless cdk.out has the curated consumer
 
     def _put_secrets(self, outputs: Mapping[str, str]) -> dict[str, str]:
-        """Each account's credentials in its secret, by account name: the template's (as a user
-        does after `cdk deploy`), or one made here for an account the template does not have,
-        so that accounts can be tried locally before they are deployed."""
-        known = {DEFAULT_ACCOUNT: outputs["SecretId"]} | json.loads(
-            outputs.get("AccountSecrets") or "{}"
-        )
         ongage = self.ongage
         credentials = {name: entry.credentials for name, entry in self.accounts.items()}
         credentials[DEFAULT_ACCOUNT] = Credentials(
             ongage.username, ongage.password, ongage.account_code
         )
         manager = self.client("secretsmanager")
-        ids = {}
-        for name, account in credentials.items():
-            secret = OngageSecret(account.username, account.password, account.account_code).json()
-            if name in known:
-                manager.put_secret_value(SecretId=known[name], SecretString=secret)
-                ids[name] = known[name]
-            else:
-                made = manager.create_secret(
-                    Name=f"{self.stack_name}/ongage/{name}", SecretString=secret
-                )
-                ids[name] = made["ARN"]
-        return ids
+        return put_secrets(manager, outputs, credentials, prefix=f"{self.stack_name}/ongage/")
 
     def _stack_functions(self) -> dict[str, str]:
         """Function name by role (create-export, retrieve-export), from the deployed stack."""
