@@ -32,7 +32,7 @@ class LocalBatchRun(LocalRun):
             try:
                 result = runtime.wait(arn, timeout)
             except KeyboardInterrupt:
-                with contextlib.suppress(Exception):  # stopping it stops its running exports
+                with contextlib.suppress(Exception):  # stopped, as an interrupted single run is
                     runtime.client("stepfunctions").stop_execution(executionArn=arn)
                 raise RunInterrupted(None) from None
             clock.lap("workflow")
