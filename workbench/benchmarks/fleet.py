@@ -276,11 +276,11 @@ def _workload_text(result: dict[str, Any]) -> str:
         f"s); bodies are log-normal (median {sizes['busy']} / {sizes['mid']} / "
         f"{sizes['small']} MiB for the busy / mid-size / small accounts, sigma "
         f"{m['size_sigma']:.1f}, at most {m['size_cap_mib']} MiB) downloaded at "
-        f"{m['download_mb_s']:.0f} MB/s, holding their slot throughout; a create or a 412 "
-        f"poll takes {m['call_seconds'][0]:.1f}-{m['call_seconds'][1]:.1f} s. Polling: "
+        f"{m['download_mb_s']:.0f} MB/s, holding their slot throughout; a create or a "
+        f"not-ready poll takes {m['call_seconds'][0]:.1f}-{m['call_seconds'][1]:.1f} s. Polling: "
         f"{policy_text(m['policy'])}, no history. {t['landed']} of {t['exports']} landed after "
         f"{t['polls']} polls and {t['calls']} Ongage calls, {t['rate_limited']} of them "
-        f"answered 429; {t['refused_asks']} asks for a slot were refused. Simulated in "
+        f"rate-limited; {t['refused_asks']} asks for a slot were refused. Simulated in "
         f"{result['wall_seconds']:.1f} s of wall time."
     )
 

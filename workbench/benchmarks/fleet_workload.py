@@ -81,7 +81,7 @@ def fleet_accounts(size: FleetSize) -> list[AccountPlan]:
             name := f"brand-{i + 1}",
             "mid",
             NARROW_LIMITS if name == NARROW else CallLimits(),
-            ((BATCH_HOURS[i % len(BATCH_HOURS)], size.mid_batch),),
+            ((_batch_hour(i), size.mid_batch),),
             size.mid_spread,
         )
         for i in range(size.mid_accounts)
@@ -92,6 +92,10 @@ def fleet_accounts(size: FleetSize) -> list[AccountPlan]:
         for i in range(size.small_accounts)
     ]
     return [busy, *mids, *smalls]
+
+
+def _batch_hour(mid_account: int) -> int:
+    return BATCH_HOURS[mid_account % len(BATCH_HOURS)]
 
 
 def without_burst(accounts: Sequence[AccountPlan]) -> list[AccountPlan]:
@@ -142,7 +146,7 @@ def model(size: FleetSize) -> dict[str, Any]:
         "mid_accounts": size.mid_accounts,
         "mid_batch": size.mid_batch,
         "mid_spread": size.mid_spread,
-        "batch_hours": list(BATCH_HOURS[: size.mid_accounts]),
+        "batch_hours": [_batch_hour(i) for i in range(size.mid_accounts)],
         "small_accounts": size.small_accounts,
         "small_exports": size.small_exports,
         "narrow_account": NARROW,
