@@ -9,10 +9,7 @@ number in quotes or `"yes"` for true is an error, not a guess.
 from __future__ import annotations
 
 import json
-import re
-import zoneinfo
 from typing import Annotated, Any, get_args
-from urllib.parse import urlparse
 
 from pydantic import (
     AfterValidator,
@@ -25,14 +22,20 @@ from pydantic import (
     model_validator,
 )
 
-from ongage_export.adapters.ongage_session import trusted_origin
+from infra import config_values as rules
+from ongage_export.adapters.origins import trusted_origin
 from ongage_export.contract import (
     CURATED_PREFIX,
     DEFAULT_STACK_NAME,
     DOWNLOAD_LINK_SECONDS,
-    EXPORT_PREFIX,
-    STAGING_PREFIX,
 )
+from ongage_export.domain.accounts import (
+    ACCOUNT_KEY,
+    ACCOUNT_NAME_PATTERN,
+    DEFAULT_ACCOUNT,
+    unknown_account_message,
+)
+from ongage_export.domain.call_limits import DEFAULT_CALLS_PER_MINUTE, DEFAULT_PARALLEL_CALLS
 from ongage_export.domain.polling import PollingPolicy
 from ongage_export.domain.request import FIELD_NAME_PATTERN, validate_request
 
@@ -40,71 +43,13 @@ CONTEXT_KEY = "ongage_export"
 SCHEDULED_TIME_TOKEN = "{scheduled_time}"
 # A sample of what Scheduler puts in place of the token, to validate names at their real length.
 _SAMPLE_SCHEDULED_TIME = "2030-12-31T23:59:59Z"
-# CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-)  # fmt: skip
-# A folder of S3 keys: `/`-separated parts of S3's safe characters, ending with `/`; no leading
-# `/`, no `.` or `..` part, and no `*` or `?`, which would widen the IAM resource `<prefix>*`.
-_FOLDER = re.compile(r"^(?:(?!\.\.?/)[0-9A-Za-z!_.'()=-]+/)+$")
 # The retrieve streams until this margin before its timeout, then hands over to the next
 # invocation; a margin that leaves less than this to stream would hand over forever.
 MIN_STREAMING_SECONDS = 5
-_CRON = re.compile(r"^cron\(\S+( \S+){5}\)$")
-_RATE = re.compile(r"^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$")
-# `kms_key`: the stack creates the key, or an existing key given by its ARN (a single- or a
-# multi-Region key; an alias ARN is refused, as a key policy cannot be checked through it).
-CREATE_KEY = "create"
-_KEY_ARN = re.compile(
-    r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(?:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
-    r"|mrk-[0-9a-f]{32})$"
-)
 
 
 class ConfigError(ValueError):
     """The configuration is wrong; the message names the context key at fault."""
-
-
-def _https(url: str) -> str:
-    parsed = urlparse(url)
-    # Credentials travel in headers: only HTTPS is acceptable from AWS.
-    if parsed.scheme != "https" or not parsed.hostname:
-        raise ValueError(f"must be an https:// URL, not {url!r}")
-    return url.rstrip("/")
-
-
-def _kms_key(value: str) -> str:
-    if value != CREATE_KEY and not _KEY_ARN.match(value):
-        raise ValueError(
-            f"is {value!r}; use null (AWS-managed keys), {CREATE_KEY!r} (the stack creates a "
-            "customer-managed key) or the ARN of an existing key "
-            "(arn:aws:kms:<region>:<account>:key/<key id>, not an alias)"
-        )
-    return value
-
-
-def _log_retention(days: int) -> int:
-    if days not in LOG_RETENTION_DAYS:
-        raise ValueError(f"is {days}; CloudWatch Logs accepts only {list(LOG_RETENTION_DAYS)}")
-    return days
-
-
-def _schedule_expression(expression: str) -> str:
-    if not (_CRON.match(expression) or _RATE.match(expression)):
-        raise ValueError(
-            f"is {expression!r}; use cron(min hour day month weekday year) or "
-            "rate(N minutes|hours|days), as EventBridge Scheduler does"
-        )
-    return expression
-
-
-def _time_zone(name: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"is {name!r}, not an IANA time zone (e.g. Europe/London)") from None
-    return name
 
 
 def _scheduled_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -126,23 +71,6 @@ def _polling_policy(value: Any) -> PollingPolicy:
     return PollingPolicy.from_mapping(value)
 
 
-def _curated_folder(prefix: str) -> str:
-    if not _FOLDER.match(prefix):
-        raise ValueError(
-            f"is {prefix!r}; it must be a folder of the export bucket ending with '/' (e.g. "
-            "'curated/'), not starting with '/', made of letters, digits and !_.'()=-, with no "
-            "'.' or '..' part"
-        )
-    # Under exports/ the curated files would be announced to consumers (and to the curation
-    # itself) as exports; under incoming/ the staging lifecycle rule would expire them.
-    for other, role in ((EXPORT_PREFIX, "exports"), (STAGING_PREFIX, "staging uploads")):
-        if prefix.startswith(other) or other.startswith(prefix):
-            raise ValueError(
-                f"is {prefix!r}; it must not overlap {other!r}, where the workflow writes {role}"
-            )
-    return prefix
-
-
 def _int(low: int, high: int) -> Any:
     return Field(ge=low, le=high)
 
@@ -153,8 +81,8 @@ class _Config(BaseModel):
 
 class ScheduleConfig(_Config):
     name: Annotated[str, Field(pattern=r"^[0-9A-Za-z_.\-]{1,64}$")]
-    expression: Annotated[str, AfterValidator(_schedule_expression)]
-    time_zone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+    expression: Annotated[str, AfterValidator(rules.schedule_expression)]
+    time_zone: Annotated[str, AfterValidator(rules.time_zone)] = "UTC"
     enabled: bool = True
     request: Annotated[dict[str, Any], AfterValidator(_scheduled_request)]
     # Overrides of the stack's policy for this schedule's runs (checked against it below).
@@ -174,32 +102,53 @@ class CuratedConfig(_Config):
     """The optional consumer: each landed ZIP -> Parquet + manifest under `prefix`."""
 
     enabled: bool = False
-    prefix: Annotated[str, AfterValidator(_curated_folder)] = CURATED_PREFIX
+    prefix: Annotated[str, AfterValidator(rules.curated_folder)] = CURATED_PREFIX
     # 1769 MB is one full vCPU: the CSV parsing is CPU-bound (docs/consumers.md).
     memory_mb: Annotated[int, _int(128, 10240)] = 1769
     # List fields the Glue table shows besides the system fields and the schedules' fields.
     fields: tuple[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], ...] = ()
 
 
+SecretName = Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@\-]{1,512}$")]
+# The Lambdas get every account's secret and limits in one variable (ONGAGE_ACCOUNTS); with
+# Lambda's 4 KB for all variables, 20 accounts of 40-character names fit with room to spare.
+MAX_ACCOUNTS = 20
+
+
+class AccountConfig(_Config):
+    """One Ongage account: its credentials' secret (None: the stack creates one) and the limits
+    Ongage holds it to (its defaults unless Ongage raised them for the account)."""
+
+    secret_name: SecretName | None = None
+    parallel_calls: Annotated[int, _int(1, 1000)] = DEFAULT_PARALLEL_CALLS
+    calls_per_minute: Annotated[int, _int(1, 100000)] = DEFAULT_CALLS_PER_MINUTE
+
+
 class StackConfig(_Config):
     stack_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")] = DEFAULT_STACK_NAME
-    ongage_base_url: Annotated[str, AfterValidator(_https)] = "https://api.ongage.net"
+    ongage_base_url: Annotated[str, AfterValidator(rules.https)] = "https://api.ongage.net"
     # Origins besides the base URL's that may receive the credentials when Ongage redirects
     # there (e.g. "https://connect.ongage.net"); every other origin gets none.
     ongage_trusted_origins: tuple[Annotated[str, AfterValidator(trusted_origin)], ...] = ()
     # None: the stack creates the secret; a name: an existing secret is used.
-    ongage_secret_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9/_+=.@\-]{1,512}$")] | None = None
-    ongage_concurrency_limit: Annotated[int, _int(2, 1000)] = 10
+    ongage_secret_name: SecretName | None = None
+    # The default account's parallel calls (accounts.default.parallel_calls, its older name).
+    ongage_concurrency_limit: Annotated[int, _int(1, 1000)] = DEFAULT_PARALLEL_CALLS
+    # More accounts, by name (requests name theirs in "account"); `default` may be set here or
+    # with the two keys above, which are the default account of a single-account stack.
+    accounts: dict[Annotated[str, Field(pattern=ACCOUNT_NAME_PATTERN)], AccountConfig] = Field(
+        default_factory=dict
+    )
     polling: Annotated[PollingPolicy, PlainValidator(_polling_policy)] = Field(
         default_factory=PollingPolicy
     )
     export_retention_days: Annotated[int, _int(1, 36500)] | None = None
     staging_retention_days: Annotated[int, _int(1, 365)] = 2
     noncurrent_version_retention_days: Annotated[int, _int(1, 3650)] = 30
-    log_retention_days: Annotated[int, AfterValidator(_log_retention)] = 90
+    log_retention_days: Annotated[int, AfterValidator(rules.log_retention)] = 90
     # None: AWS-managed keys; "create" or a key ARN: every store of contact data or credentials
     # is encrypted with that customer-managed key (infra/encryption.py).
-    kms_key: Annotated[str, AfterValidator(_kms_key)] | None = None
+    kms_key: Annotated[str, AfterValidator(rules.kms_key)] | None = None
     notification_emails: tuple[
         Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")], ...
     ] = ()
@@ -225,6 +174,30 @@ class StackConfig(_Config):
             )
         return self
 
+    @model_validator(mode="after")
+    def _default_account_once(self) -> StackConfig:
+        both = {"ongage_secret_name", "ongage_concurrency_limit"} & self.model_fields_set
+        if DEFAULT_ACCOUNT in self.accounts and both:
+            raise ValueError(
+                f"{CONTEXT_KEY}.accounts.{DEFAULT_ACCOUNT} and {CONTEXT_KEY}."
+                f"{sorted(both)[0]} both configure the default account: keep one of them"
+            )
+        if len(self.accounts) > MAX_ACCOUNTS:
+            raise ValueError(
+                f"{CONTEXT_KEY}.accounts has {len(self.accounts)} accounts; one stack serves at "
+                f"most {MAX_ACCOUNTS} (their settings share the functions' 4 KB environment): "
+                "deploy another stack for the rest"
+            )
+        return self
+
+    @property
+    def all_accounts(self) -> dict[str, AccountConfig]:
+        """Every account the stack serves, the default one first."""
+        default = self.accounts.get(DEFAULT_ACCOUNT) or AccountConfig(
+            secret_name=self.ongage_secret_name, parallel_calls=self.ongage_concurrency_limit
+        )
+        return {DEFAULT_ACCOUNT: default, **self.accounts}
+
     @field_validator("schedules")
     @classmethod
     def _unique_names(cls, schedules: tuple[ScheduleConfig, ...]) -> tuple[ScheduleConfig, ...]:
@@ -244,6 +217,12 @@ def load_config(raw: Any) -> StackConfig:
     except ValidationError as error:
         raise ConfigError(_explain(error)) from None
     for index, schedule in enumerate(config.schedules):
+        account = schedule.request.get(ACCOUNT_KEY, DEFAULT_ACCOUNT)
+        if account not in config.all_accounts:
+            raise ConfigError(
+                f"{CONTEXT_KEY}.schedules[{index}].request.{ACCOUNT_KEY}: "
+                + unknown_account_message(account, list(config.all_accounts))
+            )
         try:  # a schedule's overrides on top of the stack's policy
             PollingPolicy.from_mapping(schedule.polling, base=config.polling)
         except ValueError as error:
@@ -268,8 +247,8 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model that the object at `loc` is validated as (for its known keys)."""
     model: type[BaseModel] | None = StackConfig
     for part in loc:
-        if model is None or isinstance(part, int):
-            continue
+        if model is None or isinstance(part, int) or part not in model.model_fields:
+            continue  # a list index or a dict key (an account's name)
         annotation = model.model_fields[part].annotation
         kinds = [annotation, *get_args(annotation)]
         model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)

@@ -14,7 +14,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.config import CREATE_KEY, StackConfig
+from infra.config import StackConfig
+from infra.config_values import CREATE_KEY
 
 KEY_ID = "DataKey"
 # What CloudWatch Logs needs to encrypt and read back a log group's events with the key.

@@ -1,15 +1,16 @@
-"""The Lambdas: one asset, one role each, least privilege, Ongage's parallel-call limit enforced.
+"""The Lambdas: one asset, one role each, least privilege.
 
-Ongage allows 10 API calls in flight per account. Each invocation of an Ongage-calling function
-makes at most one call at a time, so reserved concurrency summed over those functions is a hard
-ceiling on parallel calls: `split_concurrency` divides the configured limit between them. A
-throttled invoke surfaces in the workflow as Lambda.TooManyRequestsException, which it retries.
+Ongage's limits (calls in flight, calls per minute) are per account; the Ongage-calling
+functions hold them with the limiter in the stack's table (domain/call_limits.py), not with
+reserved concurrency, which is per function: it could not tell accounts apart, and a busy
+account's invocations would throttle a quiet one's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -20,14 +21,18 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
-from infra.config import LOG_RETENTION_DAYS, StackConfig
+from infra.config import StackConfig
+from infra.config_values import LOG_RETENTION_DAYS
 from infra.credentials import OngageCredentials
 from infra.encryption import log_group
 from infra.storage import ExportStorage
 from ongage_export.contract import EXPORT_PREFIX, PART_SIZE_MIB, STAGING_PREFIX
-from ongage_export.settings import Settings
+from ongage_export.domain.accounts import DEFAULT_ACCOUNT
+from ongage_export.settings import AccountSetting, Settings
 
 HANDLERS = "ongage_export.handlers"
+# One small JSON POST, well inside the CreateExport state's 120 s timeout.
+CREATE_TIMEOUT_SECONDS = 90
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,8 @@ def log_retention(days: int) -> logs.RetentionDays:
     return logs.RetentionDays[_RETENTION[days]]
 
 
-def split_concurrency(limit: int) -> tuple[int, int]:
-    """(create_export, retrieve_export) reserved concurrency; the two add up to `limit`.
-
-    A retrieve holds its slot for a whole download (minutes) and runs many times per export;
-    a create is one short POST per export. So retrieve gets most, create keeps at least one.
-    """
-    if limit < 2:
-        raise ValueError("the Ongage concurrency limit must leave each function one slot")
-    create = max(1, limit // 5)
-    return create, limit - create
+# A slot of an account's calls outlives a function that died holding it by this much.
+LEASE_MARGIN_SECONDS = 30
 
 
 def new_function(
@@ -136,19 +133,16 @@ class ExportFunctions(Construct):
         self.code = lambda_code(install_dependencies)
         self.log_retention_days = config.log_retention_days
         self.key = storage.key
-        create_slots, retrieve_slots = split_concurrency(config.ongage_concurrency_limit)
         environment = ongage_environment(config, storage, credentials, ongage_base_url)
         self.create_export = self.add(
             FunctionSpec(
                 "CreateExport",
                 f"{HANDLERS}.create_export.handler",
                 "Validates the request and starts the Ongage export (POST /api/export)",
-                # One small JSON POST: little memory; well inside the state's 120 s timeout.
-                memory_mib=256,
-                timeout=cdk.Duration.seconds(90),
-                reserved_concurrency=create_slots,
+                memory_mib=256,  # one small JSON POST
+                timeout=cdk.Duration.seconds(CREATE_TIMEOUT_SECONDS),
             ),
-            environment,
+            with_lease(environment, CREATE_TIMEOUT_SECONDS),
         )
         self.retrieve_export = self.add(
             FunctionSpec(
@@ -160,9 +154,8 @@ class ExportFunctions(Construct):
                 # stream, and a longer download resumes in the next one.
                 memory_mib=1024,
                 timeout=cdk.Duration.seconds(config.retrieve_timeout_seconds),
-                reserved_concurrency=retrieve_slots,
             ),
-            environment,
+            with_lease(environment, config.retrieve_timeout_seconds),
         )
         self.ongage_callers = (self.create_export, self.retrieve_export)
         self._grant(storage, credentials)
@@ -179,7 +172,8 @@ class ExportFunctions(Construct):
 
     def _grant(self, storage: ExportStorage, credentials: OngageCredentials) -> None:
         for function in self.ongage_callers:
-            credentials.secret.grant_read(function)
+            for secret in credentials.secrets.values():
+                secret.grant_read(function)
         self.create_export.add_to_role_policy(
             iam.PolicyStatement(
                 sid="IdempotencyRecords",
@@ -192,11 +186,12 @@ class ExportFunctions(Construct):
                 resources=[storage.table.table_arn],
             )
         )
-        # Readiness history (ongage_export/adapters/readiness_history.py): the create step
-        # reads it, the retrieve step adds each finished run; its items live in the same table.
+        # Readiness history (adapters/readiness_history.py): the create step reads it, the
+        # retrieve step adds each finished run; and the accounts' call slots
+        # (adapters/call_slots.py), which both take and release. Their items live in the table.
         self.retrieve_export.add_to_role_policy(
             iam.PolicyStatement(
-                sid="ReadinessHistory",
+                sid="ReadinessHistoryAndCallSlots",
                 actions=["dynamodb:GetItem", "dynamodb:PutItem"],
                 resources=[storage.table.table_arn],
             )
@@ -248,6 +243,7 @@ def ongage_environment(
         export_bucket=storage.bucket.bucket_name,
         idempotency_table=storage.table.table_name,
         ongage_secret_id=credentials.secret_id,
+        ongage_accounts=accounts_setting(config, credentials),
         ongage_base_url=ongage_base_url,
         export_prefix=EXPORT_PREFIX,
         staging_prefix=STAGING_PREFIX,
@@ -256,3 +252,26 @@ def ongage_environment(
         default_polling=config.polling,
         **(trusted if config.ongage_trusted_origins else {}),
     )
+
+
+def accounts_setting(config: StackConfig, credentials: OngageCredentials) -> dict[str, Any]:
+    """ONGAGE_ACCOUNTS: each account's secret and limits; only what differs from the defaults
+    (the default account's secret is ONGAGE_SECRET_ID), as the variables share 4 KB."""
+    defaults = AccountSetting()
+    setting: dict[str, Any] = {}
+    for name, account in config.all_accounts.items():
+        entry: dict[str, Any] = {}
+        if name != DEFAULT_ACCOUNT:
+            entry["secret_id"] = credentials.secret_ids[name]
+        for limit in ("parallel_calls", "calls_per_minute"):
+            if getattr(account, limit) != getattr(defaults, limit):
+                entry[limit] = getattr(account, limit)
+        if entry:
+            setting[name] = entry
+    return setting
+
+
+def with_lease(environment: Mapping[str, str], timeout_seconds: int) -> dict[str, str]:
+    """`environment` and how long a slot stays held by an invocation that died holding it."""
+    lease = Settings.environment(call_lease_seconds=timeout_seconds + LEASE_MARGIN_SECONDS)
+    return {**environment, **lease}

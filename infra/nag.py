@@ -206,21 +206,24 @@ def _api(stack: OngageExportStack) -> None:
 
 
 def _credentials(stack: OngageExportStack) -> None:
-    if stack.credentials.imported:
+    credentials = stack.credentials
+    if credentials.imported:
         # Granting read on a secret imported by name needs its random 6-character suffix.
         for function in stack.functions.ongage_callers:
             _suppress(
                 function.role,  # type: ignore[arg-type]
                 "AwsSolutions-IAM5",
                 "A secret imported by name has a random suffix unknown at deploy time; "
-                "'-??????' matches exactly that suffix of the one configured secret.",
+                "'-??????' matches exactly that suffix of each configured secret.",
                 [RegexAppliesTo(regex=r"/^Resource::arn:.*:secret:.*-\?\?\?\?\?\?$/")],
             )
-        return
-    _suppress(
-        stack.credentials.secret,
-        "AwsSolutions-SMG4",
-        "The secret holds credentials of a third-party account (Ongage), changed in Ongage's "
-        "UI; Secrets Manager cannot rotate them. Rotate by putting the new value "
-        "(README, Deploy), which the Lambdas pick up when their cache expires.",
-    )
+    for name, secret in credentials.secrets.items():
+        if name in credentials.imported:
+            continue
+        _suppress(
+            secret,  # type: ignore[arg-type]
+            "AwsSolutions-SMG4",
+            "The secret holds credentials of a third-party account (Ongage), changed in "
+            "Ongage's UI; Secrets Manager cannot rotate them. Rotate by putting the new value "
+            "(README, Deploy), which the Lambdas pick up at the next refused call.",
+        )

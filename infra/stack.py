@@ -30,6 +30,7 @@ OUTPUT_TOPIC = "TopicArn"
 OUTPUT_CURATED_PREFIX = "CuratedPrefix"
 OUTPUT_CURATED_TABLE = "CuratedTable"
 OUTPUT_ATHENA_WORKGROUP = "AthenaWorkGroup"
+OUTPUT_ACCOUNT_SECRETS = "AccountSecrets"
 
 
 class OngageExportStack(cdk.Stack):
@@ -128,6 +129,10 @@ class OngageExportStack(cdk.Stack):
             "SecretId": (
                 self.credentials.secret_id,
                 "Put the Ongage credentials here (aws secretsmanager put-secret-value)",
+            ),
+            OUTPUT_ACCOUNT_SECRETS: (
+                self.to_json_string(self.credentials.secret_ids),
+                "Each account's credentials secret, by account name (JSON)",
             ),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
             "SchedulerDeadLetterQueueUrl": (

@@ -41,7 +41,8 @@ def progress(sfn: Any, arn: str) -> dict[str, Any]:
     state, job = latest_progress(sfn, arn)
     found: dict[str, Any] = {"state": state}
     if isinstance(job, dict):
-        keys = ("export_id", "polls", "next_wait_seconds", "last_message", "download")
+        keys = ("export_id", "account", "polls", "next_wait_seconds", "last_message", "download",
+                "slot_refusals")  # fmt: skip
         found.update({key: job.get(key) for key in keys})
     return found
 
@@ -90,6 +91,11 @@ def progress_line(report: Mapping[str, Any], elapsed: float) -> str:
         parts.append(
             f"downloaded {_mib(download['size'])}"
             + (f" of {_mib(download['total'])}" if download.get("total") else "")
+        )
+    elif found.get("slot_refusals"):
+        parts.append(
+            f"waiting {found.get('next_wait_seconds')} s for a free slot of the calls of "
+            f"account {found.get('account')} at Ongage (in use by other runs)"
         )
     elif found.get("next_wait_seconds"):
         parts.append(f"next check in {found['next_wait_seconds']} s")

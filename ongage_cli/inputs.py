@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from ongage_export.adapters.ongage_session import trusted_origin
+from ongage_export.adapters.origins import trusted_origin
 from ongage_export.domain.export_id import export_id_problem
 
 EXIT_USAGE = 2

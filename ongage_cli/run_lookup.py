@@ -21,9 +21,10 @@ from ongage_export.domain.run_status import parse_json
 # How many of the newest runs are searched for an Ongage export id: a week of hourly
 # schedules, at one or two calls each.
 RECENT_RUNS = 200
-# A run's export id is in its CreateExport step's output, among its first events; a create
-# retried through every back-off stays well inside this many events.
-CREATE_EVENTS = 300
+# A run's export id is in the job its states carry from StartPolling on (CreateExport keeps its
+# answer apart, as it may be a wait for a slot of the account's calls), among its first events;
+# a create retried through every back-off, or waiting a while for a slot, stays inside these.
+CREATE_EVENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,9 @@ def _created_export_id(sfn: Any, arn: str) -> str | None:
     events = (event for page in pages for event in page["events"])
     for event in islice(events, CREATE_EVENTS):
         exited = event.get("stateExitedEventDetails") or {}
-        if exited.get("name") == "CreateExport":
-            state = parse_json(exited.get("output"))
-            job = state.get("job") if isinstance(state, dict) else None
-            found = job.get("export_id") if isinstance(job, dict) else None
-            return None if found is None else str(found)
+        state = parse_json(exited.get("output"))
+        job = state.get("job") if isinstance(state, dict) else None
+        found = job.get("export_id") if isinstance(job, dict) else None
+        if found is not None:
+            return str(found)
     return None

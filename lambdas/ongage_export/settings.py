@@ -6,6 +6,7 @@ embedded runtime set. A missing or malformed variable is a ConfigurationError na
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Self
@@ -20,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from ongage_export.adapters.ongage_session import trusted_origin
+from ongage_export.adapters.origins import trusted_origin
 from ongage_export.contract import (
     CURATED_PREFIX,
     EXPORT_PREFIX,
@@ -30,7 +31,13 @@ from ongage_export.contract import (
     STAGING_PREFIX,
     UPLOAD_CONCURRENCY,
 )
-from ongage_export.domain.errors import ConfigurationError
+from ongage_export.domain.accounts import DEFAULT_ACCOUNT, Account, unknown_account_message
+from ongage_export.domain.call_limits import (
+    DEFAULT_CALLS_PER_MINUTE,
+    DEFAULT_PARALLEL_CALLS,
+    CallLimits,
+)
+from ongage_export.domain.errors import ConfigurationError, UnknownAccount
 from ongage_export.domain.polling import PollingPolicy
 
 # Ongage calls: a connection within 10 s, and no silence longer than 60 s between bytes (a
@@ -103,11 +110,29 @@ class BucketSettings(EnvSettings):
     export_prefix: Folder = Field(EXPORT_PREFIX, alias="EXPORT_PREFIX")
 
 
+class AccountSetting(BaseModel):
+    """One account in ONGAGE_ACCOUNTS; no `secret_id` for the default account, whose secret is
+    ONGAGE_SECRET_ID."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    secret_id: str | None = None
+    parallel_calls: int = Field(default=DEFAULT_PARALLEL_CALLS, ge=1)
+    calls_per_minute: int = Field(default=DEFAULT_CALLS_PER_MINUTE, ge=1)
+
+
 class Settings(BucketSettings):
     """What CreateExport and RetrieveExport run with."""
 
     idempotency_table: Required = Field(alias="IDEMPOTENCY_TABLE")
     ongage_secret_id: Required = Field(alias="ONGAGE_SECRET_ID")
+    # Every account but a lone default one: JSON {NAME: {secret_id?, parallel_calls, ...}}.
+    ongage_accounts: dict[str, AccountSetting] = Field(
+        default_factory=dict, alias="ONGAGE_ACCOUNTS"
+    )
+    # How long a slot of the account's calls stays held if this function dies holding it: its
+    # timeout and a margin (infra sets it per function).
+    call_lease_seconds: float = Field(930.0, gt=0, alias="CALL_LEASE_SECONDS")
     ongage_base_url: Annotated[Required, AfterValidator(lambda url: url.rstrip("/"))] = Field(
         alias="ONGAGE_BASE_URL"
     )
@@ -140,8 +165,40 @@ class Settings(BucketSettings):
     def part_size_bytes(self) -> int:
         return self.part_size_mib * 1024 * 1024
 
+    def account(self, name: str) -> Account:
+        """The account a request names, or UnknownAccount saying which ones there are."""
+        known = {DEFAULT_ACCOUNT: AccountSetting(), **self.ongage_accounts}
+        if name not in known:
+            raise UnknownAccount(unknown_account_message(name, list(known)))
+        entry = known[name]
+        return Account(
+            name=name,
+            secret_id=entry.secret_id or self.ongage_secret_id,
+            limits=CallLimits(entry.parallel_calls, entry.calls_per_minute),
+        )
+
+    @field_validator("ongage_accounts", mode="before")
+    @classmethod
+    def _accounts_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("ongage_accounts")
+    @classmethod
+    def _own_secrets(cls, accounts: dict[str, AccountSetting]) -> dict[str, AccountSetting]:
+        # Another account on the default's secret would call Ongage as the default account.
+        lacking = [
+            name
+            for name, entry in accounts.items()
+            if name != DEFAULT_ACCOUNT and not entry.secret_id
+        ]
+        if lacking:
+            raise ValueError(f"accounts {', '.join(lacking)} have no secret_id")
+        return accounts
+
     @classmethod
     def _variables(cls, name: str, value: object) -> dict[str, str]:
+        if name == "ongage_accounts" and isinstance(value, Mapping):
+            return {"ONGAGE_ACCOUNTS": json.dumps(value, separators=(",", ":"))}
         if isinstance(value, PollingPolicy):  # one variable per field of the policy
             policy = value.as_dict()
             return {var: str(policy[key]) for key, var in PollingPolicy.ENV_VARS.items()}

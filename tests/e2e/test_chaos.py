@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from fault_injection import deployed
+from fault_injection import deployed, deployed_cases, processes
 from ongage_simulator import Fault
 from tests.e2e.conftest import LocalTarget
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("case", deployed.CASES[:3], ids=["early", "middle", "late"])
+@pytest.mark.parametrize("case", deployed_cases.CASES[:3], ids=["early", "middle", "late"])
 def test_a_retrieve_worker_killed_in_the_body_lands_the_export_once(
-    local_env: LocalTarget, case: deployed.DeployedCase
+    local_env: LocalTarget, case: deployed_cases.DeployedCase
 ) -> None:
     run = _landed_once_and_clean(deployed.run_case(local_env, case))
     sfn = local_env.deployed.client("stepfunctions")
@@ -29,7 +29,7 @@ def test_a_retrieve_worker_killed_in_the_body_lands_the_export_once(
 def test_a_create_worker_killed_during_the_create_leaves_one_export_and_says_so(
     local_env: LocalTarget,
 ) -> None:
-    (case,) = [c for c in deployed.CASES if c.kill and c.kill.function == "CreateExport"]
+    (case,) = [c for c in deployed_cases.CASES if c.kill and c.kill.function == "CreateExport"]
 
     result = deployed.run_case(local_env, case)
 
@@ -52,7 +52,7 @@ def test_a_retrieve_worker_killed_during_the_zip_check_lands_the_staged_export_o
 ) -> None:
     """The kill lands between the check's two log lines (the case checks it), in the
     invocation that completed the staged upload; its retry checks the staged object again."""
-    (case,) = [c for c in deployed.CASES if c.kill and c.kill.within]
+    (case,) = [c for c in deployed_cases.CASES if c.kill and c.kill.within]
 
     run = _landed_once_and_clean(deployed.run_case(local_env, case))
     sfn = local_env.deployed.client("stepfunctions")
@@ -71,7 +71,7 @@ def slow_multi_invocation_retrieve(local_env: LocalTarget) -> Iterator[LocalTarg
     """RetrieveExport with a 12 s timeout that stops streaming 6 s before it (5 MiB parts, the
     ZIP check estimated slow so the body is staged), and a 12 MiB export trickled at 1 MiB/s:
     each invocation streams a part or two and hands over. Restored afterwards."""
-    slow = deployed.FunctionSettings(
+    slow = deployed_cases.FunctionSettings(
         "RetrieveExport", 12, (("STREAM_STOP_MARGIN_SECONDS", "6"), ("PART_SIZE_MIB", "5"),
                                ("VERIFY_BYTES_PER_SECOND", "1000000")),
     )  # fmt: skip
@@ -118,7 +118,7 @@ def test_a_run_the_workflow_cannot_read_is_a_failure_announced_once(
     arn = sfn.start_execution(
         stateMachineArn=local_env.deployed.outputs["StateMachineArn"], input=json.dumps(run_input)
     )["executionArn"]
-    assert deployed.wait_for(
+    assert processes.wait_for(
         lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 120
     )
     described = sfn.describe_execution(executionArn=arn)
@@ -168,7 +168,7 @@ def test_a_run_whose_own_failure_notice_fails_is_announced_once_by_the_rule(
         stateMachineArn=target.deployed.outputs["StateMachineArn"],
         input=json.dumps({"request": 5}),
     )["executionArn"]
-    assert deployed.wait_for(
+    assert processes.wait_for(
         lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 120
     )
     described = sfn.describe_execution(executionArn=arn)
@@ -189,7 +189,7 @@ def test_a_run_whose_own_failure_notice_fails_is_announced_once_by_the_rule(
 def test_a_stopped_run_is_announced_once_by_the_rule(local_env: LocalTarget) -> None:
     sfn = local_env.deployed.client("stepfunctions")
     slow = {"initial_seconds": 60, "growth": 1.0, "max_seconds": 60, "jitter": 0.0}
-    run_input = {"request": {**deployed.REQUEST, "name": "chaos stopped"}, "polling": slow}
+    run_input = {"request": {**deployed_cases.REQUEST, "name": "chaos stopped"}, "polling": slow}
     arn = sfn.start_execution(
         stateMachineArn=local_env.deployed.outputs["StateMachineArn"], input=json.dumps(run_input)
     )["executionArn"]
@@ -198,7 +198,7 @@ def test_a_stopped_run_is_announced_once_by_the_rule(local_env: LocalTarget) -> 
         events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         return any(e["type"] == "WaitStateEntered" for e in events)
 
-    assert deployed.wait_for(waiting, 120)
+    assert processes.wait_for(waiting, 120)
 
     sfn.stop_execution(executionArn=arn, error="Operator.Stopped", cause="stopped by the test")
 
@@ -211,7 +211,7 @@ def test_a_stopped_run_is_announced_once_by_the_rule(local_env: LocalTarget) -> 
     assert notice["message"]["error"] == (described.get("error") or "ABORTED")
 
 
-def _landed_once_and_clean(result: deployed.DeployedResult) -> deployed.RunOutcome:
+def _landed_once_and_clean(result: deployed_cases.DeployedResult) -> deployed_cases.RunOutcome:
     """The one run of a kill case: landed byte-identical from one Ongage export, announced
     once, no multipart upload left open and no partial object."""
     assert result.ok, result.row()

@@ -8,6 +8,7 @@ into a scratch folder (what `make synth` does after an edit of cdk.json), reusin
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,16 +55,16 @@ def first_deployment(
             endpoint.stop()
 
 
-def reserved_concurrency(deployed: LocalDeployment) -> dict[str, int | None]:
-    """Each Ongage-calling function's reserved concurrency, by its logical id's start."""
+def accounts(deployed: LocalDeployment) -> dict[str, dict[str, Any]]:
+    """Each Ongage-calling function's accounts and limits (ONGAGE_ACCOUNTS), by its logical
+    id's start."""
     client = deployed.client("lambda")
-    found: dict[str, int | None] = {}
+    found: dict[str, dict[str, Any]] = {}
     for function in client.list_functions()["Functions"]:
-        name = function["FunctionName"]
         for kind in ("FunctionsCreateExport", "FunctionsRetrieveExport"):
-            if kind in name:
-                answer = client.get_function_concurrency(FunctionName=name)
-                found[kind] = answer.get("ReservedConcurrentExecutions")
+            if kind in function["FunctionName"]:
+                variables = function["Environment"]["Variables"]
+                found[kind] = json.loads(variables["ONGAGE_ACCOUNTS"])
     return found
 
 
@@ -73,10 +74,12 @@ def schedule_names(deployed: LocalDeployment) -> list[str]:
 
 
 def changed_config() -> dict[str, Any]:
-    """cdk.json with two edits: a lower Ongage concurrency limit (the functions are updated in
-    place) and a renamed schedule (a new schedule replaces the old one)."""
+    """cdk.json with three edits: a lower Ongage concurrency limit (the functions are updated
+    in place), a second account (its secret is added) and a renamed schedule (a new schedule
+    replaces the old one)."""
     config = project_config()
     config["ongage_concurrency_limit"] = 6
+    config["accounts"] = {"brand-eu": {"calls_per_minute": 100}}
     config["schedules"][0]["name"] = "daily-actives-renamed"
     return config
 
@@ -85,9 +88,7 @@ def test_a_changed_stack_deploys_again_runs_an_export_and_is_destroyed(
     first_deployment: tuple[LocalDeployment, OngageSimulator], tmp_path: Path
 ) -> None:
     deployed, simulator = first_deployment
-    assert reserved_concurrency(deployed) == {
-        "FunctionsCreateExport": 2, "FunctionsRetrieveExport": 8,
-    }  # fmt: skip
+    assert accounts(deployed) == {"FunctionsCreateExport": {}, "FunctionsRetrieveExport": {}}
     (old_schedule,) = schedule_names(deployed)
 
     changed = synthesize(tmp_path / "cdk.out", changed_config())
@@ -96,10 +97,17 @@ def test_a_changed_stack_deploys_again_runs_an_export_and_is_destroyed(
 
     stack = updated.client("cloudformation").describe_stacks(StackName=updated.stack)["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    secrets = json.loads(updated.outputs.pop("AccountSecrets"))
+    assert secrets["default"] == json.loads(deployed.outputs.pop("AccountSecrets"))["default"]
     assert updated.outputs == deployed.outputs  # nothing the outputs name was replaced
-    assert reserved_concurrency(updated) == {
-        "FunctionsCreateExport": 1, "FunctionsRetrieveExport": 5,
+    expected = {
+        "default": {"parallel_calls": 6},
+        "brand-eu": {"secret_id": secrets["brand-eu"], "calls_per_minute": 100},
+    }
+    assert accounts(updated) == {
+        "FunctionsCreateExport": expected, "FunctionsRetrieveExport": expected,
     }  # fmt: skip
+    updated.client("secretsmanager").describe_secret(SecretId=secrets["brand-eu"])
     (new_schedule,) = schedule_names(updated)
     assert "dailyactivesrenamed" in new_schedule and new_schedule != old_schedule
 
@@ -119,7 +127,7 @@ def test_a_changed_stack_deploys_again_runs_an_export_and_is_destroyed(
         s for s in cloudformation.list_stacks()["StackSummaries"] if s["StackName"] == updated.stack
     ]
     assert summary["StackStatus"] == "DELETE_COMPLETE"
-    assert reserved_concurrency(updated) == {}  # the functions are gone
+    assert accounts(updated) == {}  # the functions are gone
     assert schedule_names(updated) == []
     # The exports bucket is kept (DeletionPolicy Retain), as CloudFormation keeps it.
     updated.client("s3").head_object(Bucket=result["bucket"], Key=result["key"])

@@ -31,6 +31,8 @@ from infra.stack import OngageExportStack
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY_LIMIT = 7
+# A second account the main stack creates a secret for, with limits of its own.
+SECOND_ACCOUNT = "brand-eu"
 CURATED: dict[str, Any] = {
     "enabled": True,
     "prefix": "tables/ongage/",
@@ -55,6 +57,7 @@ def settings_under_test() -> dict[str, Any]:
         "ongage_base_url": "https://api.ongage.example",
         "ongage_trusted_origins": ["https://connect.ongage.example"],
         "ongage_concurrency_limit": CONCURRENCY_LIMIT,
+        "accounts": {SECOND_ACCOUNT: {"parallel_calls": 2, "calls_per_minute": 120}},
         "polling": {"initial_seconds": 20, "max_seconds": 300, "deadline_seconds": 7200},
         "export_retention_days": 400,
         "staging_retention_days": 2,
@@ -112,6 +115,7 @@ def curated_settings() -> dict[str, Any]:
 IMPORTED_SETTINGS: dict[str, Any] = {
     "stack_name": "OngageExportImported",
     "ongage_secret_name": "prod/ongage/credentials",
+    "accounts": {"agency": {"secret_name": "prod/ongage/agency"}},
     "api": {"create_cloudwatch_role": False},
 }
 

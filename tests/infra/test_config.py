@@ -79,7 +79,7 @@ BAD = [
         "https://connect.ongage.net",
         "ongage_export.ongage_trusted_origins",
     ),
-    ("ongage_concurrency_limit", 1, "ongage_export.ongage_concurrency_limit"),
+    ("ongage_concurrency_limit", 0, "ongage_export.ongage_concurrency_limit"),
     ("ongage_concurrency_limit", "10", "ongage_export.ongage_concurrency_limit"),
     ("ongage_secret_name", "bad name!", "ongage_export.ongage_secret_name"),
     ("polling", {"initial_seconds": 0}, "ongage_export.polling"),
@@ -155,3 +155,46 @@ def test_a_bad_kms_key_says_what_to_put_instead():
     message = str(caught.value)
     assert message.startswith("ongage_export.kms_key: is 'alias/ongage'")
     assert "null" in message and "'create'" in message and "arn:aws:kms:" in message
+
+
+SCHEDULED = {"name": "n", "list_id": 1, "date_format": "dd/mm/yyyy", "file_format": "csv",
+             "status": ["active"]}  # fmt: skip
+
+
+def test_a_single_account_stack_is_the_default_account():
+    config = load_config({"ongage_secret_name": "prod/ongage", "ongage_concurrency_limit": 4})
+    (default,) = config.all_accounts.values()
+    assert list(config.all_accounts) == ["default"]
+    assert (default.secret_name, default.parallel_calls, default.calls_per_minute) == (
+        "prod/ongage", 4, 300,
+    )  # fmt: skip
+
+
+def test_accounts_are_served_beside_the_default_one():
+    config = load_config({"accounts": {"brand-eu": {"parallel_calls": 2}}})
+    assert list(config.all_accounts) == ["default", "brand-eu"]
+    assert config.all_accounts["brand-eu"].parallel_calls == 2
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"accounts": {"bad name": {}}}, "ongage_export.accounts.bad name"),
+        ({"accounts": {"eu": {"parallel_calls": 0}}}, "ongage_export.accounts.eu.parallel_calls"),
+        ({"accounts": {"eu": {"limit": 3}}}, "unknown key; known keys: secret_name"),
+        (
+            {"accounts": {"default": {}}, "ongage_secret_name": "x"},
+            "accounts.default and ongage_export.ongage_secret_name both configure",
+        ),
+        ({"accounts": {f"a{i}": {} for i in range(21)}}, "at most 20"),
+        (
+            {"schedules": [{"name": "n", "expression": "rate(1 day)",
+                            "request": {**SCHEDULED, "account": "brand-us"}}]},
+            "schedules[0].request.account: the account 'brand-us' is not configured here",
+        ),
+    ],
+)  # fmt: skip
+def test_bad_accounts_are_reported_with_their_key(settings: dict[str, Any], expected: str):
+    with pytest.raises(ConfigError) as error:
+        load_config(settings)
+    assert expected in str(error.value)

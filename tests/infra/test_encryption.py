@@ -142,8 +142,9 @@ def test_table_secret_topic_queues_logs_and_query_results_use_the_key(encrypted,
         "SSEEnabled": True,
         "SSEType": "KMS",
     }
-    (secret,) = of_type(encrypted, "AWS::SecretsManager::Secret").values()
-    assert secret["Properties"]["KmsKeyId"] == key_arn
+    secrets = of_type(encrypted, "AWS::SecretsManager::Secret").values()
+    assert len(secrets) == 2  # every account's
+    assert all(secret["Properties"]["KmsKeyId"] == key_arn for secret in secrets)
     (topic,) = of_type(encrypted, "AWS::SNS::Topic").values()
     assert topic["Properties"]["KmsMasterKeyId"] == key_arn
     queues = of_type(encrypted, "AWS::SQS::Queue")

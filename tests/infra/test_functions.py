@@ -1,4 +1,5 @@
-"""The Lambdas: runtime, tracing, logging, concurrency split, environment, least privilege."""
+"""The Lambdas: runtime, tracing, logging, accounts and their limits, environment, least
+privilege."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import json
 
 import pytest
 
-from infra.functions import split_concurrency
+from infra.functions import LEASE_MARGIN_SECONDS
 from ongage_export.settings import Settings
-from tests.infra.conftest import CONCURRENCY_LIMIT
+from tests.infra.conftest import CONCURRENCY_LIMIT, SECOND_ACCOUNT
 from tests.infra.helpers import actions_on, logical_id, of_type, props, role_of, statements
 
 SECRET_FIELDS = ("password", "username", "account_code")
@@ -46,31 +47,61 @@ def test_no_function_role_uses_managed_policies(synth):
         assert "ManagedPolicyArns" not in role["Properties"]
 
 
-def test_reserved_concurrency_of_ongage_callers_fits_ongage_parallel_limit(synth):
-    reserved = [
-        props(synth.json, fn)["ReservedConcurrentExecutions"]
-        for fn in synth.main.functions.ongage_callers
-    ]
-    assert all(slots >= 1 for slots in reserved)
-    assert sum(reserved) <= CONCURRENCY_LIMIT
-    assert "ReservedConcurrentExecutions" not in props(synth.json, synth.main.api.status_function)
+def _text(value) -> str:
+    """A variable's value as the function sees it, with `ref:<logical id>` for what
+    CloudFormation fills in at deploy time."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_text(part) for part in parts)
+    return "ref:" + value.get("Ref", "attribute")
 
 
-@pytest.mark.parametrize("limit", range(2, 60))
-def test_concurrency_split_never_exceeds_the_limit(limit):
-    create, retrieve = split_concurrency(limit)
-    assert create >= 1 and retrieve >= 1
-    assert create + retrieve == limit
-    assert retrieve >= create
+def _settings(template, function) -> Settings:
+    """What the function's handlers read (Settings.from_env of its variables)."""
+    env = props(template, function)["Environment"]["Variables"]
+    return Settings.from_env({key: _text(value) for key, value in env.items()})
 
 
-def test_default_config_reserves_ten_in_total(synth):
-    template = synth.default_template.to_json()
-    reserved = [
-        props(template, fn)["ReservedConcurrentExecutions"]
-        for fn in synth.default.functions.ongage_callers
-    ]
-    assert sum(reserved) == 10
+def test_each_account_gets_its_own_secret_and_its_limits_and_no_function_reserves_concurrency(
+    synth,
+):
+    secrets = of_type(synth.json, "AWS::SecretsManager::Secret")
+    assert len(secrets) == 2  # the default account's and brand-eu's
+    for function in synth.main.functions.ongage_callers:
+        settings = _settings(synth.json, function)
+        default, second = settings.account("default"), settings.account(SECOND_ACCOUNT)
+        assert (default.limits.parallel_calls, default.limits.calls_per_minute) == (
+            CONCURRENCY_LIMIT, 300,
+        )  # fmt: skip
+        assert (second.limits.parallel_calls, second.limits.calls_per_minute) == (2, 120)
+        assert second.secret_id != default.secret_id
+        # Per-function reserved concurrency cannot tell accounts apart (infra/functions.py).
+        assert "ReservedConcurrentExecutions" not in props(synth.json, function)
+
+
+def test_a_slot_outlives_a_function_that_died_holding_it_by_the_lease_margin_only(synth):
+    for function in synth.main.functions.ongage_callers:
+        timeout = props(synth.json, function)["Timeout"]
+        lease = _settings(synth.json, function).call_lease_seconds
+        assert lease == timeout + LEASE_MARGIN_SECONDS
+
+
+def test_every_account_secret_is_readable_by_the_ongage_callers_only(synth):
+    template = synth.imported_template.to_json()
+    for function in synth.imported.functions.ongage_callers:
+        readable = json.dumps(_allowed(synth, function, template)["secretsmanager:GetSecretValue"])
+        assert "prod/ongage/credentials-??????" in readable
+        assert "prod/ongage/agency-??????" in readable
+    status = synth.imported.api.status_function
+    assert "secretsmanager:GetSecretValue" not in _allowed(synth, status, template)
+
+
+def test_an_account_the_stack_does_not_know_is_refused_with_the_known_ones(synth):
+    settings = _settings(synth.json, synth.main.functions.create_export)
+    with pytest.raises(Exception, match="'brand-us' is not configured here; configured: brand-eu"):
+        settings.account("brand-us")
 
 
 def test_timeouts_and_memory(synth):
@@ -84,8 +115,7 @@ def test_timeouts_and_memory(synth):
 def test_environment_is_what_the_handlers_read_and_holds_no_secret(synth):
     for function in synth.main.functions.ongage_callers:
         env = props(synth.json, function)["Environment"]["Variables"]
-        concrete = {k: v if isinstance(v, str) else "token" for k, v in env.items()}
-        settings = Settings.from_env(concrete)
+        settings = _settings(synth.json, function)
         assert env["ONGAGE_BASE_URL"] == {"Ref": "OngageBaseUrl"}
         assert settings.ongage_trusted_origins == "https://connect.ongage.example"
         assert settings.default_polling.initial_seconds == 20
@@ -114,7 +144,7 @@ def test_create_export_reads_secret_and_writes_idempotency_records_only(synth):
     for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
         assert allowed[f"dynamodb:{action}"] == [table]
     assert allowed["secretsmanager:GetSecretValue"] == [
-        {"Ref": logical_id(synth.main.credentials.secret)}
+        {"Ref": logical_id(secret)} for secret in synth.main.credentials.secrets.values()
     ]
     assert not [action for action in allowed if action.startswith("s3:")]
 

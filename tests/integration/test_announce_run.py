@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from embedded_runtime import notices
 from local_aws.lambda_bootstrap import LambdaContext
-from ongage_export.adapters import clients
+from ongage_export.adapters import aws_clients
 from ongage_export.domain.unannounced_runs import NotAnEndedRun
 from ongage_export.handlers import announce_run
 
@@ -31,16 +31,16 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        clients.stepfunctions_client.cache_clear()
-        clients.sns_client.cache_clear()
+        aws_clients.stepfunctions_client.cache_clear()
+        aws_clients.sns_client.cache_clear()
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
         topic = sns.create_topic(Name="notices")["TopicArn"]
         queue = sqs.create_queue(QueueName="notices")["QueueUrl"]
         notices.subscribe_queue(sqs, sns, topic, queue)
         monkeypatch.setenv("TOPIC_ARN", topic)
         yield queue
-    clients.stepfunctions_client.cache_clear()
-    clients.sns_client.cache_clear()
+    aws_clients.stepfunctions_client.cache_clear()
+    aws_clients.sns_client.cache_clear()
 
 
 def ended_run(states: dict[str, Any], start_at: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import pytest
 from moto import mock_aws
 
 from local_aws.lambda_bootstrap import LambdaContext
-from ongage_export.adapters import clients
+from ongage_export.adapters import aws_clients
 from ongage_export.adapters.multipart import MultipartUploader
 from ongage_export.consumer.curate import (
     MANIFEST_NAME,
@@ -315,8 +315,8 @@ def stack(s3: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "POWERTOOLS_METRICS_DISABLED": "true",
     }.items():
         monkeypatch.setenv(variable, value)
-    clients.sns_client.cache_clear()
-    clients.stepfunctions_client.cache_clear()
+    aws_clients.sns_client.cache_clear()
+    aws_clients.stepfunctions_client.cache_clear()
     return {"sqs": sqs, "queue": queue, "sfn": sfn, "machine": machine}
 
 

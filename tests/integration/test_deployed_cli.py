@@ -295,6 +295,14 @@ def test_progress_line_mentions_download_progress():
     assert "downloaded 3.0 MiB of 6.0 MiB" in line
 
 
+def test_progress_line_says_when_a_run_waits_for_its_accounts_calls():
+    progress = {"state": "WaitForExport", "export_id": "e1", "polls": 2, "account": "brand-eu",
+                "slot_refusals": 3, "next_wait_seconds": 7}  # fmt: skip
+    line = following.progress_line({"run_id": "k", "status": "RUNNING", "progress": progress}, 5)
+    assert "waiting 7 s for a free slot of the calls of account brand-eu at Ongage" in line
+    assert "next check" not in line
+
+
 class _FakeResponse(io.BytesIO):
     status = 202
 

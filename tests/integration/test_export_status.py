@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from ongage_export.adapters import clients
+from ongage_export.adapters import aws_clients
 from ongage_export.handlers import export_status
 
 REGION = "us-east-1"
@@ -33,13 +33,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    clients.stepfunctions_client.cache_clear()
-    clients.link_signer.cache_clear()
+    aws_clients.stepfunctions_client.cache_clear()
+    aws_clients.link_signer.cache_clear()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         yield boto3.client("stepfunctions")
-    clients.stepfunctions_client.cache_clear()
-    clients.link_signer.cache_clear()
+    aws_clients.stepfunctions_client.cache_clear()
+    aws_clients.link_signer.cache_clear()
 
 
 def _machine(sfn: Any, monkeypatch: pytest.MonkeyPatch, states: dict[str, Any]) -> str:

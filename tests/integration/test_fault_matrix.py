@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fault_injection.matrix import CASES, Case, run_case
+from fault_injection.matrix import run_case
+from fault_injection.matrix_cases import CASES, Case
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -21,12 +21,8 @@ from ongage_export.adapters.ongage_client import (
     OngageClient,
     OngageCredentials,
 )
-from ongage_export.adapters.ongage_session import (
-    MAX_REDIRECTS,
-    OngageSession,
-    origin_of,
-    trusted_origin,
-)
+from ongage_export.adapters.ongage_session import MAX_REDIRECTS, OngageSession
+from ongage_export.adapters.origins import origin_of, trusted_origin
 from ongage_export.domain.errors import (
     ConfigurationError,
     DownloadInterrupted,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 import zlib
@@ -16,7 +17,7 @@ import pytest
 from ongage_export.adapters import clients
 from ongage_export.adapters.ongage_client import OngageClient
 from ongage_export.adapters.s3_storage import S3_CONFIG
-from ongage_export.domain.errors import OngageAuthError
+from ongage_export.domain.errors import AccountLimitReached, OngageAuthError
 from ongage_export.settings import Settings
 
 
@@ -74,10 +75,15 @@ class _SecretStore:
         return self.cached
 
 
+ACCOUNT = SETTINGS.account("default")
+
+
 def _calls_with(store: _SecretStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Runs one Ongage call that only the RIGHT password passes; the passwords it was made with."""
     monkeypatch.setattr(clients.parameters, "get_secret", store.get_secret)
     used: list[str] = []
+    # A second call counts against the account's minute (the limiter's own tests cover it).
+    monkeypatch.setattr(clients, "one_more_call", lambda *_: used.append("counted"))
 
     def call(ongage: OngageClient) -> str:
         password = ongage.credentials.password
@@ -87,13 +93,13 @@ def _calls_with(store: _SecretStore, monkeypatch: pytest.MonkeyPatch) -> list[st
         return "7000001"
 
     with contextlib.suppress(OngageAuthError):
-        clients.calling_ongage(SETTINGS, call)
+        clients.calling_ongage(SETTINGS, ACCOUNT, call)
     return used
 
 
 def test_a_refused_cached_secret_is_read_again_and_the_fixed_one_used_at_once(monkeypatch):
     store = _SecretStore(cached=WRONG, current=RIGHT)
-    assert _calls_with(store, monkeypatch) == ["old", "new"]
+    assert _calls_with(store, monkeypatch) == ["old", "counted", "new"]
     assert store.forced_reads == 1
 
 
@@ -105,7 +111,27 @@ def test_an_unchanged_secret_is_not_sent_to_ongage_twice(monkeypatch):
 
 def test_a_placeholder_secret_that_was_since_filled_in_is_used(monkeypatch):
     store = _SecretStore(cached={"placeholder": "set me"}, current=RIGHT)
-    assert _calls_with(store, monkeypatch) == ["new"]
+    assert _calls_with(store, monkeypatch) == ["counted", "new"]
+
+
+def test_a_second_call_the_accounts_minute_cannot_take_is_not_made(monkeypatch):
+    store = _SecretStore(cached=WRONG, current=RIGHT)
+    monkeypatch.setattr(clients.parameters, "get_secret", store.get_secret)
+    monkeypatch.setattr(clients, "call_slots", lambda _: FullMinute())
+    made: list[str] = []
+
+    def call(ongage: OngageClient) -> str:
+        made.append(ongage.credentials.password)
+        raise OngageAuthError("Ongage refused the credentials (401)")
+
+    with pytest.raises(AccountLimitReached, match="'default' made 300 calls"):
+        clients.calling_ongage(SETTINGS, ACCOUNT, call)
+    assert made == ["old"]
+
+
+class FullMinute:
+    def take_call(self, account: str, limits: object) -> int:
+        return 42
 
 
 def test_an_accepted_secret_is_not_read_again(monkeypatch):
@@ -128,3 +154,19 @@ def test_the_landing_logs_through_the_handlers_logger_without_loading_the_tracer
         capture_output=True, text=True, check=True, cwd=Path(landing.__file__).parents[2],
     ).stdout  # fmt: skip
     assert "ongage_export.adapters.landing" in loaded and "aws_xray_sdk" not in loaded
+
+
+def test_the_status_and_announcing_functions_load_neither_the_landing_nor_the_ongage_client():
+    probe = (
+        "import sys, ongage_export.handlers.export_status, ongage_export.handlers.announce_run;"
+        "print(sorted(sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+        cwd=Path(clients.__file__).parents[2],
+        env={**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"},
+    ).stdout  # fmt: skip
+    assert "ongage_export.handlers.export_status" in loaded
+    for heavy in ("ongage_export.adapters.landing", "ongage_export.adapters.ongage_client",
+                  "requests"):  # fmt: skip
+        assert f"'{heavy}'" not in loaded, heavy

@@ -34,6 +34,7 @@ ENDS_THE_RUN_AT_ONCE = {
     "ExportRejected",  # a 412 whose words say the export is invalid or unknown
     "OngageRedirectRefused",  # https -> http, a non-http scheme, or more than 5 redirects
     "UnsupportedExport",  # not a ZIP, an unverifiable method, an encrypted entry: same bytes again
+    "UnknownAccount",  # the request names an account the stack is not configured for
     "CreateInterrupted",  # a create died mid-call: Ongage may hold the export, a retry could dup
 }
 

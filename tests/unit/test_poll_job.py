@@ -17,7 +17,7 @@ from ongage_export.domain.job import Job
 from ongage_export.domain.polling import PollingPolicy, Readiness
 from ongage_export.domain.ports import NotReady
 from ongage_export.domain.request import parse_request
-from ongage_export.domain.retrieve import poll_job, readiness_of
+from ongage_export.domain.retrieve import poll_job, readiness_of, waiting_for_slot
 from ongage_export.settings import Settings
 
 STARTED = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -228,3 +228,33 @@ def test_the_job_is_plain_json_and_validated() -> None:
     assert Job.model_validate(job.state()) == job
     with pytest.raises(ValueError, match="next_wait_seconds"):
         Job.model_validate({**job.state(), "next_wait_seconds": -1})
+
+
+def test_a_retrieve_without_a_free_slot_waits_longer_each_time_and_counts_no_poll() -> None:
+    job = new_job()
+    waits = []
+    for _ in range(6):
+        job = waiting_for_slot(job, 2, now=at(30), rng=random.Random(3))
+        waits.append(job.next_wait_seconds)
+    assert job.polls == 0 and job.slot_refusals == 6 and job.give_up is None
+    assert min(waits) >= 2 and max(waits) > 4  # the ceiling doubles: 2, 4, 8, ... s
+    granted = poll_job(
+        job, settings=SETTINGS, client=FakeOngage([NotReady("Export is not ready")]),
+        landing=FakeLanding(), now=at(31),
+    )  # fmt: skip
+    assert granted.slot_refusals == 0 and granted.polls == 1
+
+
+def test_a_run_whose_deadline_passes_while_it_waits_for_a_slot_gives_up_saying_so() -> None:
+    job = new_job(deadline_seconds=600)
+    job = waiting_for_slot(job, 2, now=at(601))
+    assert job.give_up is not None
+    assert "waited for a free slot of the account 'default'" in job.give_up
+    assert "ongage-export redrive" in job.give_up
+
+
+def test_a_job_carries_the_account_its_request_names() -> None:
+    request = parse_request({**REQUEST.body, "account": "brand-eu"})
+    job = start_job(request, PollingPolicy(), "7000002", execution_arn=ARN,
+                    started_at=STARTED.isoformat(), rng=random.Random(1))  # fmt: skip
+    assert job.account == "brand-eu" and "account" not in job.request

@@ -37,6 +37,7 @@ FLAT_GOAL_MIB = 32  # the largest export may peak at most this much above the sm
 LAMBDA_MEMORY_MIB = 256  # the smallest Lambda the handler should fit in
 BUCKET = "bench-memory"
 SECRET_ID = "bench/ongage-credentials"
+TABLE = "bench-table"
 
 
 def run(sizes_mib: tuple[int, ...], work_dir: Path) -> dict[str, Any]:
@@ -73,8 +74,15 @@ def measure_size(size_mib: int, work_dir: Path) -> dict[str, Any]:
 
 
 def prepare_account(endpoint: str) -> None:
-    """The bucket and the credentials secret the handler reads, on the moto server."""
+    """The bucket, the table (the account's call slots) and the credentials secret the handler
+    reads, on the moto server."""
     s3_client(endpoint).create_bucket(Bucket=BUCKET)
+    aws_client("dynamodb", endpoint).create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     aws_client("secretsmanager", endpoint).create_secret(
         Name=SECRET_ID,
         SecretString=json.dumps(
@@ -92,7 +100,7 @@ def handler_env(endpoint: str, simulator_url: str) -> dict[str, str]:
     return child_env(
         AWS_ENDPOINT_URL=endpoint,
         EXPORT_BUCKET=BUCKET,
-        IDEMPOTENCY_TABLE="unused-by-retrieve",
+        IDEMPOTENCY_TABLE=TABLE,
         ONGAGE_SECRET_ID=SECRET_ID,
         ONGAGE_BASE_URL=simulator_url,
         PART_SIZE_MIB=str(PART_SIZE_MIB),

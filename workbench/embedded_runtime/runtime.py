@@ -61,6 +61,7 @@ DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 # meanwhile need (at 20 looks a second, 0.8 CPU s of a 1 GiB run went to them).
 WAIT_FIRST_POLL, WAIT_GROWTH, WAIT_LAST_POLL = 0.05, 1.5, 0.25
 # The stack's two Ongage-calling functions, by the start of their logical ids.
+LEASE_VARIABLE = Settings.model_fields["call_lease_seconds"].alias or ""
 FUNCTIONS = {"create-export": "FunctionsCreateExport", "retrieve-export": "FunctionsRetrieveExport"}
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -282,15 +283,18 @@ class EmbeddedRuntime:
             )
 
     def lambda_environment(self) -> dict[str, str]:
-        """The environment both Ongage-calling functions run with (the same for both)."""
+        """The one environment both Ongage-calling functions run with in this process. They
+        differ only in how long a slot they die holding stays held (each its timeout and a
+        margin): here both hold it as long as the longer of the two, which is never too short."""
         lam = self.client("lambda")
         environments = [
-            lam.get_function_configuration(FunctionName=f)["Environment"]["Variables"]
+            dict(lam.get_function_configuration(FunctionName=f)["Environment"]["Variables"])
             for f in self.functions.values()
         ]
+        leases = [float(env.pop(LEASE_VARIABLE, "0")) for env in environments]
         if any(env != environments[0] for env in environments):
             raise RuntimeError("the stack's Ongage functions have different environments")
-        return dict(environments[0])
+        return {**environments[0], LEASE_VARIABLE: str(max(leases))}
 
     def _subscribe_queue(self) -> str:
         queue_url = self.client("sqs").create_queue(QueueName=f"ongage-notices-{self.suffix}")

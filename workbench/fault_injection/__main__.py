@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from fault_injection import deployed
-from fault_injection.matrix import CASES, run_case, table
+from fault_injection import deployed, deployed_cases
+from fault_injection.matrix import run_case, table
+from fault_injection.matrix_cases import CASES
 
 
 class _Named(Protocol):
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> int:
 def chaos(argv: list[str]) -> int:
     results = []
     with deployed.local_target() as target:
-        for case in named(deployed.CASES, argv):
+        for case in named(deployed_cases.CASES, argv):
             result = deployed.run_case(target, case)
             print(result.row(), file=sys.stderr, flush=True)
             results.append(result)

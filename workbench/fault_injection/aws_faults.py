@@ -1,7 +1,7 @@
 """How the fault matrix breaks AWS for one case: S3 errors, S3 calls observed, extra env.
 
 The functions run in this process (the embedded runtime), so a botocore event handler on the
-handlers' own S3 client (`clients.s3_client`) sees and answers exactly their calls.
+handlers' own S3 client (`aws_clients.s3_client`) sees and answers exactly their calls.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from ongage_export.adapters import clients
+from ongage_export.adapters import aws_clients
 
 
 @contextmanager
@@ -69,7 +69,8 @@ def s3_fault(spec: tuple[str, int, int | None] | None) -> Iterator[None]:
         if status == 403
         else (f"before-send.s3.{operation}", throttle)
     )
-    client = clients.s3_client()
+    # botocore's hooks may answer in place of AWS; its stubs type them as returning None.
+    client: Any = aws_clients.s3_client()
     client.meta.events.register_first(event, handler)
     try:
         yield
@@ -85,7 +86,7 @@ def s3_calls() -> Iterator[list[tuple[str, str]]]:
     def record(params: dict[str, Any], model: Any, **kwargs: Any) -> None:
         calls.append((model.name, params.get("Key", "")))
 
-    client = clients.s3_client()
+    client = aws_clients.s3_client()
     client.meta.events.register("before-parameter-build.s3", record)
     try:
         yield calls

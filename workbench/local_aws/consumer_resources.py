@@ -22,10 +22,10 @@ from moto.core.common_models import CloudFormationModel
 from moto.glue.exceptions import DatabaseNotFoundException, TableNotFoundException
 from moto.glue.models import glue_backends
 
-from local_aws.resource_models import _Created
+from local_aws.resource_model_base import CreatedResource
 
 
-class GlueDatabase(_Created, CloudFormationModel):
+class GlueDatabase(CreatedResource, CloudFormationModel):
     TYPE = "AWS::Glue::Database"
 
     @classmethod
@@ -39,7 +39,7 @@ class GlueDatabase(_Created, CloudFormationModel):
             glue_backends[account_id][region_name].delete_database(self.physical_resource_id)
 
 
-class GlueTable(_Created, CloudFormationModel):
+class GlueTable(CreatedResource, CloudFormationModel):
     TYPE = "AWS::Glue::Table"
 
     @classmethod
@@ -56,7 +56,7 @@ class GlueTable(_Created, CloudFormationModel):
             backend.delete_table(self._attributes["database"], self.physical_resource_id)
 
 
-class AthenaWorkGroup(_Created, CloudFormationModel):
+class AthenaWorkGroup(CreatedResource, CloudFormationModel):
     TYPE = "AWS::Athena::WorkGroup"
     NAME_PROPERTY = "Name"
 
@@ -74,7 +74,7 @@ class AthenaWorkGroup(_Created, CloudFormationModel):
         athena_backends[account_id][region_name].delete_work_group(self.physical_resource_id)
 
 
-class LambdaEventInvokeConfig(_Created, CloudFormationModel):
+class LambdaEventInvokeConfig(CreatedResource, CloudFormationModel):
     TYPE = "AWS::Lambda::EventInvokeConfig"
 
     @classmethod

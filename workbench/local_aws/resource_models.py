@@ -14,81 +14,16 @@ import secrets
 from typing import Any
 
 from moto.cloudformation import parsing
-from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 
-
-class _Created:
-    """What every model here shares: its type and name property, the parse of its properties,
-    a physical id for `Ref` and attributes for `Fn::GetAtt`. A model names `TYPE` (and
-    `NAME_PROPERTY` when the resource has one) and says what to create in `create`."""
-
-    TYPE = ""
-    NAME_PROPERTY = ""
-
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return cls.TYPE
-
-    @classmethod
-    def cloudformation_name_type(cls) -> str:
-        return cls.NAME_PROPERTY
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
-        **kwargs: Any,
-    ) -> Any:  # fmt: skip
-        return cls.create(resource_name, _properties(cloudformation_json), account_id, region_name)
-
-    @classmethod
-    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> Any:
-        return cls(name)
-
-    def __init__(self, physical_id: str, **attributes: Any):
-        self._physical_id = physical_id
-        self._attributes = attributes
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self._physical_id
-
-    def get_cfn_attribute(self, attribute_name: str) -> Any:
-        if attribute_name not in self._attributes:
-            raise UnformattedGetAttTemplateException()
-        return self._attributes[attribute_name]
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return True
-
-    def is_created(self) -> bool:
-        return True
-
-    @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
-        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
-        account_id: str, region_name: str,
-    ) -> Any:  # fmt: skip
-        """Made again from the new properties, the old one removed first (same name)."""
-        original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(
-            new_resource_name, cloudformation_json, account_id, region_name
-        )
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        """What deleting it removes; most here are settings the next value overwrites."""
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-    ) -> None:
-        return None
-
-
-def _properties(cloudformation_json: dict[str, Any]) -> Any:
-    """The resource's properties; Any, as moto's backends type optional arguments loosely."""
-    return dict(cloudformation_json.get("Properties") or {})
+from local_aws.apigateway_models import (
+    ApiGatewayAccount,
+    ApiGatewayGatewayResponse,
+    ApiGatewayModel,
+    ApiGatewayRequestValidator,
+    ApiGatewayStage,
+)
+from local_aws.resource_model_base import CreatedResource
 
 
 def generated_secret_string(spec: dict[str, Any]) -> str:
@@ -103,7 +38,7 @@ def generated_secret_string(spec: dict[str, Any]) -> str:
     return json.dumps(document)
 
 
-class SecretsManagerSecret(_Created, CloudFormationModel):
+class SecretsManagerSecret(CreatedResource, CloudFormationModel):
     TYPE = "AWS::SecretsManager::Secret"
     NAME_PROPERTY = "Name"
 
@@ -139,7 +74,7 @@ class SecretsManagerSecret(_Created, CloudFormationModel):
         return original_resource
 
 
-class SchedulerSchedule(_Created, CloudFormationModel):
+class SchedulerSchedule(CreatedResource, CloudFormationModel):
     TYPE = "AWS::Scheduler::Schedule"
     NAME_PROPERTY = "Name"
 
@@ -175,7 +110,7 @@ class SchedulerSchedule(_Created, CloudFormationModel):
         )
 
 
-class CloudWatchAlarm(_Created, CloudFormationModel):
+class CloudWatchAlarm(CreatedResource, CloudFormationModel):
     """The alarm is registered (DescribeAlarms shows it); moto never evaluates it."""
 
     TYPE = "AWS::CloudWatch::Alarm"
@@ -239,7 +174,7 @@ def _metric_queries(metrics: list[dict[str, Any]]) -> list[Any]:
     return [MetricDataQuery(**fields(query)) for query in metrics]
 
 
-class S3BucketPolicy(_Created, CloudFormationModel):
+class S3BucketPolicy(CreatedResource, CloudFormationModel):
     TYPE = "AWS::S3::BucketPolicy"
 
     @classmethod
@@ -252,7 +187,7 @@ class S3BucketPolicy(_Created, CloudFormationModel):
         return cls(props["Bucket"])
 
 
-class SnsTopicPolicy(_Created, CloudFormationModel):
+class SnsTopicPolicy(CreatedResource, CloudFormationModel):
     TYPE = "AWS::SNS::TopicPolicy"
 
     @classmethod
@@ -265,7 +200,7 @@ class SnsTopicPolicy(_Created, CloudFormationModel):
         return cls(name)
 
 
-class SqsQueuePolicy(_Created, CloudFormationModel):
+class SqsQueuePolicy(CreatedResource, CloudFormationModel):
     TYPE = "AWS::SQS::QueuePolicy"
 
     @classmethod
@@ -281,101 +216,7 @@ class SqsQueuePolicy(_Created, CloudFormationModel):
         return cls(name)
 
 
-class ApiGatewayStage(_Created, CloudFormationModel):
-    TYPE = "AWS::ApiGateway::Stage"
-    NAME_PROPERTY = "StageName"
-
-    @classmethod
-    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> ApiGatewayStage:
-        from moto.apigateway.models import apigateway_backends
-
-        deployment = props["DeploymentId"]  # moto's Deployment has no physical id: Ref is it
-        stage = apigateway_backends[account_id][region_name].create_stage(
-            function_id=props["RestApiId"],
-            stage_name=props["StageName"],
-            deploymentId=deployment if isinstance(deployment, str) else deployment.id,
-            variables=props.get("Variables"),
-            description=props.get("Description", ""),
-            tracing_enabled=props.get("TracingEnabled"),
-        )
-        created = cls(str(stage.name))
-        created.rest_api_id = props["RestApiId"]
-        return created
-
-    rest_api_id = ""
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        from moto.apigateway.models import apigateway_backends
-
-        apigateway_backends[account_id][region_name].delete_stage(
-            self.rest_api_id, self.physical_resource_id
-        )
-
-
-class ApiGatewayGatewayResponse(_Created, CloudFormationModel):
-    TYPE = "AWS::ApiGateway::GatewayResponse"
-
-    @classmethod
-    def create(
-        cls, name: str, props: Any, account_id: str, region_name: str
-    ) -> ApiGatewayGatewayResponse:
-        from moto.apigateway.models import apigateway_backends
-
-        apigateway_backends[account_id][region_name].put_gateway_response(
-            rest_api_id=props["RestApiId"],
-            response_type=props["ResponseType"],
-            status_code=props.get("StatusCode"),
-            response_parameters=props.get("ResponseParameters"),
-            response_templates=props.get("ResponseTemplates"),
-        )
-        return cls(name)
-
-
-class ApiGatewayModel(_Created, CloudFormationModel):
-    TYPE = "AWS::ApiGateway::Model"
-    NAME_PROPERTY = "Name"
-
-    @classmethod
-    def create(cls, name: str, props: Any, account_id: str, region_name: str) -> ApiGatewayModel:
-        from moto.apigateway.models import apigateway_backends
-
-        schema = props.get("Schema", {})
-        model = apigateway_backends[account_id][region_name].create_model(
-            rest_api_id=props["RestApiId"],
-            name=props.get("Name", name),
-            content_type=props.get("ContentType", "application/json"),
-            description=props.get("Description", ""),
-            schema=schema if isinstance(schema, str) else json.dumps(schema),
-        )
-        return cls(model.name)
-
-
-class ApiGatewayRequestValidator(_Created, CloudFormationModel):
-    TYPE = "AWS::ApiGateway::RequestValidator"
-    NAME_PROPERTY = "Name"
-
-    @classmethod
-    def create(
-        cls, name: str, props: Any, account_id: str, region_name: str
-    ) -> ApiGatewayRequestValidator:
-        from moto.apigateway.models import apigateway_backends
-
-        validator = apigateway_backends[account_id][region_name].create_request_validator(
-            restapi_id=props["RestApiId"],
-            name=props.get("Name", name),
-            body=props.get("ValidateRequestBody"),
-            params=props.get("ValidateRequestParameters"),
-        )
-        return cls(validator.id)
-
-
-class ApiGatewayAccount(_Created, CloudFormationModel):
-    """Account-wide API Gateway settings (the CloudWatch role): nothing for moto to hold."""
-
-    TYPE = "AWS::ApiGateway::Account"
-
-
-class CdkMetadata(_Created, CloudFormationModel):
+class CdkMetadata(CreatedResource, CloudFormationModel):
     """CDK's version report: no resource behind it."""
 
     TYPE = "AWS::CDK::Metadata"

@@ -19,7 +19,7 @@ from moto import settings
 from moto.core.config import default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from local_aws import extensions, lambda_executor, task_credentials
+from local_aws import extensions, lambda_executor, lambda_workers, task_credentials
 from local_aws.cloud_assembly import ACCOUNT_ID, REGION
 
 # The administrator's key (what `aws configure` would hold for a real account). Fixed, so the
@@ -124,7 +124,7 @@ class LocalAws:
         host, port = self._server.get_host_and_port()
         endpoint = Endpoint(f"http://{host}:{port}", self.state_dir)
         self.executor = lambda_executor.Executor(
-            lambda_executor.WorkerPool(endpoint.url, self.state_dir)
+            lambda_workers.WorkerPool(endpoint.url, self.state_dir)
         )
         lambda_executor.installed(self.executor).start()  # for the process's lifetime
         task_credentials.install(endpoint.url)

@@ -15,7 +15,7 @@ Two decisions live here and nowhere else:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,13 +138,14 @@ class OngageClient:
         read_timeout: float = 120.0,
         session: OngageSession | None = None,
         trusted_origins: Iterable[str] = (),
+        before_redirected_call: Callable[[], None] = lambda: None,
     ):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self._credentials = credentials
         # Never a plain requests.Session: it would carry the credentials across redirects.
         self._session = session or OngageSession(
-            self.base_url, credentials.headers(), trusted_origins
+            self.base_url, credentials.headers(), trusted_origins, before_redirected_call
         )
 
     @property

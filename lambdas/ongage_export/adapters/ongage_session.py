@@ -25,75 +25,31 @@ credentials of ours; the ZIP is verified whatever origin served it.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Mapping
-from urllib.parse import SplitResult, urljoin, urlsplit
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from ongage_export.adapters.origins import DEFAULT_PORTS, origin_of, trusted_origin
 from ongage_export.domain.errors import OngageRedirectRefused
 
 MAX_REDIRECTS = 5
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-Origin = tuple[str, str, int | None]
-
-
-def origin_of(url: str) -> Origin:
-    """(scheme, host, port) with the scheme's default port filled in, case-insensitive."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:  # a port that is not a number: no origin matches it
-        port = -1
-    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
-
-
-def trusted_origin(text: str) -> str:
-    """`text` as a trusted origin (scheme://host[:port], nothing after it), or ValueError
-    saying why not: https only, except plain http on loopback (127.x.x.x, localhost)."""
-    parts = urlsplit(text.strip())
-    problem = _not_an_origin(parts)
-    if problem:
-        raise ValueError(f"{text!r} {problem}")
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _not_an_origin(parts: SplitResult) -> str | None:
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        return "has a port that is not a number"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
-        return (
-            "is plain http: credentials go to https origins only (http only on 127.x.x.x or "
-            "localhost)"
-        )
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        return "is not an origin such as https://connect.ongage.net"
-    if any((parts.path not in ("", "/"), parts.query, parts.fragment, parts.username)):
-        return "is more than an origin: give scheme://host[:port] only, such as https://connect.ongage.net"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class OngageSession(requests.Session):
     """A `requests.Session` for one Ongage base URL and its credential headers, which also go
-    to `trusted_origins` (checked by `trusted_origin`)."""
+    to `trusted_origins` (checked by `trusted_origin`). `before_redirected_call` runs before a
+    redirect is followed with the credentials: that hop is one more call of the account."""
 
     def __init__(
-        self, base_url: str, credentials: Mapping[str, str], trusted_origins: Iterable[str] = ()
+        self,
+        base_url: str,
+        credentials: Mapping[str, str],
+        trusted_origins: Iterable[str] = (),
+        before_redirected_call: Callable[[], None] = lambda: None,
     ):
         super().__init__()
+        self.before_redirected_call = before_redirected_call
         self.max_redirects = MAX_REDIRECTS
         self.trusted_origins = frozenset(
             {origin_of(base_url), *(origin_of(trusted_origin(o)) for o in trusted_origins)}
@@ -117,7 +73,9 @@ class OngageSession(requests.Session):
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:
         super().rebuild_auth(prepared_request, response)  # Authorization, as requests does
-        if not self.trusts(prepared_request.url or ""):
+        if self.trusts(prepared_request.url or ""):
+            self.before_redirected_call()
+        else:
             for name in self._credentials:
                 prepared_request.headers.pop(name, None)
 

@@ -9,12 +9,24 @@ what a stack configured for a single account has.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
+
+from ongage_export.domain.call_limits import CallLimits
 
 ACCOUNT_KEY = "account"
 DEFAULT_ACCOUNT = "default"
 # Names become parts of secret names and of DynamoDB keys: letters, digits, '-' and '_'.
 ACCOUNT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A configured account: where its credentials are, and its limits at Ongage."""
+
+    name: str
+    secret_id: str
+    limits: CallLimits
 
 
 def account_problem(name: Any) -> str | None:

@@ -125,6 +125,7 @@ def start_job(
         export_id=export_id,
         list_id=request.list_id,
         request_name=request.name,
+        account=request.account,
         request=request.summary(),
         execution_arn=execution_arn,
         started_at=started_at,

@@ -102,3 +102,13 @@ class CreateInterrupted(ExportError):
     """An earlier attempt of this run's create died (its worker was killed) while it held the
     run's idempotency record: Ongage may or may not have created the export, and a second
     create could duplicate it. Not retried."""
+
+
+class UnknownAccount(ExportError):
+    """The request names an account this deployment is not configured for. Not retried."""
+
+
+class AccountLimitReached(ExportError):
+    """A call beyond the first of one invocation (a redirect to Ongage, a retry with a rotated
+    secret) would exceed the account's calls per minute: nothing was asked of Ongage in its
+    place; retried after a wait, like Ongage's own 429."""

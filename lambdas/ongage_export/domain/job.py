@@ -5,7 +5,8 @@ returns it updated. Each handler validates what it receives with `Job.model_vali
 shape is published as `contracts/job.schema.json` (`python -m ongage_export.domain.job` writes it; a
 test checks the file matches). It never holds data of a contact or a credential.
 
-What the ASL reads: `next_wait_seconds` (WaitForExport's SecondsPath), `landed` and `give_up`
+What the ASL reads: `next_wait_seconds` (WaitForExport's SecondsPath; also the wait for a free
+slot of the account's calls, call_limits.py), `landed` and `give_up`
 (IsExportLanded), and `export_id`, `list_id`, `request_name` (the failure notice).
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ongage_export.adapters.multipart import UploadProgress
+from ongage_export.domain.accounts import DEFAULT_ACCOUNT
 from ongage_export.domain.polling import PollingPolicy, Window
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "contracts" / "job.schema.json"
@@ -30,11 +32,17 @@ class Job(BaseModel):
     export_id: str = Field(description="the Ongage export id")
     list_id: int | None = Field(description="the Ongage list, null for the account default")
     request_name: str
+    account: str = Field(
+        default=DEFAULT_ACCOUNT, description="whose credentials and limits the calls use"
+    )
     request: dict[str, Any] = Field(description="what notices say about the request")
     execution_arn: str = Field(description="the Step Functions execution running this job")
     started_at: str = Field(description="when the execution started (ISO 8601)")
     polling: PollingPolicy
     polls: int = Field(ge=0, description="retrieves made so far")
+    slot_refusals: int = Field(
+        default=0, ge=0, description="asks for a slot of the account's calls refused in a row"
+    )
     next_wait_seconds: int = Field(ge=0, description="WaitForExport sleeps this long")
     last_message: str | None = Field(description="Ongage's last 'not ready' words")
     not_ready_seconds: float = Field(

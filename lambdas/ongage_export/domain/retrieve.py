@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from ongage_export.adapters.landing import LandedObject, UploadProgress
+from ongage_export.domain.call_limits import MustWait, slot_wait_seconds
 from ongage_export.domain.errors import DownloadNotResumable
 from ongage_export.domain.job import Job
 from ongage_export.domain.notices import (
@@ -58,6 +59,7 @@ def poll_job(
     boundary and leaves its progress in the job; the next invocation resumes with HTTP Range.
     """
     job = job.model_copy(deep=True)
+    job.slot_refusals = 0
     started = parse_timestamp(job.started_at)
     elapsed = (now() - started).total_seconds()
     final_key = export_key(
@@ -153,4 +155,27 @@ def _not_ready(job: Job, elapsed: float, rng: random.Random | None) -> Job:
         )
     else:
         job.next_wait_seconds = decision
+    return job
+
+
+def waiting_for_slot(
+    job: Job, seconds: int, *, now: Clock = utc_now, rng: random.Random | None = None
+) -> Job:
+    """No slot of the account's calls was free for this retrieve (nothing was called): wait and
+    ask again, longer after each refusal in a row; unless the run's deadline has passed while
+    it waited, which ends the run like polling in vain does."""
+    job = job.model_copy(deep=True)
+    job.slot_refusals += 1
+    elapsed = (now() - parse_timestamp(job.started_at)).total_seconds()
+    if elapsed >= job.polling.deadline_seconds:
+        job.give_up = (
+            f"the deadline of {job.polling.deadline_seconds} s passed while the run waited for "
+            f"a free slot of the account {job.account!r}'s calls at Ongage (its parallel calls "
+            "or calls per minute were in use by other runs). What to do: run "
+            f"`{redrive_command(job)}` to keep waiting for export {job.export_id}, or raise the "
+            "account's parallel_calls/calls_per_minute in cdk.json if Ongage allows it more"
+        )
+        return job
+    refused = MustWait(seconds, "no free slot")
+    job.next_wait_seconds = slot_wait_seconds(refused, job.slot_refusals, rng or random.Random())
     return job

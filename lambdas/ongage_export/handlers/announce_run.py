@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export.adapters import clients
+from ongage_export.adapters import aws_clients
 from ongage_export.domain.unannounced_runs import (
     NOTICE_SUBJECT,
     EndedRun,
@@ -31,10 +31,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = AnnounceSettings.from_env()
     run = EndedRun.from_event(event)
     logger.append_keys(execution_arn=run.execution_arn, status=run.status)
-    history = history_newest_first(clients.stepfunctions_client(), run.execution_arn)
+    history = history_newest_first(aws_clients.stepfunctions_client(), run.execution_arn)
 
     def publish(notice: Mapping[str, Any]) -> None:
-        clients.sns_client().publish(
+        aws_clients.sns_client().publish(
             TopicArn=settings.topic_arn,
             Subject=NOTICE_SUBJECT.format(status=run.status),
             Message=json.dumps(notice),

@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ongage_export.adapters import clients
+from ongage_export.domain.call_limits import MustWait, slot_wait_seconds
 from ongage_export.domain.create import start_run
 from ongage_export.domain.errors import CreateInterrupted
 from ongage_export.domain.polling import Readiness
@@ -57,8 +58,13 @@ def _create_once(table_name: str) -> Any:
     )
     def create(call: dict[str, Any]) -> dict[str, str]:
         settings = Settings.from_env()
-        request = ExportRequest(call["body"])
-        export_id = clients.calling_ongage(settings, lambda ongage: ongage.create_export(request))
+        account = settings.account(call["account"])
+        request = ExportRequest(call["body"], account.name)
+        # NoFreeSlot leaves before Ongage is called; the record is deleted on the way out.
+        with clients.holding_slot(settings, account, call["execution_arn"]):
+            export_id = clients.calling_ongage(
+                settings, account, lambda ongage: ongage.create_export(request)
+            )
         metrics.add_metric(name="ExportsCreated", unit=MetricUnit.Count, value=1)
         return {"export_id": export_id}
 
@@ -72,16 +78,21 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     execution_arn = event["execution_arn"]
     logger.append_keys(execution_arn=execution_arn)
-    metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
-    job = start_run(
-        event.get("input"),
-        default_policy=settings.default_polling,
-        create=partial(_create, settings, context, execution_arn),
-        load_history=partial(_history, settings),
-        execution_arn=execution_arn,
-        started_at=event["started_at"],
-        rng=random.Random(),
-    )
+    refusals = event.get("slot_refusals", 0)
+    if not refusals:
+        metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
+    try:
+        job = start_run(
+            event.get("input"),
+            default_policy=settings.default_polling,
+            create=partial(_create, settings, context, execution_arn),
+            load_history=partial(_history, settings),
+            execution_arn=execution_arn,
+            started_at=event["started_at"],
+            rng=random.Random(),
+        )
+    except clients.NoFreeSlot as refused:
+        return _wait_for_slot(refused, refusals + 1)
     logger.info(
         "job started",
         extra={"export_id": job.export_id, "request_name": job.request_name},
@@ -95,7 +106,11 @@ def _create(
     IDEMPOTENCY_CONFIG.register_lambda_context(context)
     try:
         export_id: str = _create_once(settings.idempotency_table)(
-            call={"execution_arn": execution_arn, "body": dict(request.body)}
+            call={
+                "execution_arn": execution_arn,
+                "body": dict(request.body),
+                "account": request.account,
+            }
         )["export_id"]
     except IdempotencyAlreadyInProgressError:
         raise CreateInterrupted(
@@ -107,6 +122,16 @@ def _create(
         ) from None
     logger.info("export created", extra={"export_id": export_id})
     return export_id
+
+
+def _wait_for_slot(refused: clients.NoFreeSlot, refusals: int) -> dict[str, Any]:
+    """What WaitForCreateSlot reads: the account's calls are all in use; nothing was created."""
+    seconds = slot_wait_seconds(
+        MustWait(refused.seconds, "no free slot"), refusals, random.Random()
+    )
+    logger.info("no free slot of the account's calls", extra={"next_wait_seconds": seconds})
+    metrics.add_metric(name="SlotWaits", unit=MetricUnit.Count, value=1)
+    return {"slot_wait_seconds": seconds, "slot_refusals": refusals}
 
 
 def _history(settings: Settings, key: str) -> list[Readiness]:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export.adapters import clients
+from ongage_export.adapters import aws_clients
 from ongage_export.consumer.curate import (
     MANIFEST_NAME,
     ExportRequest,
@@ -42,10 +42,10 @@ def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> di
     # Powertools URL-decodes the key (S3 notifications encode it); export keys hold no '+'/'%'.
     bucket, key = event.detail.bucket.name, event.detail.object.key
     logger.append_keys(bucket=bucket, key=key)
-    s3 = clients.s3_client()
+    s3 = aws_clients.s3_client()
 
     def request_for(metadata: Mapping[str, str]) -> ExportRequest:
-        return request_of(clients.stepfunctions_client(), settings.state_machine_arn, metadata)
+        return request_of(aws_clients.stepfunctions_client(), settings.state_machine_arn, metadata)
 
     try:
         curated = curate_export(s3, bucket, key, settings, request_for)
@@ -75,7 +75,7 @@ def publish_schema_changed(topic_arn: str, notice: Mapping[str, Any]) -> None:
     """On the stack's topic, with the `status` and `list_id` attributes subscribers filter on."""
     metrics.add_metric(name="SchemaChanges", unit=MetricUnit.Count, value=1)
     logger.warning("export columns changed", extra={"notice": notice})
-    clients.sns_client().publish(
+    aws_clients.sns_client().publish(
         TopicArn=topic_arn,
         Subject="Ongage export columns changed",
         Message=json.dumps(notice, ensure_ascii=False),

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ongage_export.adapters import clients
+from ongage_export.adapters import aws_clients
 from ongage_export.domain.run_status import (
     WHAT_AN_ID_IS,
     NotAnExecution,
@@ -48,9 +48,9 @@ def get_export(run_id: str) -> Response[str]:
     settings = StatusSettings.from_env()
     arn = execution_arn(path_id(app.current_event.path_parameters), settings.state_machine_arn)
     view = run_status(
-        clients.runs(),
+        aws_clients.runs(),
         arn,
-        signer=clients.link_signer(),
+        signer=aws_clients.link_signer(),
         link_seconds=settings.download_link_seconds,
         bucket=settings.export_bucket,
         prefix=settings.export_prefix,

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ongage_export.adapters import clients
 from ongage_export.domain.job import Job
-from ongage_export.domain.retrieve import poll_job, readiness_of, utc_now
+from ongage_export.domain.retrieve import poll_job, readiness_of, utc_now, waiting_for_slot
 from ongage_export.observability import logger, metrics, tracer
 from ongage_export.settings import Settings
 
@@ -26,16 +26,28 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     job = Job.model_validate(event["job"])
     logger.append_keys(execution_arn=job.execution_arn, export_id=job.export_id)
-    job = clients.calling_ongage(
-        settings,
-        lambda ongage: poll_job(
-            job,
-            settings=settings,
-            client=ongage,
-            landing=clients.s3_landing(settings),
-            time_left=lambda: context.get_remaining_time_in_millis() / 1000,
-        ),
-    )
+    account = settings.account(job.account)
+    try:
+        with clients.holding_slot(settings, account, job.execution_arn):
+            job = clients.calling_ongage(
+                settings,
+                account,
+                lambda ongage: poll_job(
+                    job,
+                    settings=settings,
+                    client=ongage,
+                    landing=clients.s3_landing(settings),
+                    time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+                ),
+            )
+    except clients.NoFreeSlot as refused:
+        job = waiting_for_slot(job, refused.seconds)
+        logger.info(
+            "no free slot of the account's calls",
+            extra={"account": account.name, "next_wait_seconds": job.next_wait_seconds},
+        )
+        metrics.add_metric(name="SlotWaits", unit=MetricUnit.Count, value=1)
+        return job.state()
     if job.landed:
         landed = job.landed
         metrics.add_metric(name="ExportsLanded", unit=MetricUnit.Count, value=1)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from embedded_runtime.lambda_dispatch import InProcess
-from local_aws import lambda_executor
+from local_aws import lambda_executor, lambda_workers
 
 HANDLER = """
 import os, time
@@ -59,7 +59,7 @@ def function(timeout: int = 5, memory: int = 256, reserved: int | None = None) -
 
 @pytest.fixture
 def executor(tmp_path: Path, aws: None) -> Any:
-    running = lambda_executor.Executor(lambda_executor.WorkerPool("http://127.0.0.1:1", tmp_path))
+    running = lambda_executor.Executor(lambda_workers.WorkerPool("http://127.0.0.1:1", tmp_path))
     yield running
     running.shutdown()
 
@@ -75,7 +75,7 @@ def any_executor(request: Any, tmp_path: Path, aws: None, monkeypatch: Any) -> A
         monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
         sandbox: Any = InProcess()
     else:
-        sandbox = lambda_executor.WorkerPool("http://127.0.0.1:1", tmp_path)
+        sandbox = lambda_workers.WorkerPool("http://127.0.0.1:1", tmp_path)
     running = lambda_executor.Executor(sandbox)
     yield running
     running.shutdown()
@@ -145,7 +145,7 @@ def test_invocations_beyond_reserved_concurrency_are_throttled(any_executor):
 
 def test_the_environment_is_lambdas_with_the_functions_own_variables_on_top(tmp_path):
     spec = lambda_executor.FunctionSpec.of(function())
-    env = lambda_executor.lambda_environment(spec, "http://127.0.0.1:1", tmp_path)
+    env = lambda_workers.lambda_environment(spec, "http://127.0.0.1:1", tmp_path)
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "f"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert env["LAMBDA_TASK_ROOT"] == str(tmp_path)
@@ -157,13 +157,13 @@ def test_cold_starts_at_once_unpack_the_same_code_without_failing(tmp_path, monk
     folder wins, the others' are dropped, every cold start gets the package."""
     starts = 4
     together = threading.Barrier(starts, timeout=60)
-    monkeypatch.setattr(lambda_executor, "use_host_builds", lambda folder: together.wait())
+    monkeypatch.setattr(lambda_workers, "use_host_builds", lambda folder: together.wait())
     folders: list[Path] = []
     failures: list[BaseException] = []
 
     def cold_start() -> None:
         try:
-            folders.append(lambda_executor.unpack(package(), tmp_path))
+            folders.append(lambda_workers.unpack(package(), tmp_path))
         except BaseException as error:
             failures.append(error)
 
