@@ -10,7 +10,14 @@ from collections.abc import Callable
 import pytest
 
 from benchmarks import fleet
-from benchmarks.fleet_day import Day, FleetDay, SimulatedClock, Slots
+from benchmarks.fleet_day import (
+    Day,
+    FleetDay,
+    SimulatedClock,
+    Slots,
+    refused_ask_transitions,
+    shortest_cycle,
+)
 from benchmarks.fleet_ongage import SimulatedOngage
 from benchmarks.fleet_table import CountingTable, item_size
 from benchmarks.fleet_workload import (
@@ -147,3 +154,16 @@ def test_item_size_follows_dynamodbs_rules() -> None:
     # Names and strings in UTF-8 bytes; a number: one byte per two significant digits, plus one.
     assert item_size({"id": {"S": "é"}}) == 2 + 2
     assert item_size({"version": {"N": "12300"}}) == 7 + 2 + 1
+
+
+def test_a_refused_ask_costs_the_states_of_its_loop_in_the_asl() -> None:
+    states = {
+        "Task": {"Next": "Choice"},
+        "Choice": {"Choices": [{"Next": "Done"}], "Default": "Wait"},
+        "Wait": {"Next": "Task"},
+        "Done": {"Type": "Succeed"},
+    }
+    assert shortest_cycle(states, "Task") == 3  # Choice, Wait, and the Task again
+    with pytest.raises(ValueError, match="never comes back"):
+        shortest_cycle(states, "Done")
+    assert set(refused_ask_transitions().values()) == {3}  # the workflow's two loops

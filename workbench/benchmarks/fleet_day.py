@@ -34,7 +34,7 @@ from statemachine import ASL_FILE
 EPOCH_MS = round(datetime(2026, 12, 7, tzinfo=UTC).timestamp() * 1000)
 STATES = {"create": "CreateExport", "retrieve": "RetrieveExport"}
 FUNCTIONS = {"create": "create-export", "retrieve": "retrieve-export"}  # cost_model's names
-# The function's timeout (infra/functions.py: 90 s; retrieve_timeout_seconds: 900 s) + 30 s.
+# The function's timeout and a margin, as infra/functions.py's with_lease sets CALL_LEASE_SECONDS.
 LEASE_SECONDS = {"create": 120, "retrieve": 930}
 CALL_SECONDS = (0.2, 1.0)  # a create or a 412 poll: uniform in this range
 DOWNLOAD_BYTES_PER_SECOND = 20e6
@@ -80,13 +80,42 @@ class Day:
     refused_asks: Counter[str] = field(default_factory=Counter)  # by function
 
 
+def _states() -> dict[str, Any]:
+    states: dict[str, Any] = json.loads(ASL_FILE.read_text())["States"]
+    return states
+
+
 def rate_limit_retriers() -> dict[str, dict[str, Any]]:
     """Each step's retrier for OngageRateLimited, read from the ASL."""
-    states = json.loads(ASL_FILE.read_text())["States"]
+    states = _states()
     return {
         step: next(r for r in states[state]["Retry"] if RATE_LIMITED in r["ErrorEquals"])
         for step, state in STATES.items()
     }
+
+
+def refused_ask_transitions() -> dict[str, int]:
+    """The states a refused ask enters, by function: the shortest way from its Task back to it
+    in the ASL (the Task, the Choice that sees the refusal, the Wait), each a transition."""
+    states = _states()
+    return {FUNCTIONS[step]: shortest_cycle(states, state) for step, state in STATES.items()}
+
+
+def shortest_cycle(states: Mapping[str, Any], start: str) -> int:
+    frontier, seen, entered = [start], {start}, 0
+    while frontier:
+        entered += 1
+        following = [name for state in frontier for name in _next_states(states[state])]
+        if start in following:
+            return entered
+        frontier = [name for name in following if name not in seen]
+        seen.update(frontier)
+    raise ValueError(f"{start} never comes back to itself in the ASL")
+
+
+def _next_states(state: Mapping[str, Any]) -> list[str]:
+    choices = [choice["Next"] for choice in state.get("Choices", [])]
+    return [*choices, *(state[key] for key in ("Next", "Default") if key in state)]
 
 
 class FleetDay:
