@@ -22,6 +22,7 @@ import pytest
 from benchmarks import (
     cost,
     curated,
+    fleet,
     local_run,
     memory,
     policies,
@@ -73,6 +74,7 @@ def test_small_benchmarks_report_every_section(
         "cost",
         "recurring",
         "scale",
+        "fleet",
     }
     assert {name: s.get("error") for name, s in sections.items() if not s["ok"]} == {}
     assert report["machine"]["nproc"] >= 1 and report["machine"]["python"]
@@ -84,6 +86,7 @@ def test_small_benchmarks_report_every_section(
     assert_recurring(sections["recurring"]["result"])
     assert_scale(sections["scale"]["result"])
     assert_local_run(sections["local-run"]["result"])
+    assert_fleet(sections["fleet"]["result"])
     printed = capsys.readouterr().out
     for title in (
         "### Memory",
@@ -94,6 +97,7 @@ def test_small_benchmarks_report_every_section(
         "### Recurring exports",
         "### Scale",
         "### Local run",
+        "### Fleet",
     ):
         assert title in printed
     assert (out / ".gitignore").read_text() == "*\n"  # results stay out of git
@@ -197,6 +201,14 @@ def assert_scale(result: dict[str, Any]) -> None:
     assert 1 <= result["simulator_peak_concurrent"] <= 10
     assert result["lambda_invocations"]["retrieve-export"] >= 3
     assert result["retries"]["throttle_retry_budget"] == 12  # the ASL's throttling retrier
+
+
+def assert_fleet(result: dict[str, Any]) -> None:
+    # The small day, with the real limiter: every export landed within every account's limits.
+    assert result["totals"]["exports"] == fleet.SMALL_SIZE.exports == result["totals"]["landed"]
+    assert result["problems"] == [] and result["totals"]["rate_limited"] == 0
+    assert result["burst"]["changed"] == 0
+    assert result["cost"]["per_export"]["dynamodb_reads"] >= 2  # a take and a release at least
 
 
 def test_policy_simulation_counts_polls_as_the_workflow_makes_them() -> None:

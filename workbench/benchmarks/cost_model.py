@@ -26,6 +26,10 @@ SLEEPER_TRANSITIONS_PER_INVOCATION = 2  # Task + Choice around each 15-minute in
 # The landing's own S3 requests (left out of the comparison: the same for every approach that
 # lands through multipart) at S3 Standard list prices, to put the polling cost in proportion.
 S3_PRICES = {"put_class_per_request": 0.005 / 1000, "get_class_per_request": 0.0004 / 1000}
+# DynamoDB on-demand (us-east-1, since the price cut of November 2024), for the limiter's book:
+# per read request unit (a strongly consistent read of 4 KB) and write request unit (1 KB).
+DYNAMODB_PRICES = {"per_read_request_unit": 0.125 / 1_000_000,
+                   "per_write_request_unit": 0.625 / 1_000_000}  # fmt: skip
 COPY_PART_MIB = 512  # landing.py's UploadPartCopy part size
 VERIFY_READ_MIB = 8  # landing.py's ranged-read buffer for the ZIP check
 

@@ -45,7 +45,7 @@ def provenance(results: dict[str, Any]) -> str:
 def readme_table(results: dict[str, Any]) -> str:
     sections = {name: s["result"] for name, s in results["sections"].items() if s["ok"]}
     rows = [*_local_rows(sections["local-run"]), *_throughput_rows(sections["throughput"]),
-            *_other_rows(sections)]  # fmt: skip
+            *_other_rows(sections), _fleet_row(sections["fleet"])]  # fmt: skip
     return table(["what", "figure"], rows)
 
 
@@ -103,6 +103,23 @@ def _other_rows(sections: dict[str, Any]) -> list[list[str]]:
          f"{scale['simulator_peak_concurrent']} parallel calls, "
          f"{scale['simulator_429']} rate-limited answers, of {scale['simulator_calls']} calls"],
     ]  # fmt: skip
+
+
+def _fleet_row(fleet: dict[str, Any]) -> list[str]:
+    model, totals, burst = fleet["model"], fleet["totals"], fleet["burst"]
+    busy = next(row for row in fleet["rows"] if row["kind"] == "busy")
+    limits = busy["limits"]
+    return [
+        f"a simulated day: {model['exports']} exports over {model['accounts']} Ongage accounts "
+        "(the limiter's and the polling policy's own code)",
+        f"{totals['rate_limited']} rate-limited answers of {totals['calls']} calls; "
+        f"`{busy['account']}` (a burst of {model['burst']}): peak {busy['peak_in_flight']} of "
+        f"{limits['parallel_calls']} calls in flight, busiest minute "
+        f"{busy['most_in_a_minute']} of {limits['calls_per_minute']}, slot wait p95 "
+        f"{busy['slot_wait_s']['p95']:.0f} s; the other accounts' exports changed by its burst: "
+        f"{burst['changed']} of {burst['other_exports']}; the limiter "
+        f"${fleet['cost']['per_export']['total_usd']:.6f} per export",
+    ]
 
 
 def readme_block(results: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from benchmarks import (
     cost,
     curated,
+    fleet,
     local_run,
     memory,
     publish,
@@ -66,6 +67,7 @@ def sections(small: bool) -> dict[str, Section]:
             recurring.SMALL_SCHEDULES if small else recurring.FULL_SCHEDULES
         ),
         "scale": lambda work: scale.run(scale.SMALL_EXECUTIONS if small else scale.FULL_EXECUTIONS),
+        "fleet": lambda work: fleet.run(fleet.SMALL_SIZE if small else fleet.FULL_SIZE),
     }
     return {
         name: Section(title(name), measure, renderer(name)) for name, measure in measures.items()

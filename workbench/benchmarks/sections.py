@@ -22,6 +22,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "recurring": ("Recurring exports: learned polling over the runs of one schedule",
                   "recurring"),
     "scale": ("Scale: exports started together", "scale"),
+    "fleet": ("Fleet: a day of many accounts' exports, on a simulated clock", "fleet_report"),
 }  # fmt: skip
 
 
