@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import socket
 import socketserver
-import struct
 import time
-from collections.abc import Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from typing import Any
 
+from ongage_simulator.answers import HTML_PAGE, AnswerWriter
 from ongage_simulator.archives import PackedBody
-from ongage_simulator.config import Credentials, ServedAccount
+from ongage_simulator.authentication import authenticate, resolve_list
+from ongage_simulator.config import ServedAccount
 from ongage_simulator.export_body import ExportBody
 from ongage_simulator.faults import Fault, FaultSpec
 from ongage_simulator.limits import RATE_MESSAGE
@@ -25,7 +24,6 @@ from ongage_simulator.protocol import (
     parse_range,
     parse_route,
 )
-from ongage_simulator.records import ServedRecord
 from ongage_simulator.rules import documented_problems
 from ongage_simulator.state import SimulatorState
 
@@ -36,9 +34,6 @@ NOT_FOUND = "Export not found"
 NOT_FINISHED = "Export is not finished yet"
 INVALID_DATA = "Invalid data"
 FILE_NOT_AVAILABLE = "Export file is not available"
-_AUTH_HEADERS = ("X_USERNAME", "X_PASSWORD", "X_ACCOUNT_CODE")
-_HTML_PAGE = "<html><head><title>{0}</title></head><body><h1>{0}</h1></body></html>"
-_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):
@@ -56,10 +51,7 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
 
-class SimulatorHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "OngageSimulator/1.0"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes
+class SimulatorHandler(AnswerWriter):
     server: SimulatorHTTPServer
 
     def do_GET(self) -> None:
@@ -78,11 +70,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         self.sim = self.server.simulator
         self.route = parse_route(self.path)
         self.status = self.sent = self.expected = 0
-        self.byte_range: tuple[int, int] | None = None
-        self.fault: Fault | None = None
-        self.account: str | None = None  # set while the call holds a parallel-call slot
-        self.caller: str | None = None  # the account code, once authenticated
-        self.served: ServedRecord | None = None
+        self.byte_range = None
+        self.fault = None
+        self.account = self.caller = None
+        self.served = None
         self.finished = False
         self.sim.recorder.begin(self.route.endpoint if self.route else "other")
         try:
@@ -93,26 +84,6 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 self.served.bytes_sent, self.served.complete = self.sent, False
         finally:
             self._finish_call()
-
-    def _finish_call(self, pending: int = 0) -> None:
-        """Release the call's slot and record it, once; `pending` bytes are about to be sent.
-
-        Runs before the last byte goes out: a client that starts its next call the moment
-        this one completes must find the slot free and the records up to date.
-        """
-        if self.finished:
-            return
-        self.finished = True
-        if self.account is not None:
-            self.sim.limits.leave(self.account)
-        self.sim.recorder.end(self.status, self.caller)
-        if self.route and self.route.export_id is not None:
-            sent = self.sent + pending
-            self.served = ServedRecord(
-                self.route.export_id, self.status, sent, sent == self.expected,
-                self.byte_range, self.fault,
-            )  # fmt: skip
-            self.sim.record_served(self.served)
 
     def _dispatch(self, method: str, route: Route | None) -> None:
         body = self._read_body()
@@ -152,19 +123,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _authenticate(self) -> ServedAccount | None:
-        given = [self.headers.get(name) for name in _AUTH_HEADERS]
-        if not all(given):
-            missing = [name for name, value in zip(_AUTH_HEADERS, given, strict=True) if not value]
-            self._send_error(401, "Missing authentication headers: " + ", ".join(missing))
-            return None
-        config = self.sim.config
-        for account in config.served_accounts():
-            if _matches(given, account.credentials):
-                return account
-        if any(_matches(given, denied) for denied in config.no_api_access):
-            self._send_error(403, "This account has no API access")
-        else:
-            self._send_error(401, "Invalid credentials")
+        found = authenticate(self.headers, self.sim.config)
+        if isinstance(found, ServedAccount):
+            return found
+        self._send_error(*found)
         return None
 
     def _injected_error(self, route: Route) -> bool:
@@ -197,7 +159,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         problems = documented_problems(data, list_id_given=given)
         if problems:
             return self._send_error(412, INVALID_DATA, problems)
-        list_id, problems = self._resolve_list(route, data.get("list_id"))
+        list_id, problems = resolve_list(self.sim.config, route, data.get("list_id"))
         if list_id is None:
             return self._send_error(412, INVALID_DATA, problems)
         assert self.caller is not None
@@ -212,30 +174,11 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             payload["id"] = spec.id_value
         self._send_json(200, envelope_ok(payload))
 
-    def _resolve_list(self, route: Route, body_list_id: int | None) -> tuple[int | None, list[str]]:
-        """The list a call works on: body, then query, then route prefix, then the default."""
-        query = route.query_list_id
-        if body_list_id is None and query is not None:
-            if not query.isdigit() or int(query) < 1:
-                return None, [
-                    f"the 'list_id' query parameter must be a positive integer: {query!r}"
-                ]
-            body_list_id = int(query)
-        config = self.sim.config
-        list_id = next(
-            value
-            for value in (body_list_id, route.list_prefix, config.default_list_id)
-            if value is not None
-        )
-        if config.known_list_ids is not None and list_id not in config.known_list_ids:
-            return None, [f"list {list_id} does not exist in this account"]
-        return list_id, []
-
     # --- retrieve -----------------------------------------------------------------------
 
     def _retrieve(self, route: Route) -> None:
         assert route.export_id is not None
-        _, problems = self._resolve_list(route, None)
+        _, problems = resolve_list(self.sim.config, route, None)
         if problems:
             return self._send_error(412, INVALID_DATA, problems)
         if self._take(Fault.EXPORT_PURGED, route):
@@ -318,31 +261,6 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             self._finish_call()  # before the reset, which the client sees at once
             self._abort_connection()
 
-    def _write(self, data: bytes, rate: int | None) -> None:
-        """Send `data`, at `rate` bytes/s if given; the call finishes before its last byte."""
-        view = memoryview(data)
-        step = max(1, len(view) if rate is None else rate // 20)
-        for offset in range(0, len(view), step):
-            piece = view[offset : offset + step]
-            if self.sent + len(piece) >= self.expected:
-                self._finish_call(pending=len(piece))
-            self.wfile.write(piece)
-            self.sent += len(piece)
-            if rate is not None and self.sim.stopping.wait(len(piece) / rate):
-                raise ConnectionAbortedError("the simulator is stopping")
-
-    def _stall(self, seconds: float) -> None:
-        """Silence with the connection open: headers (and some body) sent, then nothing."""
-        self.wfile.flush()
-        if self.sim.stopping.wait(seconds):
-            raise ConnectionAbortedError("the simulator is stopping")
-
-    def _abort_connection(self) -> None:
-        """Reset the TCP connection (RST, not FIN): what a crashed peer or proxy looks like."""
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.connection.close()
-        self.rfile.close()  # the socket really closes (and resets) with its last file object
-
     # --- faults and responses -----------------------------------------------------------
 
     def _take(self, fault: Fault, route: Route) -> FaultSpec | None:
@@ -356,49 +274,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if self._take(Fault.JSON_ERROR_ON_200, route):
             self._send_json(200, envelope_error(500, FILE_NOT_AVAILABLE))
         elif self._take(Fault.HTML_ON_200, route):
-            self._send_bytes(200, _HTML_PAGE.format("Maintenance").encode(), "text/html")
+            self._send_bytes(200, HTML_PAGE.format("Maintenance").encode(), "text/html")
         elif self._take(Fault.EMPTY_200, route):
             ctype = "application/zip" if route.endpoint == "retrieve" else "application/json"
             self._send_bytes(200, b"", ctype)
         else:
             return False
         return True
-
-    def _send_server_error(self, spec: FaultSpec) -> None:
-        reason = _REASONS.get(spec.status, "Server Error")
-        if spec.html:
-            page = _HTML_PAGE.format(f"{spec.status} {reason}").encode()
-            self._send_bytes(spec.status, page, "text/html")
-        else:
-            self._send_error(spec.status, reason)
-
-    def _send_error(self, code: int, message: str, errors: Iterable[str] = ()) -> None:
-        self._send_json(code, envelope_error(code, message, errors))
-
-    def _send_json(self, status: int, document: dict[str, Any]) -> None:
-        self._send_bytes(status, json.dumps(document).encode(), "application/json")
-
-    def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
-        self._start_response(status, len(data), {"Content-Type": content_type})
-        self._write(data, None)
-
-    def _start_response(self, status: int, length: int, headers: dict[str, str]) -> None:
-        self.status, self.expected = status, length
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(length))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        if length == 0:
-            self._finish_call()  # the headers complete the response
-        self.end_headers()
-
-
-def _same(given: str | None, expected: str) -> bool:
-    return hmac.compare_digest((given or "").encode(), expected.encode())
-
-
-def _matches(given: list[str | None], credentials: Credentials) -> bool:
-    expected = (credentials.username, credentials.password, credentials.account_code)
-    return all(map(_same, given, expected))
