@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from laptop.commands import continue_command
+from laptop.run_reports import continue_command
 from ongage_cli.main import main
 from tests.conftest import REQUEST
 

@@ -27,7 +27,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +37,8 @@ from moto import mock_aws
 from embedded_runtime import consumer, notices
 from embedded_runtime.accounts import accounts_environment, put_secrets
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
+from embedded_runtime.runs import OngageAccount, RunResult, is_about
+from embedded_runtime.stack_functions import shared_environment, stack_functions
 from local_aws import (
     child_executions,
     cloud_assembly,
@@ -66,8 +67,6 @@ DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
 # meanwhile need (at 20 looks a second, 0.8 CPU s of a 1 GiB run went to them).
 WAIT_FIRST_POLL, WAIT_GROWTH, WAIT_LAST_POLL = 0.05, 1.5, 0.25
 # The stack's two Ongage-calling functions, by the start of their logical ids.
-LEASE_VARIABLE = Settings.model_fields["call_lease_seconds"].alias or ""
-FUNCTIONS = {"create-export": "FunctionsCreateExport", "retrieve-export": "FunctionsRetrieveExport"}
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -80,46 +79,6 @@ FAKE_AWS_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
 }
-
-
-@dataclass(frozen=True)
-class OngageAccount:
-    """Where Ongage is and who we are there (the simulator's demo account by default)."""
-
-    url: str
-    username: str
-    password: str = field(repr=False)
-    account_code: str = field(repr=False)
-    # Origins besides `url`'s that get the credentials on a redirect (added to the stack's).
-    trusted_origins: tuple[str, ...] = ()
-
-
-@dataclass
-class RunResult:
-    """What a finished execution tells: its status, the landed object or the failure."""
-
-    execution_arn: str
-    status: str
-    output: dict[str, Any]  # the execution's output; empty when it has none
-    error: str | None
-    cause: str  # empty when it has none
-    notices: list[dict[str, Any]]
-
-    def summary(self) -> dict[str, Any]:
-        landed = self.output
-        failure = next((n for n in self.notices if n["message"].get("status") == "FAILED"), None)
-        notice = failure["message"] if failure else {}
-        return {
-            "status": self.status,
-            "execution_arn": self.execution_arn,
-            "export_id": landed.get("export_id", notice.get("export_id")),
-            "bucket": landed.get("bucket"),
-            "key": landed.get("key"),
-            "bytes": landed.get("bytes"),
-            "sha256": landed.get("sha256"),
-            "error": self.error,
-            "cause": self.cause,
-        }
 
 
 class EmbeddedRuntime:
@@ -244,7 +203,7 @@ class EmbeddedRuntime:
         self.secret_id = outputs["SecretId"]
         self.account_secrets = self._put_secrets(outputs)
         self.queue_url = self._subscribe_queue()
-        self.functions = self._stack_functions()
+        self.functions = stack_functions(self.client("cloudformation"), self.stack_name)
         for name, function in self.functions.items():
             self._override(name, function)
         # The handlers run in this process and read os.environ: the functions' environment.
@@ -259,19 +218,6 @@ class EmbeddedRuntime:
         )
         manager = self.client("secretsmanager")
         return put_secrets(manager, outputs, credentials, prefix=f"{self.stack_name}/ongage/")
-
-    def _stack_functions(self) -> dict[str, str]:
-        """Function name by role (create-export, retrieve-export), from the deployed stack."""
-        resources = self.client("cloudformation").list_stack_resources(StackName=self.stack_name)
-        found = {}
-        for resource in resources["StackResourceSummaries"]:
-            for name, prefix in FUNCTIONS.items():
-                logical = resource["LogicalResourceId"]
-                if resource["ResourceType"] == "AWS::Lambda::Function" and logical.startswith(
-                    prefix
-                ):
-                    found[name] = resource["PhysicalResourceId"]
-        return found
 
     def _override(self, name: str, function: str) -> None:
         lam = self.client("lambda")
@@ -302,18 +248,8 @@ class EmbeddedRuntime:
             )
 
     def lambda_environment(self) -> dict[str, str]:
-        """The one environment both Ongage-calling functions run with in this process. They
-        differ only in how long a slot they die holding stays held (each its timeout and a
-        margin): here both hold it as long as the longer of the two, which is never too short."""
-        lam = self.client("lambda")
-        environments = [
-            dict(lam.get_function_configuration(FunctionName=f)["Environment"]["Variables"])
-            for f in self.functions.values()
-        ]
-        leases = [float(env.pop(LEASE_VARIABLE, "0")) for env in environments]
-        if any(env != environments[0] for env in environments):
-            raise RuntimeError("the stack's Ongage functions have different environments")
-        return {**environments[0], LEASE_VARIABLE: str(max(leases))}
+        """The one environment both Ongage-calling functions run with in this process."""
+        return shared_environment(self.client("lambda"), list(self.functions.values()))
 
     def _subscribe_queue(self) -> str:
         queue_url = self.client("sqs").create_queue(QueueName=f"ongage-notices-{self.suffix}")
@@ -364,7 +300,7 @@ class EmbeddedRuntime:
             output=(json.loads(output) if output else None) or {},
             error=described.get("error"),
             cause=described.get("cause") or "",
-            notices=[n for n in self.notices() if _is_about(n, execution_arn)],
+            notices=[n for n in self.notices() if is_about(n, execution_arn)],
         )
 
     def redrive(self, execution_arn: str) -> str:
@@ -401,8 +337,3 @@ class EmbeddedRuntime:
     def object_keys(self) -> list[str]:
         listed = self.client("s3").list_objects_v2(Bucket=self.bucket)
         return [item["Key"] for item in listed.get("Contents", [])]
-
-
-def _is_about(notice: dict[str, Any], execution_arn: str) -> bool:
-    message = notice["message"]
-    return execution_arn in (message.get("execution_arn"), message.get("execution_id"))

@@ -12,12 +12,11 @@ import contextlib
 import dataclasses
 import json
 import os
-import shlex
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from laptop.run_reports import report, report_interrupted, report_invalid, report_invalid_batch
 from ongage_cli.inputs import (
     InputError,
     export_id_arg,
@@ -31,20 +30,15 @@ from ongage_cli.inputs import (
     trusted_origin_arg,
     writable_dir,
 )
-from ongage_cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ongage_cli.main import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ongage_export.domain.batch import BATCH_KEY, is_batch, validate_batch
-from ongage_export.domain.polling import MAX_DEADLINE_SECONDS, PollingPolicy
+from ongage_export.domain.polling import PollingPolicy
 from ongage_export.domain.request import validate_request
 
 if TYPE_CHECKING:
     from embedded_runtime.runtime import OngageAccount
-    from laptop.local_run import LocalRun
     from ongage_simulator.accounts_file import AccountEntry
 
-# Failures after which carrying on with the same Ongage export cannot help.
-CANNOT_CARRY_ON = (
-    "ExportRejected", "DownloadNotResumable", "InvalidPollingPolicy", "UnsupportedExport",
-)  # fmt: skip
 DEFAULT_OUT = Path("ongage-exports")
 _P = PollingPolicy()  # the production policy, the stack's defaults
 RUN_EPILOG = f"""\
@@ -184,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
         return _run_batch(args, request)
     problems = validate_request(request)
     if problems:
-        return _report_invalid(args, problems)
+        return report_invalid(args, problems)
     accounts = _run_accounts(args, [request])
     account, url, option = _ongage_account(args, accounts)
     run_input = _run_input(args, request)
@@ -197,8 +191,8 @@ def _run(args: argparse.Namespace) -> int:
     except AssemblyError as error:  # no cdk.out: the stack to run has not been synthesized
         return fail(str(error))
     except RunInterrupted as interrupted:
-        return _interrupted(args, interrupted.export_id, out, remove_out=not out_existed)
-    _report(args, runner, summary)
+        return report_interrupted(args, interrupted.export_id, out, remove_out=not out_existed)
+    report(args, runner, summary)
     return EXIT_OK if summary["status"] == "SUCCEEDED" else EXIT_FAILED
 
 
@@ -210,7 +204,7 @@ def _run_batch(args: argparse.Namespace, batch: dict[str, Any]) -> int:
 
     problems = validate_batch(batch)
     if problems:
-        return _report_invalid_batch(args, problems)
+        return report_invalid_batch(args, problems)
     if args.export_id is not None:
         raise InputError("--export-id lands one export: it cannot be given with a batch")
     accounts = _run_accounts(args, batch[BATCH_KEY])
@@ -235,17 +229,6 @@ def _run_batch(args: argparse.Namespace, batch: dict[str, Any]) -> int:
     else:
         runner.describe(summary)
     return EXIT_OK if summary["status"] == "SUCCEEDED" else EXIT_FAILED
-
-
-def _report_invalid_batch(args: argparse.Namespace, problems: list[str]) -> int:
-    if args.json:
-        cause = "; ".join(problems)
-        print(json.dumps({"status": "FAILED", "error": "InvalidExportRequest", "cause": cause}))
-    else:
-        print(f"{args.request} is not a valid batch:", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-    return EXIT_USAGE
 
 
 def _run_accounts(
@@ -282,19 +265,6 @@ def _run_input(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, A
     return run_input
 
 
-def _report(args: argparse.Namespace, runner: LocalRun, summary: dict[str, Any]) -> None:
-    carry_on = _after_failure(args, summary)
-    if carry_on:
-        summary["continue_command"] = carry_on
-    if args.json:
-        print(json.dumps(summary))
-        return
-    runner.describe(summary)
-    if carry_on:
-        export_id = summary["export_id"]
-        print(f"  to carry on with Ongage export {export_id}: {carry_on}", file=sys.stderr)
-
-
 def _url_from_env() -> tuple[str, str]:
     url = ongage_url_from_env(os.environ)
     if url is None:
@@ -322,83 +292,6 @@ def _run_polling(args: argparse.Namespace) -> dict[str, int]:
     except ValueError as error:
         raise InputError(f"--poll-initial/--poll-max/--deadline: {error}") from None
     return polling
-
-
-def _interrupted(
-    args: argparse.Namespace, export_id: str | None, out: Path, *, remove_out: bool
-) -> int:
-    """One line: the Ongage export already created and the command that lands it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C may not cut this short
-    if remove_out:
-        with contextlib.suppress(OSError):  # only if empty: nothing of the user's is removed
-            out.rmdir()
-    if export_id is None:
-        print(
-            "interrupted before Ongage created an export (none was recorded): nothing to "
-            "continue; run the same command again to start afresh",
-            file=sys.stderr,
-        )
-    else:
-        print(
-            f"interrupted: Ongage export {export_id} was already created; to poll and land it "
-            f"without creating another, run: {continue_command(args.argv, export_id)}",
-            file=sys.stderr,
-        )
-    return EXIT_INTERRUPTED
-
-
-def continue_command(argv: list[str], export_id: str, deadline: int | None = None) -> str:
-    """The command line as given, with `--export-id ID` (and `--deadline S`, if given) in place
-    of any earlier one."""
-    replaced = {"--export-id": export_id} | ({"--deadline": str(deadline)} if deadline else {})
-    kept: list[str] = []
-    skip = False
-    for argument in argv:
-        name = argument.split("=", 1)[0]
-        if skip:
-            skip = False
-        elif name in replaced:
-            skip = "=" not in argument  # `--opt value`: its value goes too
-        else:
-            kept.append(argument)
-    program = sys.argv[0] if Path(sys.argv[0]).name == "ongage-export" else "ongage-export"
-    added = [part for option, value in replaced.items() for part in (option, value)]
-    return shlex.join([program, *kept, *added])
-
-
-def _after_failure(args: argparse.Namespace, summary: dict[str, Any]) -> str | None:
-    """The command that carries on with a failed run's Ongage export, when one can: the run's
-    embedded AWS is gone, so the advice to redrive it cannot be followed here."""
-    export_id = summary.get("export_id")
-    if summary["status"] == "SUCCEEDED" or not export_id or summary["error"] in CANNOT_CARRY_ON:
-        return None
-    deadline = None
-    if summary["error"] == "ExportNotReady":
-        deadline = min(2 * (args.deadline or _P.deadline_seconds), MAX_DEADLINE_SECONDS)
-    return continue_command(args.argv, str(export_id), deadline)
-
-
-def _report_invalid(args: argparse.Namespace, problems: list[str]) -> int:
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "status": "FAILED",
-                    "error": "InvalidExportRequest",
-                    "cause": "; ".join(problems),
-                    "export_id": None,
-                    "bucket": None,
-                    "key": None,
-                    "bytes": None,
-                    "sha256": None,
-                }
-            )
-        )
-    else:
-        print(f"{args.request} is not a valid export request:", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-    return EXIT_USAGE
 
 
 def _demo(args: argparse.Namespace) -> int:
