@@ -237,7 +237,7 @@ def test_unknown_id_and_unknown_stack_are_usage_errors(aws, capsys):
 
 
 def test_wait_shows_progress_until_the_export_lands(aws, tmp_path, capsys):
-    _deploy(wait_seconds=2)
+    _deploy(wait_seconds=6)  # time for `wait` to find it RUNNING on a busy machine
     _run(["start", _request_file(tmp_path), "--idempotency-key", "waited"], capsys)
     code, out, err = _run(["wait", "waited", "--interval", "0.2", "--json"], capsys)
     assert code == 0

@@ -1,10 +1,14 @@
-"""What the embedded runtime runs with and answers: the Ongage account it calls, and a finished
-execution's status, landed object or failure, as `run --json` prints it.
-"""
+"""What the embedded runtime runs with and answers: the Ongage account it calls; a finished
+execution's status, landed object or failure, as `run --json` prints it; waiting for a run and
+copying its object out."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -51,3 +55,49 @@ class RunResult:
 def is_about(notice: dict[str, Any], execution_arn: str) -> bool:
     message = notice["message"]
     return execution_arn in (message.get("execution_arn"), message.get("execution_id"))
+
+
+DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
+# `finished_run` looks at a running execution every 50 ms at first, then less and less often,
+# at most every 250 ms: each look costs this process ~4 ms of CPU, which the handlers running
+# meanwhile need (at 20 looks a second, 0.8 CPU s of a 1 GiB run went to them).
+WAIT_FIRST_POLL, WAIT_GROWTH, WAIT_LAST_POLL = 0.05, 1.5, 0.25
+
+
+def finished_run(
+    sfn: Any, execution_arn: str, timeout: float, notices: Callable[[], list[dict[str, Any]]]
+) -> RunResult:
+    """The run once it has ended (TimeoutError after `timeout` seconds), with its notices."""
+    deadline = time.monotonic() + timeout
+    pause = WAIT_FIRST_POLL
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
+        time.sleep(pause)
+        pause = min(pause * WAIT_GROWTH, WAIT_LAST_POLL)
+    output = described.get("output")
+    return RunResult(
+        execution_arn=execution_arn,
+        status=described["status"],
+        output=(json.loads(output) if output else None) or {},
+        error=described.get("error"),
+        cause=described.get("cause") or "",
+        notices=[n for n in notices() if is_about(n, execution_arn)],
+    )
+
+
+def download_object(s3: Any, bucket: str, key: str, destination: Path) -> Path:
+    """The object copied to a file one ranged GET at a time: memory stays one chunk.
+    (boto3's download_file asks for multipart objects by part number, which moto answers
+    with the whole object, in memory.)"""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    with destination.open("wb") as out:
+        for start in range(0, size, DOWNLOAD_CHUNK_BYTES):
+            end = min(size, start + DOWNLOAD_CHUNK_BYTES) - 1
+            body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}")
+            out.write(body["Body"].read())
+    return destination

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import sys
-import time
 import uuid
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -37,7 +36,7 @@ from moto import mock_aws
 from embedded_runtime import consumer, notices
 from embedded_runtime.accounts import accounts_environment, put_secrets
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
-from embedded_runtime.runs import OngageAccount, RunResult, is_about
+from embedded_runtime.runs import OngageAccount, RunResult, download_object, finished_run
 from embedded_runtime.stack_functions import shared_environment, stack_functions
 from local_aws import (
     child_executions,
@@ -61,12 +60,6 @@ from ongage_export.settings import Settings
 from ongage_simulator.accounts_file import AccountEntry
 from ongage_simulator.config import Credentials
 
-DOWNLOAD_CHUNK_BYTES = 8 * 1024 * 1024
-# `wait` looks at a running execution every 50 ms at first, then less and less often, at
-# most every 250 ms: each look costs this process ~4 ms of CPU, which the handlers running
-# meanwhile need (at 20 looks a second, 0.8 CPU s of a 1 GiB run went to them).
-WAIT_FIRST_POLL, WAIT_GROWTH, WAIT_LAST_POLL = 0.05, 1.5, 0.25
-# The stack's two Ongage-calling functions, by the start of their logical ids.
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -258,8 +251,6 @@ class EmbeddedRuntime:
         )
         return str(queue_url["QueueUrl"])
 
-    # -- running ------------------------------------------------------------------------------
-
     def start(
         self, run_input: dict[str, Any], name: str | None = None, machine: str | None = None
     ) -> str:
@@ -282,26 +273,7 @@ class EmbeddedRuntime:
             return arn
 
     def wait(self, execution_arn: str, timeout: float = 300.0) -> RunResult:
-        sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        pause = WAIT_FIRST_POLL
-        while True:
-            described = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
-            time.sleep(pause)
-            pause = min(pause * WAIT_GROWTH, WAIT_LAST_POLL)
-        output = described.get("output")
-        return RunResult(
-            execution_arn=execution_arn,
-            status=described["status"],
-            output=(json.loads(output) if output else None) or {},
-            error=described.get("error"),
-            cause=described.get("cause") or "",
-            notices=[n for n in self.notices() if is_about(n, execution_arn)],
-        )
+        return finished_run(self.client("stepfunctions"), execution_arn, timeout, self.notices)
 
     def redrive(self, execution_arn: str) -> str:
         """Start a run that carries on with a failed run's export (see ongage_cli.resume)."""
@@ -318,18 +290,7 @@ class EmbeddedRuntime:
         return list(self._notices)
 
     def download(self, key: str, destination: Path) -> Path:
-        """The object copied to a file one ranged GET at a time: memory stays one chunk.
-        (boto3's download_file asks for multipart objects by part number, which moto answers
-        with the whole object, in memory.)"""
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        s3 = self.client("s3")
-        size = s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"]
-        with destination.open("wb") as out:
-            for start in range(0, size, DOWNLOAD_CHUNK_BYTES):
-                end = min(size, start + DOWNLOAD_CHUNK_BYTES) - 1
-                body = s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
-                out.write(body["Body"].read())
-        return destination
+        return download_object(self.client("s3"), self.bucket, key, destination)
 
     def open_uploads(self) -> list[dict[str, Any]]:
         return self.client("s3").list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
