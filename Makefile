@@ -92,16 +92,23 @@ e2e: $(STAMP) synth
 # (62 % measured, 2026-12-02); the other layers run without tracing, to keep CI inside 30 min.
 COVERAGE_FLOOR := 60
 # The integration layer mostly waits (workflow Wait states, the simulator), so it runs on more
-# pytest-xdist workers than there are cores; beside it, one process runs the infra and e2e layers,
-# whose session fixtures synthesize and deploy once (xdist 3.8's loadgroup does not group tests
-# under pytest 9, so they are not spread over workers). Their output follows the integration's.
+# pytest-xdist workers than there are cores. Beside it, two processes run the infra and e2e
+# layers, each with its own local AWS and simulator (session fixtures synthesize and deploy once
+# per process; xdist 3.8's loadgroup does not group tests under pytest 9, so they are not spread
+# over workers): the e2e files that crash workers or deploy stacks of their own in one, the rest
+# in the other. Their output follows the integration's.
 TEST_WORKERS ?= 4
+E2E_APART := tests/e2e/test_chaos.py tests/e2e/test_stack_update.py tests/e2e/test_fleet.py tests/e2e/test_runbook.py
 test: $(STAMP) node_modules/.installed lint complexity typecheck synth checkov
 	$(PY) -m pytest tests/unit -q --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
-	@$(PY) -m pytest tests/infra tests/e2e -q > .test-deployed.log 2>&1 & deployed=$$!; \
+	@$(PY) -m pytest tests/infra tests/e2e -q $(addprefix --ignore=,$(E2E_APART)) \
+		> .test-deployed.log 2>&1 & deployed=$$!; \
+	$(PY) -m pytest $(E2E_APART) -q > .test-apart.log 2>&1 & apart=$$!; \
 	$(PY) -m pytest tests/integration -q -n $(TEST_WORKERS); integration=$$?; \
-	wait $$deployed; deployed=$$?; echo "--- tests/infra tests/e2e:"; cat .test-deployed.log; \
-	exit $$(( integration || deployed ))
+	wait $$deployed; deployed=$$?; wait $$apart; apart=$$?; \
+	echo "--- tests/infra tests/e2e:"; cat .test-deployed.log; \
+	echo "--- $(E2E_APART):"; cat .test-apart.log; \
+	exit $$(( integration || deployed || apart ))
 
 bench: $(STAMP) synth
 	$(PY) -m benchmarks.run
