@@ -16,10 +16,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.encryption import log_group
-from infra.functions import log_retention
 from infra.notifications import allow_publishing
-from infra.workflow import check_substitutions
+from infra.workflow import asl_state_machine
 from statemachine import BATCH_ASL_FILE
 
 # Step Functions' own rule for `.sync` child executions, in every account that uses them.
@@ -45,27 +43,14 @@ class BatchWorkflow(Construct):
             "ExportStateMachineArn": export_machine.state_machine_arn,
             "NotificationTopicArn": topic.topic_arn,
         }
-        check_substitutions(substitutions, BATCH_ASL_FILE)
-        self.log_group = log_group(
+        self.state_machine, self.log_group = asl_state_machine(
             self,
-            "Logs",
-            key=key,
-            log_group_name=f"/aws/vendedlogs/states/{cdk.Aws.STACK_NAME}-batch",
-            retention=log_retention(log_retention_days),
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_type=sfn.StateMachineType.STANDARD,
+            BATCH_ASL_FILE,
+            substitutions,
+            name="batch",
             comment="A batch of Ongage exports, one export run each (statemachine/batch.asl.json)",
-            definition_body=sfn.DefinitionBody.from_file(str(BATCH_ASL_FILE)),
-            definition_substitutions=substitutions,
-            logs=sfn.LogOptions(
-                destination=self.log_group,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=True,
-            ),
-            tracing_enabled=True,
+            log_retention_days=log_retention_days,
+            key=key,
         )
         self._grant_children(export_machine)
         allow_publishing(self.state_machine, topic, topic_key)

@@ -14,6 +14,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -48,29 +49,14 @@ class ExportWorkflow(Construct):
         super().__init__(scope, construct_id)
         substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in functions.items()}
         substitutions["NotificationTopicArn"] = topic.topic_arn
-        check_substitutions(substitutions)
-        self.log_group = log_group(
+        self.state_machine, self.log_group = asl_state_machine(
             self,
-            "Logs",
-            key=key,
-            # The vendedlogs prefix keeps CloudWatch's resource policy from growing per group;
-            # the name is the deployed stack's (a token), so one template deploys many times.
-            log_group_name=f"/aws/vendedlogs/states/{cdk.Aws.STACK_NAME}-export",
-            retention=log_retention(log_retention_days),
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_type=sfn.StateMachineType.STANDARD,
+            ASL_FILE,
+            substitutions,
+            name="export",
             comment="Ongage export into S3 (statemachine/export.asl.json)",
-            definition_body=sfn.DefinitionBody.from_file(str(ASL_FILE)),
-            definition_substitutions=substitutions,
-            logs=sfn.LogOptions(
-                destination=self.log_group,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=True,
-            ),
-            tracing_enabled=True,
+            log_retention_days=log_retention_days,
+            key=key,
         )
         self._grant(functions, topic, topic_key)
 
@@ -86,6 +72,42 @@ class ExportWorkflow(Construct):
             )
         )
         allow_publishing(self.state_machine, topic, topic_key)
+
+
+def asl_state_machine(
+    scope: Construct,
+    asl_file: Path,
+    substitutions: Mapping[str, str],
+    *,
+    name: str,
+    comment: str,
+    log_retention_days: int,
+    key: kms.IKey | None,
+) -> tuple[sfn.StateMachine, logs.ILogGroup]:
+    """A Standard state machine defined by `asl_file` (its placeholders checked at synth), with
+    every execution logged with its data (the log group `...-<name>`, encrypted with `key`)
+    and traced with X-Ray."""
+    check_substitutions(substitutions, asl_file)
+    group = log_group(
+        scope,
+        "Logs",
+        key=key,
+        # The vendedlogs prefix keeps CloudWatch's resource policy from growing per group;
+        # the name is the deployed stack's (a token), so one template deploys many times.
+        log_group_name=f"/aws/vendedlogs/states/{cdk.Aws.STACK_NAME}-{name}",
+        retention=log_retention(log_retention_days),
+    )
+    machine = sfn.StateMachine(
+        scope,
+        "StateMachine",
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        comment=comment,
+        definition_body=sfn.DefinitionBody.from_file(str(asl_file)),
+        definition_substitutions=dict(substitutions),
+        logs=sfn.LogOptions(destination=group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        tracing_enabled=True,
+    )
+    return machine, group
 
 
 def check_substitutions(substitutions: Mapping[str, str], path: Path = ASL_FILE) -> None:
