@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from embedded_runtime.runtime import EmbeddedRuntime, RunResult
+from local_aws import eventbridge_delivery
 from ongage_simulator import Fault, OngageSimulator
 from tests.conftest import CREDENTIALS, FAST_POLLING, REQUEST, runtime_account
 
@@ -393,3 +394,28 @@ def test_a_crafted_resume_is_refused_before_any_call(
     message = assert_one_failure_notice(result, "InvalidExportRequest")
     assert "'resume' must be" in message["cause"]
     assert simulator.stats.total_calls == 0
+
+
+def test_a_stopped_run_is_announced_before_the_runtime_closes(
+    simulator: OngageSimulator, lambda_logs: io.StringIO
+) -> None:
+    """As Ctrl-C stops a run: its ABORTED notice is published by the stack's announcer (in its
+    own environment), and nothing is left in flight to fail once the functions are gone."""
+    simulator.config.ready_after_retrieves = 10_000
+    with EmbeddedRuntime(runtime_account(simulator), log_stream=lambda_logs) as embedded:
+        arn = embedded.start({"request": REQUEST, "polling": FAST_POLLING})
+        while not simulator.exports:
+            time.sleep(0.05)  # until it waits on the export
+        embedded.stop(arn)
+        (notice,) = [n for n in embedded.notices() if n["message"]["execution_arn"] == arn]
+        events = embedded.client("events")
+        rule = f"{embedded.stack_name}-NotificationsExecutionEndedBadly"
+        (ended_badly,) = [r for r in events.list_rules(NamePrefix=rule)["Rules"]]
+        (target,) = events.list_targets_by_rule(Rule=ended_badly["Name"])["Targets"]
+    assert notice["subject"] == "Ongage export ABORTED"
+    (delivery,) = [
+        d
+        for d in eventbridge_delivery.deliveries.to(target["Arn"])
+        if d.event["resources"] == [arn]
+    ]
+    assert delivery.outcome == "DELIVERED", delivery.answer

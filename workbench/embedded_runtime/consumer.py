@@ -29,10 +29,6 @@ class Runtime(Protocol):
 
     def client(self, service: str) -> Any: ...
 
-    def lambda_environment(self) -> dict[str, str]: ...
-
-    def _set_env(self, values: dict[str, str]) -> None: ...
-
     def download(self, key: str, destination: Path) -> Path: ...
 
 
@@ -57,7 +53,7 @@ def _key_of(event: dict[str, Any]) -> str:
 
 
 def attach(runtime: Runtime) -> Consumer | None:
-    """The deployed stack's consumer, if it has one, with its environment set."""
+    """The deployed stack's consumer, if it has one (its environment is the runtime's)."""
     lam = runtime.client("lambda")
     resources = runtime.client("cloudformation").list_stack_resources(StackName=runtime.stack_name)[
         "StackResourceSummaries"
@@ -67,9 +63,6 @@ def attach(runtime: Runtime) -> Consumer | None:
             continue
         config = lam.get_function_configuration(FunctionName=resource["PhysicalResourceId"])
         if config["Handler"].endswith(CURATE_HANDLER):
-            shared = runtime.lambda_environment()
-            own = config.get("Environment", {}).get("Variables", {})
-            runtime._set_env({k: v for k, v in own.items() if k not in shared})
             return Consumer(config["FunctionName"], config["FunctionArn"])
     return None
 

@@ -37,19 +37,13 @@ from embedded_runtime import consumer, notices
 from embedded_runtime.accounts import accounts_environment, put_secrets
 from embedded_runtime.lambda_dispatch import LambdaDispatcher
 from embedded_runtime.runs import OngageAccount, RunResult, download_object, finished_run
-from embedded_runtime.stack_functions import shared_environment, stack_functions
+from embedded_runtime.stack_functions import process_environment, stack_functions
 from local_aws import (
-    child_executions,
     cloud_assembly,
     consumer_resources,
-    execution_events,
-    execution_names,
+    eventbridge_delivery,
     extensions,
-    kms_keys,
     resource_models,
-    s3_events,
-    s3_streaming,
-    secure_transport,
     state_machines,
 )
 from local_aws.cloud_assembly import ACCOUNT_ID, CDK_OUT, REGION
@@ -60,6 +54,8 @@ from ongage_export.settings import Settings
 from ongage_simulator.accounts_file import AccountEntry
 from ongage_simulator.config import Credentials
 
+# A notice's delivery is one in-process Lambda invocation: under a second, seconds under load.
+DELIVERY_DRAIN_SECONDS = 30.0
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -144,6 +140,9 @@ class EmbeddedRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # An event the last run's end set off (its failure notice) is delivered, or fails, before
+        # its target goes away: not once the functions are gone, with an error on stderr.
+        eventbridge_delivery.deliveries.wait(DELIVERY_DRAIN_SECONDS)
         self.dispatcher.uninstall()
         self._extensions.close()
         self._mock.stop()
@@ -166,18 +165,7 @@ class EmbeddedRuntime:
     def _deploy(self) -> None:
         resource_models.install()  # adds CloudFormation types; changes nothing moto had
         consumer_resources.install()
-        self._extensions.enter_context(
-            extensions.applied(
-                state_machines,
-                execution_names,
-                child_executions,
-                secure_transport,
-                s3_streaming,
-                s3_events,
-                execution_events,
-                kms_keys,
-            )
-        )
+        self._extensions.enter_context(extensions.applied(*extensions.IN_PROCESS))
         state_machines.RETRY_TIME_SCALE = self.retry_time_scale
         outputs = cloud_assembly.deploy(
             self.client,
@@ -241,8 +229,13 @@ class EmbeddedRuntime:
             )
 
     def lambda_environment(self) -> dict[str, str]:
-        """The one environment both Ongage-calling functions run with in this process."""
-        return shared_environment(self.client("lambda"), list(self.functions.values()))
+        """The one environment every function of the stack runs with in this process."""
+        return process_environment(
+            self.client("lambda"),
+            self.client("cloudformation"),
+            self.stack_name,
+            list(self.functions.values()),
+        )
 
     def _subscribe_queue(self) -> str:
         queue_url = self.client("sqs").create_queue(QueueName=f"ongage-notices-{self.suffix}")
@@ -274,6 +267,13 @@ class EmbeddedRuntime:
 
     def wait(self, execution_arn: str, timeout: float = 300.0) -> RunResult:
         return finished_run(self.client("stepfunctions"), execution_arn, timeout, self.notices)
+
+    def stop(self, execution_arn: str, timeout: float = DELIVERY_DRAIN_SECONDS) -> None:
+        """Stop a run; back once it has ended and its end's event (the notice) is delivered."""
+        sfn = self.client("stepfunctions")
+        sfn.stop_execution(executionArn=execution_arn)
+        finished_run(sfn, execution_arn, timeout, list)
+        eventbridge_delivery.deliveries.wait(timeout)
 
     def redrive(self, execution_arn: str) -> str:
         """Start a run that carries on with a failed run's export (see ongage_cli.resume)."""

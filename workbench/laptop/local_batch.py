@@ -33,7 +33,7 @@ class LocalBatchRun(LocalRun):
                 result = runtime.wait(arn, timeout)
             except KeyboardInterrupt:
                 with contextlib.suppress(Exception):  # stopped, as an interrupted single run is
-                    runtime.client("stepfunctions").stop_execution(executionArn=arn)
+                    runtime.stop(arn)
                 raise RunInterrupted(None) from None
             clock.lap("workflow")
             summary = batch_summary(runtime, result)

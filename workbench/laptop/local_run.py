@@ -216,7 +216,7 @@ def _interrupt_names_the_export(runtime: EmbeddedRuntime, execution: _Execution)
         sfn = runtime.client("stepfunctions")
         export_id = execution.export_id or export_id_of(sfn, execution.arn)
         with contextlib.suppress(Exception):  # already ended: nothing to stop
-            sfn.stop_execution(executionArn=execution.arn)
+            runtime.stop(execution.arn)
         raise RunInterrupted(export_id) from None
 
 

@@ -11,6 +11,7 @@ from local_aws import (
     change_sets,
     child_executions,
     consumer_resources,
+    early_stops,
     event_patterns,
     execution_events,
     execution_names,
@@ -35,6 +36,7 @@ MODULES = (
     resource_models,
     state_machines,
     execution_names,
+    early_stops,
     child_executions,
     secure_transport,
     iam_requests,
@@ -46,6 +48,20 @@ MODULES = (
     consumer_resources,
     kms_keys,
     sse_kms,
+)
+
+# What the embedded runtime, which shares its process with other uses of moto, applies for its
+# lifetime (see applied): the gaps its runs meet.
+IN_PROCESS = (
+    state_machines,
+    execution_names,
+    early_stops,
+    child_executions,
+    secure_transport,
+    s3_streaming,
+    s3_events,
+    execution_events,
+    kms_keys,
 )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local_aws import eventbridge_delivery, execution_events, extensions
+from local_aws import early_stops, eventbridge_delivery, execution_events, extensions
 from tests.integration.local_aws.conftest import ACCOUNT, REGION
 from tests.integration.local_aws.test_eventbridge_delivery import topic_with_queue
 
@@ -32,7 +32,7 @@ DEFINITION = {
 
 @pytest.fixture
 def machine(aws: None) -> Iterator[str]:
-    with extensions.applied(execution_events):
+    with extensions.applied(execution_events, early_stops):
         arn = boto3.client("stepfunctions").create_state_machine(
             name="export",
             definition=json.dumps(DEFINITION),
