@@ -201,6 +201,9 @@ def assert_scale(result: dict[str, Any]) -> None:
     assert 1 <= result["simulator_peak_concurrent"] <= 10
     assert result["lambda_invocations"]["retrieve-export"] >= 3
     assert result["retries"]["throttle_retry_budget"] == 12  # the ASL's throttling retrier
+    # The stack as deployed: call slots hold Ongage's limits, no reserved concurrency throttles.
+    assert result["ongage_limits"] == {"max_parallel": 10, "rate_per_minute": 300}
+    assert set(result["lambda_throttled"].values()) == {0}
 
 
 def assert_fleet(result: dict[str, Any]) -> None:
