@@ -290,7 +290,7 @@ class EmbeddedRuntime:
         return list(self._notices)
 
     def download(self, key: str, destination: Path) -> Path:
-        return download_object(self.client("s3"), self.bucket, key, destination)
+        return download_object(self.bucket, key, destination)
 
     def open_uploads(self) -> list[dict[str, Any]]:
         return self.client("s3").list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])

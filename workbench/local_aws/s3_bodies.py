@@ -14,10 +14,11 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from moto.s3.models import FakeKey
+from moto.s3.models import FakeKey, s3_backends
 from moto.settings import get_s3_default_key_buffer_size
 
 BLOCK = 16 * 1024 * 1024
+PARTITION = "aws"  # moto keeps S3 per account and partition; the local AWS is in aws's
 
 
 class RangeView:
@@ -41,6 +42,15 @@ class RangeView:
     def blocks(self) -> Iterator[bytes]:
         for start in range(0, len(self), BLOCK):
             yield self[start : start + BLOCK]
+
+
+def stored_blocks(account_id: str, bucket: str, key: str) -> Iterator[bytes]:
+    """An object's bytes as this process's S3 keeps them, a block at a time: what GetObject
+    serves, read without a request, a response and their copies per block. KeyError if absent."""
+    stored = s3_backends[account_id][PARTITION].get_object(bucket, key)
+    if stored is None:
+        raise KeyError(f"s3://{bucket}/{key}")
+    yield from RangeView(stored).blocks()
 
 
 class AssembledBody:
