@@ -39,18 +39,18 @@ class RangeView:
             self._key._value_buffer.seek(start)
             return bytes(self._key._value_buffer.read(max(0, stop - start)))
 
-    def blocks(self) -> Iterator[bytes]:
-        for start in range(0, len(self), BLOCK):
-            yield self[start : start + BLOCK]
+    def blocks(self, size: int = BLOCK) -> Iterator[bytes]:
+        for start in range(0, len(self), size):
+            yield self[start : start + size]
 
 
-def stored_blocks(account_id: str, bucket: str, key: str) -> Iterator[bytes]:
-    """An object's bytes as this process's S3 keeps them, a block at a time: what GetObject
+def stored_blocks(account_id: str, bucket: str, key: str, size: int = BLOCK) -> Iterator[bytes]:
+    """An object's bytes as this process's S3 keeps them, `size` at a time: what GetObject
     serves, read without a request, a response and their copies per block. KeyError if absent."""
     stored = s3_backends[account_id][PARTITION].get_object(bucket, key)
     if stored is None:
         raise KeyError(f"s3://{bucket}/{key}")
-    yield from RangeView(stored).blocks()
+    yield from RangeView(stored).blocks(size)
 
 
 class AssembledBody:
