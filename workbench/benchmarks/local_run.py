@@ -39,6 +39,10 @@ SMALL_SIZES_MIB = (8,)
 FULL_ROUNDS, SMALL_ROUNDS = 5, 1
 FLAT_GOAL_MIB = 64  # each larger export may peak at most this much above the smallest
 SPEED_GOAL_MB_S = 100
+# What the user waits for, at the largest size: at least a quarter of `curl -o`'s speed (the
+# whole run at most 4x its time), in at most this much memory.
+WHOLE_RUN_SHARE_GOAL = 0.25
+PEAK_RSS_GOAL_MIB = 450
 RUN_TIMEOUT = 900  # seconds
 GIB = 1024 * MIB
 PHASES = ("start-up", "deploy", "workflow", "landing", "copy")
@@ -54,7 +58,12 @@ def run(sizes_mib: tuple[int, ...], work_dir: Path, rounds: int = FULL_ROUNDS) -
         "rows": rows,
         "rounds": rounds,
         "goals": goals(rows),
-        "goal_targets": {"flat_mib": FLAT_GOAL_MIB, "speed_mb_s": SPEED_GOAL_MB_S},
+        "goal_targets": {
+            "flat_mib": FLAT_GOAL_MIB,
+            "speed_mb_s": SPEED_GOAL_MB_S,
+            "whole_run_share": WHOLE_RUN_SHARE_GOAL,
+            "peak_rss_mib": PEAK_RSS_GOAL_MIB,
+        },
     }
 
 
@@ -169,18 +178,29 @@ def goals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "goal": f"peak RSS at {row['size_mib']} MiB within {FLAT_GOAL_MIB} MiB of "
             f"{smallest['size_mib']} MiB",
-            "value": row["peak_rss_mib"] - smallest["peak_rss_mib"],
+            "value": f"{row['peak_rss_mib'] - smallest['peak_rss_mib']:+.0f} MiB",
             "met": met(row["peak_rss_mib"] - smallest["peak_rss_mib"] <= FLAT_GOAL_MIB),
         }
         for row in rows[1:]
     ]
-    speed = largest["landing_mb_s"]
+    speed, times_curl = largest["landing_mb_s"], largest["run_over_curl"]
     return [
         *found,
         {
             "goal": f"landing invocation >= {SPEED_GOAL_MB_S} MB/s at {largest['size_mib']} MiB",
-            "value": speed["median"],
+            "value": f"{speed['median']:.0f} MB/s (median)",
             "met": verdict(speed, SPEED_GOAL_MB_S),
+        },
+        {
+            "goal": f"whole run >= {WHOLE_RUN_SHARE_GOAL}x the speed of curl -o at "
+            f"{largest['size_mib']} MiB",
+            "value": f"{1 / times_curl['median']:.3f}x (median)",
+            "met": verdict(times_curl, 1 / WHOLE_RUN_SHARE_GOAL, at_most=True),
+        },
+        {
+            "goal": f"peak RSS <= {PEAK_RSS_GOAL_MIB} MiB at every size",
+            "value": f"{max(row['peak_rss_mib'] for row in rows):.0f} MiB (highest)",
+            "met": met(all(row["peak_rss_mib"] <= PEAK_RSS_GOAL_MIB for row in rows)),
         },
     ]
 
@@ -215,9 +235,6 @@ def phase_table(result: dict[str, Any]) -> str:
 
 
 def _goal_table(result: dict[str, Any]) -> str:
-    rows = [
-        [goal["goal"], f"{goal['value']:+.0f} MiB" if "RSS" in goal["goal"]
-         else f"{goal['value']:.0f} MB/s (median)", goal["met"]]
-        for goal in result["goals"]
-    ]  # fmt: skip
+    # From the rows, not the goals the run stored: a goal added since is judged on its figures.
+    rows = [[goal["goal"], goal["value"], goal["met"]] for goal in goals(result["rows"])]
     return table(["goal", "this run", "verdict"], rows)
