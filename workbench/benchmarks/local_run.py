@@ -62,6 +62,7 @@ def run(sizes_mib: tuple[int, ...], work_dir: Path, rounds: int = FULL_ROUNDS) -
             "flat_mib": FLAT_GOAL_MIB,
             "speed_mb_s": SPEED_GOAL_MB_S,
             "whole_run_share": WHOLE_RUN_SHARE_GOAL,
+            "whole_run_times_curl": 1 / WHOLE_RUN_SHARE_GOAL,
             "peak_rss_mib": PEAK_RSS_GOAL_MIB,
         },
     }
@@ -193,8 +194,8 @@ def goals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         },
         {
             "goal": f"whole run >= {WHOLE_RUN_SHARE_GOAL}x the speed of curl -o at "
-            f"{largest['size_mib']} MiB",
-            "value": f"{1 / times_curl['median']:.3f}x (median)",
+            f"{largest['size_mib']} MiB (its time <= {1 / WHOLE_RUN_SHARE_GOAL:.0f}x curl -o's)",
+            "value": f"{times_curl['median']:.1f}x curl -o's time (median)",
             "met": verdict(times_curl, 1 / WHOLE_RUN_SHARE_GOAL, at_most=True),
         },
         {
