@@ -410,7 +410,7 @@ def test_a_stopped_run_is_announced_before_the_runtime_closes(
         (notice,) = [n for n in embedded.notices() if n["message"]["execution_arn"] == arn]
         events = embedded.client("events")
         rule = f"{embedded.stack_name}-NotificationsExecutionEndedBadly"
-        (ended_badly,) = [r for r in events.list_rules(NamePrefix=rule)["Rules"]]
+        (ended_badly,) = events.list_rules(NamePrefix=rule)["Rules"]
         (target,) = events.list_targets_by_rule(Rule=ended_badly["Name"])["Targets"]
     assert notice["subject"] == "Ongage export ABORTED"
     (delivery,) = [

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
+from embedded_runtime.stack_functions import every_function
 from local_aws.eventbridge_delivery import Delivery, deliveries
 
 CURATE_HANDLER = "curate_export.handler"
@@ -55,13 +56,8 @@ def _key_of(event: dict[str, Any]) -> str:
 def attach(runtime: Runtime) -> Consumer | None:
     """The deployed stack's consumer, if it has one (its environment is the runtime's)."""
     lam = runtime.client("lambda")
-    resources = runtime.client("cloudformation").list_stack_resources(StackName=runtime.stack_name)[
-        "StackResourceSummaries"
-    ]
-    for resource in resources:
-        if resource["ResourceType"] != "AWS::Lambda::Function":
-            continue
-        config = lam.get_function_configuration(FunctionName=resource["PhysicalResourceId"])
+    for function in every_function(runtime.client("cloudformation"), runtime.stack_name):
+        config = lam.get_function_configuration(FunctionName=function)
         if config["Handler"].endswith(CURATE_HANDLER):
             return Consumer(config["FunctionName"], config["FunctionArn"])
     return None

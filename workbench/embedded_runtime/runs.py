@@ -96,7 +96,7 @@ def finished_run(
 def download_object(bucket: str, key: str, destination: Path) -> Path:
     """The object copied to a file a block at a time, straight from the embedded S3's store
     (the runtime holds it in this process), not through a ranged GetObject per block: the
-    copy is the disk's write then. Memory stays a few blocks: they are small."""
+    copy costs the disk's write. Memory stays one COPY_BLOCK."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     with destination.open("wb") as out:
         for block in stored_blocks(ACCOUNT_ID, bucket, key, COPY_BLOCK):

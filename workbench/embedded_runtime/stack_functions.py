@@ -54,7 +54,8 @@ def process_environment(
     another sets a variable the Ongage functions have, they agree in the template; the
     runtime's overrides of the Ongage functions hold."""
     every = shared_environment(lam, ongage)
-    for function in every_function(cloudformation, stack_name):
+    others = [f for f in every_function(cloudformation, stack_name) if f not in ongage]
+    for function in others:
         for name, value in _variables(lam, function).items():
             every.setdefault(name, value)
     return every
